@@ -1,0 +1,381 @@
+"""Skills: what the dog can be taught, how a scripted teacher demonstrates it, and how success is judged.
+
+A `Skill` bundles
+- a scripted **teacher**: privileged simulator state -> action (the demonstrator), in the skill's
+  native `action_mode` ("joint": 12 joint targets in rad; "gait": (vx m/s, vy m/s, yaw rate rad/s));
+- a **success check** computed from simulator state: an instantaneous condition that must hold
+  continuously for `hold_s` seconds; once it has, the episode counts as a success;
+- its default audio **cue** (the sound that asks for the skill), episode length and start posture.
+
+Skills form a plug-in registry: user code calls `sim.skills.register(Skill(...))` and the skill can be
+used by name in `gymnasium.make("YanDog-v0", skill=...)` with no change to `sim/`.
+
+The teacher does nothing but hold its start posture until the skill is asked for (`go_time_s`: the end
+of the cue plus a short reaction time, or 0 when no cue is played), like a dog waiting for the command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.robot import STAND_POSE_RAD, RobotState, clamp_to_joint_limits
+
+ACTION_MODES = ("joint", "gait")
+START_POSTURES = ("stand", "lie")
+
+
+@dataclass
+class SkillContext:
+    """What a teacher and a success check may look at (privileged simulator state).
+
+    Args:
+        state: the robot now.
+        start: the robot at the start of the episode (t = 0).
+        ball_pos_m: (3,) the ball's position, world frame.
+        time_s: episode time now.
+        go_time_s: when the skill was asked for (cue heard); the teacher waits until then.
+    """
+
+    state: RobotState
+    start: RobotState
+    ball_pos_m: np.ndarray
+    time_s: float
+    go_time_s: float
+
+    @property
+    def since_go_s(self) -> float:
+        return self.time_s - self.go_time_s
+
+
+Teacher = Callable[[SkillContext], np.ndarray]
+Check = Callable[[SkillContext], bool]
+
+
+@dataclass(frozen=True)
+class Skill:
+    """A teachable skill.
+
+    Args:
+        name: registry key.
+        teacher: scripted demonstrator, returns an action in `action_mode`.
+        check: instantaneous success condition from simulator state.
+        cue: name of the default audio cue that asks for this skill (see `sim.audio`).
+        action_mode: the teacher's native action mode, "joint" or "gait".
+        duration_s: episode length (s).
+        hold_s: how long `check` must hold continuously to count as a success (s).
+        start_posture: "stand" or "lie" (the robot's posture at t = 0).
+        description: one line for people.
+    """
+
+    name: str
+    teacher: Teacher
+    check: Check
+    cue: str
+    action_mode: str = "joint"
+    duration_s: float = 5.0
+    hold_s: float = 1.0
+    start_posture: str = "stand"
+    description: str = ""
+
+    def __post_init__(self):
+        if not self.name or not self.name.replace("_", "").isalnum():
+            raise ValueError(f"skill name must be a non-empty identifier, got {self.name!r}")
+        if self.action_mode not in ACTION_MODES:
+            raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {self.action_mode!r}")
+        if self.start_posture not in START_POSTURES:
+            raise ValueError(f"start_posture must be one of {START_POSTURES}, got {self.start_posture!r}")
+        if self.duration_s <= 0 or self.hold_s < 0 or self.hold_s >= self.duration_s:
+            raise ValueError(
+                f"need duration_s > 0 and 0 <= hold_s < duration_s, got {self.duration_s}, {self.hold_s}"
+            )
+        if not callable(self.teacher) or not callable(self.check):
+            raise ValueError("teacher and check must be callables taking a SkillContext")
+
+
+_REGISTRY: dict[str, Skill] = {}
+
+
+def register(skill: Skill, *, overwrite: bool = False) -> Skill:
+    """Add a skill to the registry (from any user code). Returns the skill."""
+    if not isinstance(skill, Skill):
+        raise TypeError(f"register() takes a sim.skills.Skill, got {type(skill).__name__}")
+    if skill.name in _REGISTRY and not overwrite:
+        raise ValueError(f"skill {skill.name!r} is already registered (pass overwrite=True to replace it)")
+    _REGISTRY[skill.name] = skill
+    return skill
+
+
+def unregister(name: str) -> None:
+    get(name)
+    del _REGISTRY[name]
+
+
+def get(name: str) -> Skill:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown skill {name!r}; registered skills: {', '.join(names())}") from None
+
+
+def names() -> list[str]:
+    return list(_REGISTRY)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Postures (joint targets, rad) found by holding them under PD control in this simulator.
+SIT_POSE_RAD = np.array([0.0, 0.5, -1.2] * 2 + [0.0, 2.2, -2.6] * 2)  # rear folded, front straight
+LIE_POSE_RAD = np.array([0.0, 1.2, -2.6] * 4)  # all legs folded, trunk on the floor
+SHAKE_POSE_RAD = np.concatenate([[0.0, -0.3, -1.2], SIT_POSE_RAD[3:]])  # sitting, FR paw raised forward
+
+POSTURE_RAMP_S = 1.0  # teachers move between postures over this time
+SHAKE_LIFT_DELAY_S = 1.5  # shake_paw: sit first, then lift the paw after this long
+SHAKE_LIFT_RAMP_S = 0.5
+
+
+def _ramp(t_s: float, duration_s: float) -> float:
+    return float(np.clip(t_s / duration_s, 0.0, 1.0))
+
+
+def _posture_teacher(target_rad: np.ndarray) -> Teacher:
+    """Teacher that blends from the episode's start pose to `target_rad` once the skill is asked for."""
+
+    def teach(ctx: SkillContext) -> np.ndarray:
+        a = _ramp(ctx.since_go_s, POSTURE_RAMP_S)
+        return clamp_to_joint_limits((1 - a) * ctx.start.joint_pos_rad + a * target_rad)
+
+    return teach
+
+
+def _shake_teacher(ctx: SkillContext) -> np.ndarray:
+    sit = _posture_teacher(SIT_POSE_RAD)(ctx)
+    b = _ramp(ctx.since_go_s - SHAKE_LIFT_DELAY_S, SHAKE_LIFT_RAMP_S)
+    return clamp_to_joint_limits((1 - b) * sit + b * SHAKE_POSE_RAD)
+
+
+# --- success checks (thresholds named, with units) -------------------------------------------------------
+FOOT_ON_FLOOR_M = 0.05  # a toe below this height counts as on the floor
+UPRIGHT_TILT_RAD = 0.2  # |roll|, |pitch| below this count as level
+
+SIT_MIN_NOSE_UP_RAD = 0.3  # sitting tilts the trunk nose-up by at least this much
+SIT_HEIGHT_RANGE_M = (0.14, 0.25)
+SIT_MAX_ROLL_RAD = 0.25
+
+LIE_MAX_HEIGHT_M = 0.15
+
+SHAKE_MIN_PAW_HEIGHT_M = 0.12  # the front-right toe is held at least this high
+SHAKE_MAX_ROLL_RAD = 0.35
+
+STAND_MIN_HEIGHT_M = 0.24
+
+WALK_MIN_DISTANCE_M = 1.0  # forward progress along the start heading
+WALK_MAX_LATERAL_M = 0.4
+
+TURN_MIN_YAW_RAD = np.pi / 2  # a quarter turn
+TURN_MAX_DRIFT_M = 0.5  # turning happens roughly in place
+
+BALL_REACH_M = 0.5  # base centre within this horizontal distance of the ball
+BALL_FACING_RAD = 0.6  # and the ball within this bearing of the heading
+
+
+def _level(s: RobotState, tilt_rad: float = UPRIGHT_TILT_RAD) -> bool:
+    return abs(s.base_rpy_rad[0]) < tilt_rad and abs(s.base_rpy_rad[1]) < tilt_rad
+
+
+def _feet_down(s: RobotState, which=(0, 1, 2, 3)) -> bool:
+    return bool(np.all(s.foot_pos_m[list(which), 2] < FOOT_ON_FLOOR_M))
+
+
+def check_stand(ctx: SkillContext) -> bool:
+    s = ctx.state
+    return s.base_pos_m[2] >= STAND_MIN_HEIGHT_M and _level(s) and _feet_down(s)
+
+
+def check_sit(ctx: SkillContext) -> bool:
+    s = ctx.state
+    roll, pitch = s.base_rpy_rad[:2]
+    lo, hi = SIT_HEIGHT_RANGE_M
+    return (
+        -pitch >= SIT_MIN_NOSE_UP_RAD and lo <= s.base_pos_m[2] <= hi and abs(roll) < SIT_MAX_ROLL_RAD
+    ) and _feet_down(s)
+
+
+def check_lie_down(ctx: SkillContext) -> bool:
+    s = ctx.state
+    return s.base_pos_m[2] <= LIE_MAX_HEIGHT_M and _level(s)
+
+
+def check_shake_paw(ctx: SkillContext) -> bool:
+    s = ctx.state
+    return (
+        s.foot_pos_m[0, 2] >= SHAKE_MIN_PAW_HEIGHT_M
+        and _feet_down(s, (1, 2, 3))
+        and abs(s.base_rpy_rad[0]) < SHAKE_MAX_ROLL_RAD
+    )
+
+
+def _displacement(ctx: SkillContext) -> tuple[float, float]:
+    """(forward, lateral) displacement (m) since the start, in the start heading's frame."""
+    d = ctx.state.base_pos_m[:2] - ctx.start.base_pos_m[:2]
+    h = ctx.start.heading_xy
+    return float(d @ h), float(d @ np.array([-h[1], h[0]]))
+
+
+def check_walk_forward(ctx: SkillContext) -> bool:
+    fwd, lat = _displacement(ctx)
+    return fwd >= WALK_MIN_DISTANCE_M and abs(lat) <= WALK_MAX_LATERAL_M and _level(ctx.state, 0.4)
+
+
+def _turned(ctx: SkillContext) -> float:
+    return ctx.state.yaw_unwrapped_rad - ctx.start.yaw_unwrapped_rad
+
+
+def _drift(ctx: SkillContext) -> float:
+    return float(np.linalg.norm(ctx.state.base_pos_m[:2] - ctx.start.base_pos_m[:2]))
+
+
+def check_turn_left(ctx: SkillContext) -> bool:
+    return _turned(ctx) >= TURN_MIN_YAW_RAD and _drift(ctx) <= TURN_MAX_DRIFT_M and _level(ctx.state, 0.4)
+
+
+def check_turn_right(ctx: SkillContext) -> bool:
+    return -_turned(ctx) >= TURN_MIN_YAW_RAD and _drift(ctx) <= TURN_MAX_DRIFT_M and _level(ctx.state, 0.4)
+
+
+def ball_range_bearing(ctx: SkillContext) -> tuple[float, float]:
+    """Horizontal distance (m) from the base to the ball and its bearing (rad, + = to the left)."""
+    s = ctx.state
+    d = ctx.ball_pos_m[:2] - s.base_pos_m[:2]
+    bearing = np.arctan2(d[1], d[0]) - s.base_rpy_rad[2]
+    return float(np.linalg.norm(d)), float(np.angle(np.exp(1j * bearing)))
+
+
+def check_come_to_ball(ctx: SkillContext) -> bool:
+    dist, bearing = ball_range_bearing(ctx)
+    return dist <= BALL_REACH_M and abs(bearing) <= BALL_FACING_RAD and _level(ctx.state, 0.4)
+
+
+# --- locomotion teachers (gait commands) -----------------------------------------------------------------
+WALK_SPEED_MPS = 0.6  # the trot slips: 0.6 commanded gives 0.3-0.5 m/s over the friction range
+HEADING_GAIN_PER_S = 2.0  # yaw-rate correction per rad of heading error
+TURN_RATE_RADPS = 1.0
+TURN_TARGET_RAD = 1.85  # turn a little past the 90° check, then stop
+BALL_STOP_M = 0.4  # the teacher stops this far (base centre) from the ball
+BALL_SPEED_GAIN_PER_S = 1.0  # forward speed per metre of remaining distance
+BALL_MAX_SPEED_MPS = 0.45
+BALL_YAW_GAIN_PER_S = 2.5
+BALL_TURN_FIRST_RAD = 0.5  # beyond this bearing, turn before walking
+
+
+def _walk_teacher(ctx: SkillContext) -> np.ndarray:
+    if ctx.since_go_s < 0:
+        return np.zeros(3)
+    heading_error = ctx.start.yaw_unwrapped_rad - ctx.state.yaw_unwrapped_rad
+    return np.array([WALK_SPEED_MPS, 0.0, HEADING_GAIN_PER_S * heading_error])
+
+
+def _turn_teacher(sign: float) -> Teacher:
+    def teach(ctx: SkillContext) -> np.ndarray:
+        if ctx.since_go_s < 0 or sign * _turned(ctx) >= TURN_TARGET_RAD:
+            return np.zeros(3)
+        return np.array([0.0, 0.0, sign * TURN_RATE_RADPS])
+
+    return teach
+
+
+def _ball_teacher(ctx: SkillContext) -> np.ndarray:
+    if ctx.since_go_s < 0:
+        return np.zeros(3)
+    dist, bearing = ball_range_bearing(ctx)
+    if dist <= BALL_STOP_M:
+        return np.zeros(3)
+    vx = min(BALL_SPEED_GAIN_PER_S * (dist - BALL_STOP_M), BALL_MAX_SPEED_MPS)
+    if abs(bearing) > BALL_TURN_FIRST_RAD:
+        vx = 0.0
+    return np.array([vx, 0.0, BALL_YAW_GAIN_PER_S * bearing])
+
+
+def _stand_teacher(ctx: SkillContext) -> np.ndarray:
+    return _posture_teacher(STAND_POSE_RAD)(ctx)
+
+
+# --- built-in skills -------------------------------------------------------------------------------------
+BUILTIN_SKILLS = (
+    Skill(
+        "stand",
+        _stand_teacher,
+        check_stand,
+        cue="whistle_double",
+        start_posture="lie",
+        duration_s=4.0,
+        description=f"get up from lying and stand level (base >= {STAND_MIN_HEIGHT_M} m) for 1 s",
+    ),
+    Skill(
+        "sit",
+        _posture_teacher(SIT_POSE_RAD),
+        check_sit,
+        cue="whistle_falling",
+        duration_s=4.0,
+        description="rear lowered, front up (nose-up >= 0.3 rad), all feet down, held 1 s",
+    ),
+    Skill(
+        "lie_down",
+        _posture_teacher(LIE_POSE_RAD),
+        check_lie_down,
+        cue="whistle_trill",
+        duration_s=4.0,
+        description=f"trunk on the floor (base <= {LIE_MAX_HEIGHT_M} m), level, held 1 s",
+    ),
+    Skill(
+        "shake_paw",
+        _shake_teacher,
+        check_shake_paw,
+        cue="clap",
+        duration_s=5.0,
+        description=f"sit and hold the front-right paw >= {SHAKE_MIN_PAW_HEIGHT_M} m up for 1 s",
+    ),
+    Skill(
+        "walk_forward",
+        _walk_teacher,
+        check_walk_forward,
+        cue="whistle_rising",
+        action_mode="gait",
+        duration_s=6.0,
+        hold_s=0.2,
+        description=f">= {WALK_MIN_DISTANCE_M} m forward along the start heading, drift <= 0.4 m",
+    ),
+    Skill(
+        "turn_left",
+        _turn_teacher(+1.0),
+        check_turn_left,
+        cue="click",
+        action_mode="gait",
+        duration_s=5.0,
+        hold_s=0.2,
+        description="turn >= 90° to the left roughly in place",
+    ),
+    Skill(
+        "turn_right",
+        _turn_teacher(-1.0),
+        check_turn_right,
+        cue="clap_triple",
+        action_mode="gait",
+        duration_s=5.0,
+        hold_s=0.2,
+        description="turn >= 90° to the right roughly in place",
+    ),
+    Skill(
+        "come_to_ball",
+        _ball_teacher,
+        check_come_to_ball,
+        cue="whistle_long",
+        action_mode="gait",
+        duration_s=8.0,
+        hold_s=0.5,
+        description=f"walk to the orange ball and face it, within {BALL_REACH_M} m, held 0.5 s",
+    ),
+)
+for _skill in BUILTIN_SKILLS:
+    register(_skill)
