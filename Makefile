@@ -25,7 +25,7 @@ lint: install
 
 # The fast suite: lint + every test not marked slow.
 test: install lint
-	$(VENV)/bin/pytest -q -m "not slow"
+	$(VENV)/bin/pytest -q -n 2 -m "not slow"
 
 test-slow: install
 	$(VENV)/bin/pytest -q -m slow

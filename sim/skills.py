@@ -262,9 +262,10 @@ WALK_SPEED_MPS = 0.6  # the trot slips: 0.6 commanded gives 0.3-0.5 m/s over the
 HEADING_GAIN_PER_S = 2.0  # yaw-rate correction per rad of heading error
 TURN_RATE_RADPS = 1.0
 TURN_TARGET_RAD = 1.85  # turn a little past the 90° check, then stop
-BALL_STOP_M = 0.4  # the teacher stops this far (base centre) from the ball
+BALL_STOP_M = 0.42  # the teacher stops this far (base centre) from the ball
 BALL_SPEED_GAIN_PER_S = 1.0  # forward speed per metre of remaining distance
-BALL_MAX_SPEED_MPS = 0.45
+BALL_MAX_SPEED_MPS = 0.6
+BALL_MIN_SPEED_MPS = 0.3  # the trot hardly moves below this command, so approach at least this fast
 BALL_YAW_GAIN_PER_S = 2.5
 BALL_TURN_FIRST_RAD = 0.5  # beyond this bearing, turn before walking
 
@@ -291,7 +292,7 @@ def _ball_teacher(ctx: SkillContext) -> np.ndarray:
     dist, bearing = ball_range_bearing(ctx)
     if dist <= BALL_STOP_M:
         return np.zeros(3)
-    vx = min(BALL_SPEED_GAIN_PER_S * (dist - BALL_STOP_M), BALL_MAX_SPEED_MPS)
+    vx = float(np.clip(BALL_SPEED_GAIN_PER_S * (dist - BALL_STOP_M), BALL_MIN_SPEED_MPS, BALL_MAX_SPEED_MPS))
     if abs(bearing) > BALL_TURN_FIRST_RAD:
         vx = 0.0
     return np.array([vx, 0.0, BALL_YAW_GAIN_PER_S * bearing])
