@@ -50,6 +50,8 @@ NOMINAL_FLOOR_FRICTION = 0.9
 NOMINAL_CUE_TIME_S = 0.4
 
 GAIT_COMMAND_NAMES = ("vx_mps", "vy_mps", "yaw_rate_radps")
+ENV_ACTION_MODES = ("joint", "gait", "hybrid")
+HYBRID_OFFSET_LIMIT_RAD = np.pi  # joint offsets in hybrid mode are bounded by this (rad)
 
 
 @dataclass
@@ -76,6 +78,9 @@ class YanDogEnv(gym.Env):
     `action_mode="joint"`: `Box(12,)` joint position targets (rad), motor order FR, FL, RR, RL ×
     (hip, upper, lower); targets outside the joint limits are clamped.
     `action_mode="gait"`: `Box(3,)` = (vx m/s, vy m/s, yaw rate rad/s) for the built-in trot controller.
+    `action_mode="hybrid"`: `Box(15,)` = the gait command, then 12 joint offsets (rad) added to the trot
+    controller's targets. Zero is "stand still"; every skill can be demonstrated in this one space (a
+    posture is an offset from the standing pose, locomotion a gait command), so one policy can hold all.
     Non-finite or wrongly shaped actions raise `ValueError`; the simulation is left untouched.
 
     ## Observation Space
@@ -131,8 +136,8 @@ class YanDogEnv(gym.Env):
     ):
         self.skill = skill_registry.get(skill)
         self.action_mode = action_mode or self.skill.action_mode
-        if self.action_mode not in skill_registry.ACTION_MODES:
-            raise ValueError(f"action_mode must be one of {skill_registry.ACTION_MODES}, got {action_mode!r}")
+        if self.action_mode not in ENV_ACTION_MODES:
+            raise ValueError(f"action_mode must be one of {ENV_ACTION_MODES}, got {action_mode!r}")
         if control_hz <= 0 or physics_hz % control_hz:
             raise ValueError(
                 f"physics_hz ({physics_hz}) must be a positive multiple of control_hz ({control_hz})"
@@ -193,6 +198,8 @@ class YanDogEnv(gym.Env):
             return spaces.Box(JOINT_LOWER_RAD.astype(np.float32), JOINT_UPPER_RAD.astype(np.float32))
         c = self.gait.config
         hi = np.array([c.max_speed_mps, c.max_speed_mps, c.max_yaw_rate_radps], np.float32)
+        if mode == "hybrid":
+            hi = np.concatenate([hi, np.full(NUM_MOTORS, HYBRID_OFFSET_LIMIT_RAD, np.float32)])
         return spaces.Box(-hi, hi)
 
     @property
@@ -293,8 +300,12 @@ class YanDogEnv(gym.Env):
             )
         bad = np.flatnonzero(~np.isfinite(a))
         if bad.size:
-            names = GAIT_COMMAND_NAMES if self.action_mode == "gait" else None
-            labels = [names[i] if names else f"joint {i}" for i in bad]
+            names = {
+                "gait": GAIT_COMMAND_NAMES,
+                "joint": [f"joint {i}" for i in range(NUM_MOTORS)],
+                "hybrid": [*GAIT_COMMAND_NAMES, *(f"joint offset {i}" for i in range(NUM_MOTORS))],
+            }[self.action_mode]
+            labels = [names[i] for i in bad]
             raise ValueError(f"non-finite action entries {labels}: {a[bad].tolist()}; nothing was applied")
         return a
 
@@ -304,6 +315,9 @@ class YanDogEnv(gym.Env):
         a = self._validate_action(action)
         if self.action_mode == "gait":
             targets = self.gait.step(a, self.control_dt_s)
+        elif self.action_mode == "hybrid":
+            offsets = np.clip(a[3:], -HYBRID_OFFSET_LIMIT_RAD, HYBRID_OFFSET_LIMIT_RAD)
+            targets = clamp_to_joint_limits(self.gait.step(a[:3], self.control_dt_s) + offsets)
         else:
             targets = clamp_to_joint_limits(a)
         self.joint_targets = targets
@@ -374,12 +388,19 @@ class YanDogEnv(gym.Env):
         """The scripted teacher's action for the current state, in this env's action mode.
 
         A gait teacher in a joint-mode env is converted through a trot controller of its own, so call
-        this once per step. A joint teacher cannot drive a gait-mode env (ValueError)."""
+        this once per step. In hybrid mode a gait teacher gives (command, zero offsets) and a joint
+        teacher (zero command, offsets from the standing targets). A joint teacher cannot drive a
+        gait-mode env (ValueError)."""
         if self.robot is None:
             raise RuntimeError("call reset() before teacher_action()")
         native = np.asarray(self.skill.teacher(self._context()), np.float64)
         if self.skill.action_mode == self.action_mode:
             return native.astype(np.float32)
+        if self.action_mode == "hybrid":
+            if self.skill.action_mode == "gait":
+                return np.concatenate([native, np.zeros(NUM_MOTORS)]).astype(np.float32)
+            offsets = clamp_to_joint_limits(native) - self.gait.stand_targets()
+            return np.concatenate([np.zeros(3), offsets]).astype(np.float32)
         if self.skill.action_mode == "gait":
             return self._teacher_gait.step(native, self.control_dt_s).astype(np.float32)
         raise ValueError(

@@ -115,6 +115,10 @@ class TrotController:
     def reset(self) -> None:
         self.phase = 0.0
 
+    def stand_targets(self) -> np.ndarray:
+        """(12,) joint targets the controller gives for a zero command (standing still)."""
+        return feet_to_joints(self._nominal)
+
     def clip_command(self, command: np.ndarray) -> np.ndarray:
         c = self.config
         return np.array(
@@ -132,7 +136,7 @@ class TrotController:
         moving = abs(vx) > STILL_SPEED_MPS or abs(vy) > STILL_SPEED_MPS or abs(wz) > STILL_YAW_RATE_RADPS
         if not moving:
             self.phase = 0.0
-            return feet_to_joints(self._nominal)
+            return self.stand_targets()
         self.phase = (self.phase + dt_s / c.period_s) % 1.0
         stance_s = c.period_s / 2
         feet = self._nominal.copy()  # (4, 3)

@@ -11,7 +11,7 @@ import imageio.v2 as imageio
 import numpy as np
 
 INSET_SCALE = 0.3  # head-camera inset width as a fraction of the frame width
-CAPTION_SCALE = 0.5
+CAPTION_SCALE = 0.4
 CAPTION_COLOR = (255, 255, 255)
 MACRO_BLOCK = 16  # H.264 wants frame sizes that are multiples of 16
 

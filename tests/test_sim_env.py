@@ -238,3 +238,28 @@ def test_record_episode_writes_a_playable_mp4(tmp_path):
     frames = imageio.mimread(tmp_path / "ep.mp4")
     assert len(frames) == 25 and frames[0].shape[:2] == (64, 80)
     assert info["time_s"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("skill", sim.skills.names())
+def test_every_teacher_succeeds_in_hybrid_mode(skill):
+    # One action space for every skill: what a multi-skill policy learns in.
+    env = make(skill, action_mode="hybrid")
+    assert env.action_space.shape == (15,)
+    env.reset(seed=3)
+    done = False
+    while not done:
+        _, _, term, trunc, info = env.step(env.unwrapped.teacher_action())
+        done = term or trunc
+    assert info["success"]
+    env.close()
+
+
+def test_hybrid_zero_action_stands_still():
+    env = make("sit", action_mode="hybrid", play_cue=False)
+    env.reset(seed=0)
+    for _ in range(50):
+        _, _, _, _, info = env.step(np.zeros(15, np.float32))
+    s = env.unwrapped.state
+    assert s.base_pos_m[2] > 0.24 and np.abs(s.base_rpy_rad[:2]).max() < 0.1
+    assert np.linalg.norm(s.base_pos_m[:2] - env.unwrapped.start_state.base_pos_m[:2]) < 0.05
+    env.close()
