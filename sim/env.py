@@ -330,7 +330,7 @@ class YanDogEnv(gym.Env):
         self.time_s = self._tick * self.control_dt_s
         self.state = self.robot.state(self.time_s)
 
-        condition = bool(self.skill.check(self._context()))
+        condition = bool(self.skill.check(self.skill_context()))
         self._held_s = self._held_s + self.control_dt_s if condition else 0.0
         newly = not self.success and self._held_s >= self.skill.hold_s - 1e-9 and condition
         self.success = self.success or newly
@@ -346,7 +346,8 @@ class YanDogEnv(gym.Env):
         return self._observe(), float(sum(parts.values())), fallen, truncated, self._info(condition, parts)
 
     # --- observation / info ------------------------------------------------------------------------------
-    def _context(self) -> SkillContext:
+    def skill_context(self) -> SkillContext:
+        """Privileged state for teachers and success checks (any registered skill's check may use it)."""
         return SkillContext(
             self.state, self.start_state, self.scene.ball_position(), self.time_s, self.go_time_s
         )
@@ -393,7 +394,7 @@ class YanDogEnv(gym.Env):
         gait-mode env (ValueError)."""
         if self.robot is None:
             raise RuntimeError("call reset() before teacher_action()")
-        native = np.asarray(self.skill.teacher(self._context()), np.float64)
+        native = np.asarray(self.skill.teacher(self.skill_context()), np.float64)
         if self.skill.action_mode == self.action_mode:
             return native.astype(np.float32)
         if self.action_mode == "hybrid":
