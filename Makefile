@@ -31,7 +31,7 @@ test-slow: install
 	$(VENV)/bin/pytest -q -m slow
 
 demo: install
-	$(PY) -m sim.demo --out demo_out
+	$(VENV)/bin/yan-dog demo --out demo_out
 
 bench: install
 	$(PY) bench/teachers.py --episodes 20 --json bench_out/teachers.json

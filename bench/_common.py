@@ -6,8 +6,11 @@ import json
 import os
 import platform
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 
 def pin_to_one_core() -> str:
@@ -56,3 +59,31 @@ def write_json(path: str | os.PathLike, data: dict) -> Path:
         f.write("\n")
     os.replace(tmp, path)
     return path
+
+
+def time_calls(fn: Callable[[], object], n: int, warmup: int = 10) -> dict:
+    """Call fn `warmup` + n times; median and p99 of the n timed calls, in milliseconds."""
+    for _ in range(warmup):
+        fn()
+    times = np.empty(n)
+    for i in range(n):
+        start = time.perf_counter()
+        fn()
+        times[i] = time.perf_counter() - start
+    return {"median_ms": float(np.median(times) * 1e3), "p99_ms": float(np.percentile(times, 99) * 1e3)}
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MiB (Linux: after returning freed heap pages to the OS)."""
+    if platform.system() == "Linux":
+        import ctypes
+
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)  # so buffers already freed do not count
+        except OSError:
+            pass
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # peak: the best cheap proxy

@@ -1,0 +1,159 @@
+"""The train–inference loop: batching, learning from demos, weight swaps that never block the control loop."""
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from tests.test_teach_data import ACTION_DIM, fake_episode, small_policy
+from yan_policy.learner import Actor, ControlLoop, DemoBuffer, LearnerConfig, OnlineLearner, collate
+
+
+class FakeClock:
+    """Deterministic time: advances only when the loop sleeps or a tick does work."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, dt):
+        self.now += max(dt, 0.0)
+
+
+def test_collate_pads_and_marks_labels_and_presence():
+    a, b = fake_episode(t=10, camera=False), fake_episode(t=6, seed=1)
+    b.label_mask[:2] = False
+    batch = collate([a, b])
+    assert batch["action"].shape == (2, 10, ACTION_DIM)
+    assert batch["mask"][0].all() and batch["mask"][1].tolist() == [False, False] + [True] * 4 + [False] * 4
+    assert batch["camera_present"][0].sum() == 0 and batch["camera_present"][1].sum() == 6
+    assert batch["audio_present"][1].sum() == 6
+
+
+def test_collate_rejects_mismatched_camera_sizes():
+    a = fake_episode(t=5)
+    b = fake_episode(t=5)
+    b.camera = np.zeros((5, 16, 16, 3), np.uint8)
+    with pytest.raises(ValueError, match="disagree on the camera shape"):
+        collate([a, b])
+
+
+def test_buffer_rehearses_other_skills():
+    buf = DemoBuffer()
+    for i in range(3):
+        buf.add(fake_episode("sit", t=5, seed=i))
+    buf.add(fake_episode("lie_down", t=5))
+    rng = np.random.default_rng(0)
+    picks = buf.sample(400, rng, focus="sit", rehearsal=0.25)
+    share = np.mean([p.skill == "lie_down" for p in picks])
+    assert 0.18 < share < 0.32
+    assert {p.skill for p in buf.sample(50, rng, focus=None, rehearsal=0.0)} == {"sit", "lie_down"}
+
+
+def test_learner_reduces_the_loss_on_a_demo():
+    torch.manual_seed(0)
+    learner = OnlineLearner(small_policy(), LearnerConfig(batch_episodes=2, lr=3e-3, seed=0))
+    ep = fake_episode(t=20)
+    ticks = np.arange(20)[:, None]
+    ep.action = np.sin(0.2 * ticks + np.arange(ACTION_DIM)).astype(np.float32)  # a smooth demo to imitate
+    learner.add_episode(ep)
+    logs = [learner.train_step()["action_loss"] for _ in range(40)]
+    assert np.mean(logs[-5:]) < 0.6 * np.mean(logs[:5])
+
+
+def test_learner_rejects_episodes_of_the_wrong_action_size():
+    learner = OnlineLearner(small_policy())
+    ep = fake_episode()
+    ep.action = ep.action[:, :12]
+    with pytest.raises(ValueError, match="12 dims"):
+        learner.add_episode(ep)
+
+
+def test_published_weights_reach_the_actor_only_between_ticks():
+    learner = OnlineLearner(small_policy(), LearnerConfig(batch_episodes=1, publish_every=1))
+    learner.add_episode(fake_episode(t=8))
+    actor = Actor(learner)
+    obs = fake_episode().obs_at(0)
+    old_policy = actor.policy
+    before, _ = old_policy.step(obs, old_policy.initial_state())
+    v0 = actor.version
+    learner.train_step()  # publishes the next version
+    assert actor.version == v0 and actor.policy is old_policy  # untouched until the actor asks
+    np.testing.assert_array_equal(old_policy.step(obs, old_policy.initial_state())[0], before)
+    assert actor.refresh() and actor.version == v0 + 1
+    after, _ = actor.policy.step(obs, actor.policy.initial_state())
+    assert not np.array_equal(before, after)
+
+
+def test_control_loop_keeps_its_rate_while_the_learner_is_stuck_mid_training():
+    """With a deterministic clock: the learner holds its training lock (blocked inside a step) and the
+    control loop still runs every tick on schedule, acting with the last published weights."""
+    learner = OnlineLearner(small_policy(), LearnerConfig(batch_episodes=1, publish_every=1))
+    learner.add_episode(fake_episode(t=8))
+    inside, release = threading.Event(), threading.Event()
+    real_forward = learner.policy.forward
+
+    def stuck_forward(batch):
+        inside.set()
+        release.wait(10)
+        return real_forward(batch)
+
+    learner.policy.forward = stuck_forward
+    worker = threading.Thread(target=learner.train_step)
+    worker.start()
+    assert inside.wait(10)
+
+    clock = FakeClock()
+    loop = ControlLoop(0.02, clock=clock, sleep=clock.sleep)
+    actor = Actor(learner)
+    obs = fake_episode().obs_at(0)
+    versions = []
+
+    def tick(k):
+        actor.refresh()
+        versions.append(actor.version)
+        actor.act(obs)
+        clock.now += 0.005  # each tick's work takes 5 ms of the 20 ms period
+        return True
+
+    stats = loop.run(tick, max_ticks=100)
+    assert stats.missed_ticks == 0
+    np.testing.assert_allclose(stats.periods_ms(), 20.0)
+    assert set(versions) == {0}  # the initial weights, never blocked waiting for new ones
+
+    release.set()
+    worker.join()
+    assert learner.latest()[0] == 1
+    loop.run(tick, max_ticks=1)
+    assert versions[-1] == 1  # swapped in at the next tick boundary
+
+
+def test_control_loop_counts_missed_ticks():
+    clock = FakeClock()
+    loop = ControlLoop(0.02, clock=clock, sleep=clock.sleep)
+
+    def tick(k):
+        clock.now += 0.05 if k == 3 else 0.001  # tick 3 (starts at 60 ms) works until 110 ms
+        return True
+
+    stats = loop.run(tick, max_ticks=10)
+    # The 80 ms slot is lost; the 100 ms slot starts 10 ms late, at 110 ms, and counts as taken.
+    assert stats.missed_ticks == 1
+    assert stats.starts_s[4] == pytest.approx(0.11)
+    assert stats.summary()["ticks"] == 10
+
+
+def test_background_learner_trains_while_demos_arrive():
+    learner = OnlineLearner(small_policy(), LearnerConfig(batch_episodes=1, publish_every=2))
+    learner.start()
+    learner.add_episode(fake_episode(t=8))
+    deadline = threading.Event()
+    for _ in range(200):
+        if learner.steps >= 4:
+            break
+        deadline.wait(0.05)
+    learner.stop()
+    assert learner.steps >= 4 and learner.latest()[0] >= 2

@@ -1,0 +1,137 @@
+"""Tokenizers: token counts and widths, clear errors on bad input, audio ring buffer, missing streams."""
+
+import numpy as np
+import pytest
+import torch
+
+from yan_policy.config import TokenizerConfig
+from yan_policy.synthetic import random_batch, random_obs, tiny_config
+from yan_policy.tokenizers import ObservationEncoder, mel_filterbank
+
+
+@pytest.fixture
+def encoder():
+    torch.manual_seed(0)
+    return ObservationEncoder(TokenizerConfig(), d_model=64)
+
+
+def _obs(seed=0, **changes):
+    obs = random_obs(TokenizerConfig(), np.random.default_rng(seed))
+    obs.update(changes)
+    return obs
+
+
+def test_token_counts_and_widths(encoder):
+    assert (encoder.camera.n_tokens, encoder.camera.width) == (9, 64)
+    assert (encoder.audio.n_tokens, encoder.audio.width) == (2, 64)  # 320 samples / 160 hop
+    assert (encoder.proprio.n_tokens, encoder.proprio.width) == (1, 64)
+    assert encoder.n_tokens == 12
+    with torch.no_grad():
+        for hw in [(96, 96), (48, 64), (240, 320)]:  # any frame size is resized
+            streams = encoder.streams_from_obs(_obs(camera=np.zeros((*hw, 3), np.uint8)))
+            assert tuple(encoder.camera(streams.camera.flatten(0, 1)).shape) == (1, 9, 64)
+            x, state = encoder(streams, encoder.initial_state(1, torch.float32))
+            assert x.shape == (1, 1, 64) and state["audio_context"].shape == (1, 512)
+
+
+BAD_INPUTS = [
+    ("camera", np.zeros((96, 96, 3), np.float32), "camera: expected dtype uint8"),
+    ("camera", np.zeros((3, 96, 96), np.uint8), "camera: got channel-first"),
+    ("camera", np.zeros((96, 96, 4), np.uint8), "camera: expected 3 channels"),
+    ("camera", np.zeros((96, 96), np.uint8), r"camera: expected shape \(H, W, 3\)"),
+    ("camera", np.zeros((4, 4, 3), np.uint8), "camera: frame 4x4 is too small"),
+    ("camera", [[0, 0, 0]], "camera: expected a numpy array"),
+    ("audio", np.zeros(320, np.float32), "audio: expected int16 PCM"),
+    ("audio", np.zeros((320, 2), np.int16), r"audio: expected mono shape \(S,\)"),
+    ("audio", np.zeros(300, np.int16), "audio: expected 320 samples per tick, got 300"),
+    ("joints", np.zeros(12, np.float32), r"joints: expected shape \(3, 12\)"),
+    ("joints", np.zeros((3, 12), np.int64), "joints: expected a float array"),
+    ("joints", np.full((3, 12), np.nan, np.float32), "joints: contains NaN or inf"),
+    ("imu", np.zeros(9, np.float32), r"imu: expected shape \(10,\)"),
+    ("imu", np.array([0, 0, 0, 1, 0, 0, np.inf, 0, 0, 9.8], np.float32), "imu: contains NaN or inf"),
+]
+
+
+@pytest.mark.parametrize(("stream", "value", "match"), BAD_INPUTS, ids=[m for _, _, m in BAD_INPUTS])
+def test_bad_observation_is_rejected_with_a_clear_message(encoder, stream, value, match):
+    with pytest.raises(ValueError, match=match):
+        encoder.streams_from_obs(_obs(**{stream: value}))
+
+
+def test_bad_batches_are_rejected(encoder):
+    cfg = tiny_config(tokenizer=TokenizerConfig())
+    batch = random_batch(cfg, 2, 3, np.random.default_rng(0))
+    encoder.streams_from_batch(batch)  # the good batch passes
+    bad_cases = [
+        ({"joints": batch["joints"][:, :2]}, r"joints: leading dims \(2, 2\) differ"),
+        ({"audio": batch["audio"].astype(np.float32)}, "audio: expected int16"),
+        ({"camera": batch["camera"].transpose(0, 1, 4, 2, 3)}, "camera: got channel-first"),
+        ({"imu_present": np.ones((2, 3), np.float32)}, "imu_present: expected bool"),
+    ]
+    for change, match in bad_cases:
+        with pytest.raises(ValueError, match=match):
+            encoder.streams_from_batch({**batch, **change})
+    nan_joints = batch["joints"].copy()
+    nan_joints[1, 2] = np.nan
+    with pytest.raises(ValueError, match="joints: contains NaN"):
+        encoder.streams_from_batch({**batch, "joints": nan_joints})
+    present = np.ones((2, 3), bool)
+    present[1, 2] = False  # NaN is fine where the reading is marked missing
+    encoder.streams_from_batch({**batch, "joints": nan_joints, "joints_present": present})
+
+
+def test_step_tokens_equal_sequence_tokens_including_the_audio_ring_buffer(encoder):
+    """Tokenizing tick by tick (carrying the audio context) equals tokenizing the whole window at once."""
+    cfg = tiny_config(tokenizer=TokenizerConfig())
+    batch = random_batch(cfg, 1, 6, np.random.default_rng(1), image_hw=(96, 96))
+    with torch.no_grad():
+        state = encoder.initial_state(1, torch.float32)
+        x_seq, s_seq = encoder(encoder.streams_from_batch(batch), state)
+        xs = []
+        for t in range(6):
+            x, state = encoder(encoder.streams_from_obs({k: v[0, t] for k, v in batch.items()}), state)
+            xs.append(x)
+    torch.testing.assert_close(torch.cat(xs, 1), x_seq, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(state["audio_context"], s_seq["audio_context"])
+    expected = torch.from_numpy(batch["audio"][0, -2:].reshape(-1)[-512:].astype(np.float32) / 32768.0)
+    torch.testing.assert_close(state["audio_context"][0], expected)
+
+
+def test_log_mel_separates_whistle_pitches(encoder):
+    """1, 2 and 3 kHz tones peak in increasing mel bands; a clap (broadband burst) is flat by comparison."""
+    t = np.arange(16000) / 16000
+    peaks = []
+    for f in (1000.0, 2000.0, 3000.0):
+        tone = (8000 * np.sin(2 * np.pi * f * t)).astype(np.int16)
+        two_ticks = torch.from_numpy(tone[:640] / 32768.0).float()[None]  # (1, 640)
+        stream, _ = encoder.audio.advance(two_ticks, torch.zeros(1, 512))
+        peaks.append(int(encoder.audio.log_mel(stream, 2)[0, -1, -1].argmax()))
+    assert peaks[0] < peaks[1] < peaks[2]
+    assert all(mel_filterbank(TokenizerConfig()).sum(0) > 0)  # no empty filter
+
+
+def test_missing_stream_is_not_zeros(encoder):
+    """A missing camera uses the learned missing embedding and flag, unlike a black frame."""
+    obs = _obs()
+    with torch.no_grad():
+        state = encoder.initial_state(1, torch.float32)
+        x_missing, _ = encoder(encoder.streams_from_obs({**obs, "camera": None}), state)
+        black = np.zeros((96, 96, 3), np.uint8)
+        x_black, _ = encoder(encoder.streams_from_obs({**obs, "camera": black}), state)
+        without = {k: v for k, v in obs.items() if k != "camera"}
+        x_absent, _ = encoder(encoder.streams_from_obs(without), state)
+        assert encoder.streams_from_obs(obs).present.tolist() == [[[True, True, True, True]]]
+        batch = {k: v[None, None] for k, v in obs.items()} | {"camera_present": np.zeros((1, 1), bool)}
+        x_flag, _ = encoder(encoder.streams_from_batch(batch), state)  # the frame is there, flagged missing
+    assert not torch.allclose(x_missing, x_black)
+    torch.testing.assert_close(x_missing, x_absent)
+    torch.testing.assert_close(x_missing, x_flag)
+
+
+def test_audio_gap_is_silence_in_the_ring_buffer(encoder):
+    with torch.no_grad():
+        state = encoder.initial_state(1, torch.float32)
+        _, state = encoder(encoder.streams_from_obs(_obs()), state)
+        _, gap = encoder(encoder.streams_from_obs({**_obs(1), "audio": None}), state)
+    assert torch.all(gap["audio_context"][0, -320:] == 0)
+    torch.testing.assert_close(gap["audio_context"][0, :192], state["audio_context"][0, -192:])

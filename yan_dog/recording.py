@@ -1,0 +1,132 @@
+"""Run episodes in the simulator and record them in the demonstration format (`yan_policy.episode`).
+
+Who acts, and which actions become labels:
+- a **demonstration**: the scripted teacher acts; every tick is labelled with its action;
+- a **try**: the robot (policy) acts alone; nothing is labelled;
+- a **corrected try** (HG-DAgger): the robot acts, and when its action stays far from what the teacher
+  would do for `INTERVENE_AFTER_TICKS` ticks, the teacher takes over for the rest of the episode; the
+  ticks the teacher controlled are labelled and become training data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import sim
+from yan_policy.episode import Episode
+
+# Distance between the robot's and the teacher's normalised hybrid actions beyond which a tick counts as
+# "going wrong" (RMS over the 15 dims, in units of the action scale below).
+INTERVENE_RMS = 0.6
+INTERVENE_AFTER_TICKS = 10  # consecutive wrong ticks (0.2 s at 50 Hz) before the teacher steps in
+# Per-dim scale of hybrid actions (vx, vy, yaw rate, 12 joint offsets) for the distance above.
+HYBRID_ACTION_SCALE = np.array([0.5, 0.5, 1.0] + [0.5] * 12, np.float32)
+
+
+@dataclass
+class EpisodeResult:
+    """One episode run in the sim: the recording, the outcome, and which skills' checks it satisfied."""
+
+    episode: Episode
+    success: bool
+    intervened_at: int | None = None
+    skills_satisfied: list[str] = field(default_factory=list)
+    frames: list[np.ndarray] = field(default_factory=list)
+
+
+class CheckTracker:
+    """Evaluates every registered skill's check on the same episode (for cue-selection accuracy)."""
+
+    def __init__(self, names: list[str], dt_s: float):
+        self.skills = [sim.skills.get(n) for n in names]
+        self.dt_s = dt_s
+        self.held = {s.name: 0.0 for s in self.skills}
+        self.done: set[str] = set()
+
+    def update(self, ctx) -> None:
+        for s in self.skills:
+            if s.name in self.done:
+                continue
+            self.held[s.name] = self.held[s.name] + self.dt_s if s.check(ctx) else 0.0
+            if self.held[s.name] >= s.hold_s - 1e-9 and self.held[s.name] > 0:
+                self.done.add(s.name)
+
+
+def run_episode(
+    env,
+    policy_act: Callable[[dict], np.ndarray] | None,
+    mode: str,
+    seed: int,
+    skill: str | None = None,
+    track_skills: list[str] | None = None,
+    render_every: int = 0,
+) -> EpisodeResult:
+    """Run one episode of `env` (hybrid action mode) and record it.
+
+    Args:
+        env: a YanDog env made with action_mode="hybrid".
+        policy_act: obs -> action, the robot's policy (unused for demonstrations).
+        mode: "demo", "try" or "corrected".
+        seed: reset seed.
+        skill: switch the env to this skill for the episode.
+        track_skills: also evaluate these skills' checks (cue-selection accuracy).
+        render_every: keep a chase-camera frame every this many ticks (0: none).
+    """
+    if mode not in ("demo", "try", "corrected"):
+        raise ValueError(f"mode must be 'demo', 'try' or 'corrected', got {mode!r}")
+    if mode != "demo" and policy_act is None:
+        raise ValueError(f"mode {mode!r} needs a policy")
+    u = env.unwrapped
+    if u.action_mode != "hybrid":
+        raise ValueError("record episodes in action_mode='hybrid' (one action space for every skill)")
+    obs, info = env.reset(seed=seed, options={"skill": skill} if skill else None)
+    tracker = CheckTracker(track_skills, u.control_dt_s) if track_skills else None
+    streams = {k: [] for k in ("camera", "audio", "joints", "imu")}
+    actions, labels, stamps, frames = [], [], [], []
+    wrong, intervened_at, done, k = 0, None, False, 0
+    while not done:
+        for key in streams:
+            streams[key].append(obs[key])
+        stamps.append(info["time_s"])
+        if render_every and k % render_every == 0:
+            frames.append(env.render())
+        teacher = u.teacher_action()
+        if mode == "demo" or intervened_at is not None:
+            action, labelled = teacher, True
+        else:
+            action, labelled = np.asarray(policy_act(obs), np.float32), False
+            if mode == "corrected":
+                rms = float(np.sqrt(np.mean(((action - teacher) / HYBRID_ACTION_SCALE) ** 2)))
+                wrong = wrong + 1 if rms > INTERVENE_RMS else 0
+                if wrong >= INTERVENE_AFTER_TICKS:
+                    intervened_at, action, labelled = k, teacher, True
+        actions.append(teacher if labelled else action)
+        labels.append(labelled)
+        obs, _, terminated, truncated, info = env.step(action)
+        if tracker:
+            tracker.update(u.skill_context())
+        done, k = terminated or truncated, k + 1
+    episode = Episode(
+        skill=info["skill"],
+        action_mode="hybrid",
+        control_hz=u.control_hz,
+        stamps_s=np.asarray(stamps, np.float64),
+        action=np.stack(actions),
+        label_mask=np.asarray(labels),
+        cue=info["cue"],
+        source="scripted" if mode == "demo" else "intervention",
+        success=bool(info["success"]),
+        seed=seed,
+        extra={"intervened_at": intervened_at},
+        **{k: np.stack(v) for k, v in streams.items()},
+    )
+    return EpisodeResult(
+        episode=episode,
+        success=bool(info["success"]),
+        intervened_at=intervened_at,
+        skills_satisfied=sorted(tracker.done) if tracker else [],
+        frames=frames,
+    )

@@ -1,0 +1,247 @@
+"""A teach session in simulation: demonstrate a skill K times, learn (during and after), try, evaluate.
+
+One policy holds every skill, selected by the cue it hears. All skills are taught and performed in the
+env's "hybrid" action space (gait command + joint offsets), so posture and locomotion skills share one
+output. The learner keeps rehearsing every stored skill while it learns a new one (retention).
+
+Seeds: demonstrations use `DEMO_SEED_BASE + i`, evaluations `EVAL_SEED_BASE + i`, so evaluation is
+always on held-out randomisations (start pose, heading, ball, friction, light, noise, cue time).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import sim
+from yan_dog.recording import HYBRID_ACTION_SCALE, EpisodeResult, run_episode
+from yan_policy.config import PolicyConfig
+from yan_policy.learner import Actor, LearnerConfig, OnlineLearner
+from yan_policy.library import SkillLibrary
+from yan_policy.registry import load_policy, make_policy
+
+HYBRID_ACTION_DIM = 15
+DEMO_SEED_BASE = 100_000
+TRY_SEED_BASE = 150_000
+EVAL_SEED_BASE = 200_000
+
+
+@dataclass
+class SessionConfig:
+    """Teach-session settings.
+
+    Args:
+        policy: registry name of the policy to teach ("yan", "transformer", "gru", "mlp").
+        learn_seconds: CPU seconds of learning per taught skill (during and after the demos).
+        learn_during_demos: train in a background thread while the demonstrations run.
+        corrected_tries: tries after learning in which the teacher may intervene (HG-DAgger).
+        camera_size: head-camera (H, W).
+        seed: seeds the policy initialisation and the learner's batch sampling.
+        policy_overrides: PolicyConfig fields to override (e.g. {"d_model": 128}).
+        learner: LearnerConfig (its seed is replaced by `seed`).
+    """
+
+    policy: str = "yan"
+    learn_seconds: float = 60.0
+    learn_during_demos: bool = True
+    corrected_tries: int = 0
+    camera_size: tuple[int, int] = (96, 96)
+    seed: int = 0
+    policy_overrides: dict = field(default_factory=dict)
+    learner: LearnerConfig = field(default_factory=LearnerConfig)
+
+    def __post_init__(self):
+        if self.learn_seconds <= 0:
+            raise ValueError(f"learn_seconds must be > 0, got {self.learn_seconds}")
+        if self.corrected_tries < 0:
+            raise ValueError(f"corrected_tries must be >= 0, got {self.corrected_tries}")
+
+
+@dataclass
+class TeachReport:
+    skill: str
+    demos: int
+    demo_success: float
+    learn_seconds: float
+    steps: int
+    curve: list[dict]
+    interventions: int = 0
+
+
+class TeachSession:
+    """Teach skills to one simulated dog, keeping them in a skill library.
+
+    Args:
+        config: SessionConfig.
+        library: where skills persist (None: in memory only). An existing library is loaded: its
+            policy continues learning and its demonstrations are rehearsed.
+    """
+
+    def __init__(self, config: SessionConfig | None = None, library: SkillLibrary | None = None):
+        self.config = config = config or SessionConfig()
+        self.library = library
+        torch.manual_seed(config.seed)
+        policy = library.load(load_policy) if library is not None else None
+        if policy is None:
+            pcfg = PolicyConfig.from_dict(
+                {**PolicyConfig().to_dict(), **config.policy_overrides, "action_dim": HYBRID_ACTION_DIM}
+            )
+            policy = make_policy(config.policy, pcfg)
+            policy.set_action_normalization(np.zeros(HYBRID_ACTION_DIM), HYBRID_ACTION_SCALE)
+        lcfg = LearnerConfig(**{**config.learner.__dict__, "seed": config.seed})
+        self.learner = OnlineLearner(policy, lcfg)
+        if library is not None:
+            for ep in library.demos() if library.skills else []:
+                self.learner.add_episode(ep)
+        self.env = gym.make(
+            sim.ENV_ID,
+            skill=sim.skills.names()[0],
+            action_mode="hybrid",
+            camera_size=config.camera_size,
+            render_mode="rgb_array",
+        )
+
+    @property
+    def policy(self):
+        return self.learner.latest()[1]
+
+    def known_skills(self) -> list[str]:
+        return self.learner.buffer.skills()
+
+    # --- teaching ----------------------------------------------------------------------------------------
+    def demonstrate(
+        self,
+        skill: str,
+        k: int,
+        seed_offset: int = 0,
+        on_episode: Callable[[EpisodeResult], None] | None = None,
+    ) -> list[EpisodeResult]:
+        """Run k scripted demonstrations of `skill`; each becomes training data at once."""
+        sim.skills.get(skill)
+        results = []
+        for i in range(k):
+            res = run_episode(
+                self.env,
+                None,
+                "demo",
+                DEMO_SEED_BASE + seed_offset + i,
+                skill=skill,
+                track_skills=sim.skills.names(),
+            )
+            res.episode.extra["skills_satisfied"] = res.skills_satisfied
+            self.learner.add_episode(res.episode)
+            if self.library is not None:
+                self.library.add_demo(res.episode)
+            results.append(res)
+            if on_episode:
+                on_episode(res)
+        return results
+
+    def teach(
+        self, skill: str, demos: int = 3, seed_offset: int = 0, progress: Callable[[dict], None] | None = None
+    ) -> TeachReport:
+        """Demonstrate `skill` `demos` times, learning during and after, then (optionally) corrected tries."""
+        c = self.config
+        learner = self.learner
+        learner.focus = skill
+        start_seconds, start_steps = learner.train_seconds, learner.steps
+        if c.learn_during_demos:  # the thread trains as soon as the buffer holds an episode
+            learner.start()
+        results = self.demonstrate(skill, demos, seed_offset)
+        if learner.running:
+            learner.stop()
+        remaining = c.learn_seconds - (learner.train_seconds - start_seconds)
+        if remaining > 0:
+            learner.train_for(remaining, callback=progress)
+        interventions = 0
+        for j in range(c.corrected_tries):
+            res = self.try_skill(skill, TRY_SEED_BASE + seed_offset + j, corrected=True)
+            if res.intervened_at is not None:
+                interventions += 1
+                learner.add_episode(res.episode)
+                if self.library is not None:
+                    self.library.add_demo(res.episode)
+                learner.train_for(c.learn_seconds / max(4, c.corrected_tries * 2), callback=progress)
+        learner.focus = None
+        spent = learner.train_seconds - start_seconds
+        if self.library is not None:
+            rec = self.library.skills[skill]
+            rec.learn_seconds += spent
+            rec.taught_at = time.time()
+        curve = learner.history[start_steps:]
+        return TeachReport(
+            skill,
+            demos,
+            float(np.mean([r.success for r in results])),
+            spent,
+            learner.steps - start_steps,
+            curve,
+            interventions,
+        )
+
+    # --- trying / evaluating -----------------------------------------------------------------------------
+    def try_skill(
+        self, skill: str, seed: int, corrected: bool = False, render_every: int = 0, track: bool = False
+    ) -> EpisodeResult:
+        """The robot performs `skill` on its cue with the latest weights."""
+        actor = Actor(self.learner)
+        return run_episode(
+            self.env,
+            actor.act,
+            "corrected" if corrected else "try",
+            seed,
+            skill=skill,
+            track_skills=self.known_skills() if track else None,
+            render_every=render_every,
+        )
+
+    def evaluate(
+        self,
+        skill: str,
+        episodes: int,
+        seed_offset: int = 0,
+        on_episode: Callable[[EpisodeResult], None] | None = None,
+    ) -> dict:
+        """Success rate of `skill` over held-out seeds, and how often the cue selected the right skill."""
+        results = []
+        for i in range(episodes):
+            res = self.try_skill(skill, EVAL_SEED_BASE + seed_offset + i, track=True)
+            results.append(res)
+            if on_episode:
+                on_episode(res)
+        allowed = self.compatible_skills(skill)
+        correct = [skill in r.skills_satisfied and set(r.skills_satisfied) <= allowed for r in results]
+        return {
+            "skill": skill,
+            "episodes": episodes,
+            "success_rate": float(np.mean([r.success for r in results])),
+            "cue_correct_rate": float(np.mean(correct)),
+            "skills_satisfied": [r.skills_satisfied for r in results],
+        }
+
+    def compatible_skills(self, skill: str) -> set[str]:
+        """Skills whose checks the teacher's own demonstrations of `skill` also satisfy (shake_paw sits
+        first, so it satisfies `sit`; any standing skill satisfies `stand`). Performing one of these
+        alongside `skill` is not a wrong selection; performing any other known skill is."""
+        allowed = {skill}
+        for ep in self.learner.buffer.all():
+            if ep.skill == skill and ep.source == "scripted":
+                allowed |= set(ep.extra.get("skills_satisfied", []))
+        return allowed
+
+    # --- persistence -------------------------------------------------------------------------------------
+    def save(self) -> str | None:
+        """Commit the current policy and skills to the library (atomic); returns the version name."""
+        if self.library is None:
+            return None
+        return self.library.commit(self.policy)
+
+    def close(self) -> None:
+        if self.learner.running:
+            self.learner.stop()
+        self.env.close()

@@ -1,0 +1,180 @@
+"""The demonstration episode format: what a teacher showed, from any source (sim, teleop, a ROS 2 bag).
+
+An `Episode` is one demonstration (or one corrected try) of one skill: the robot's sensor streams tick
+by tick, the action that was demonstrated at each tick, and the cue that asked for the skill.
+
+Arrays (T ticks at `control_hz`):
+    stamps_s   float64 (T,)          observation time of each tick (s, from the episode start)
+    camera     uint8   (T, H, W, 3)  RGB head camera (optional)
+    audio      int16   (T, S)        microphone samples of the control period (optional)
+    joints     float32 (T, 3, 12)    position rad / velocity rad/s / effort N·m
+    imu        float32 (T, 10)       quaternion xyzw, body angular velocity, body specific force
+    action     float32 (T, A)        the demonstrated action after observing tick t (robot units)
+    label_mask bool    (T,)          False where the action is not a teacher label (e.g. the robot acted
+                                     alone before an intervention); those ticks are context only
+Metadata: skill, cue (None when no cue was played), action_mode ("joint" | "gait" | "hybrid"),
+control_hz, source ("scripted" | "teleop" | "bag" | "intervention"), success (bool | None), seed.
+
+On disk an episode is one safetensors file: the arrays as tensors and the metadata as JSON in the
+header (`__metadata__["episode"]`). No pickle anywhere, so an episode file is data only. Writes are
+atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import load_file
+from safetensors.numpy import save as safetensors_bytes
+
+from yan_policy.checkpoint import atomic_write_bytes
+
+FORMAT_VERSION = 1
+SOURCES = ("scripted", "teleop", "bag", "intervention")
+ACTION_MODES = ("joint", "gait", "hybrid")
+STREAMS = ("camera", "audio", "joints", "imu")
+_DTYPES = {
+    "stamps_s": np.float64,
+    "camera": np.uint8,
+    "audio": np.int16,
+    "joints": np.float32,
+    "imu": np.float32,
+    "action": np.float32,
+    "label_mask": np.bool_,
+}
+_TRAILING_SHAPES = {"joints": (3, 12), "imu": (10,)}
+
+
+@dataclass
+class Episode:
+    """One demonstration of one skill (see the module docstring for every field)."""
+
+    skill: str
+    action_mode: str
+    control_hz: float
+    stamps_s: np.ndarray
+    joints: np.ndarray
+    imu: np.ndarray
+    action: np.ndarray
+    camera: np.ndarray | None = None
+    audio: np.ndarray | None = None
+    label_mask: np.ndarray | None = None
+    cue: str | None = None
+    source: str = "scripted"
+    success: bool | None = None
+    seed: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.skill:
+            raise ValueError("episode needs a skill name")
+        if self.action_mode not in ACTION_MODES:
+            raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {self.action_mode!r}")
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+        if self.control_hz <= 0:
+            raise ValueError(f"control_hz must be > 0, got {self.control_hz}")
+        if self.label_mask is None:
+            self.label_mask = np.ones(len(self.stamps_s), bool)
+        for name, dtype in _DTYPES.items():
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, np.ascontiguousarray(value, dtype=dtype))
+        self.validate()
+
+    def __len__(self) -> int:
+        return len(self.stamps_s)
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first inconsistent array."""
+        t = len(self.stamps_s)
+        if t == 0:
+            raise ValueError("episode has no ticks")
+        if self.stamps_s.ndim != 1 or np.any(np.diff(self.stamps_s) <= 0):
+            raise ValueError("stamps_s must be a strictly increasing 1-D array")
+        for name in _DTYPES:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if value.shape[0] != t:
+                raise ValueError(f"{name} has {value.shape[0]} ticks, stamps_s has {t}")
+            if name in _TRAILING_SHAPES and value.shape[1:] != _TRAILING_SHAPES[name]:
+                raise ValueError(f"{name} must have shape (T, {_TRAILING_SHAPES[name]}), got {value.shape}")
+            if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                raise ValueError(f"{name} contains NaN or inf")
+        if self.action.ndim != 2:
+            raise ValueError(f"action must be (T, A), got {self.action.shape}")
+        if self.camera is not None and (self.camera.ndim != 4 or self.camera.shape[-1] != 3):
+            raise ValueError(f"camera must be (T, H, W, 3) RGB, got {self.camera.shape}")
+        if self.audio is not None and self.audio.ndim != 2:
+            raise ValueError(f"audio must be (T, S), got {self.audio.shape}")
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.stamps_s[-1] - self.stamps_s[0] + 1.0 / self.control_hz)
+
+    def observations(self) -> dict[str, np.ndarray]:
+        """The sensor streams as a dict (T leading), leaving out absent ones."""
+        return {k: getattr(self, k) for k in STREAMS if getattr(self, k) is not None}
+
+    def obs_at(self, t: int) -> dict[str, np.ndarray]:
+        """One tick's observation, as a policy's `step` takes it."""
+        return {k: v[t] for k, v in self.observations().items()}
+
+    def metadata(self) -> dict:
+        return {
+            "format_version": FORMAT_VERSION,
+            "skill": self.skill,
+            "cue": self.cue,
+            "action_mode": self.action_mode,
+            "control_hz": self.control_hz,
+            "source": self.source,
+            "success": self.success,
+            "seed": self.seed,
+            "extra": self.extra,
+        }
+
+    # --- files -------------------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the episode as one safetensors file, atomically."""
+        path = Path(path)
+        tensors = {k: getattr(self, k) for k in _DTYPES if getattr(self, k) is not None}
+        tensors["label_mask"] = tensors["label_mask"].astype(np.uint8)  # safetensors has no numpy bool
+        atomic_write_bytes(
+            path, safetensors_bytes(tensors, metadata={"episode": json.dumps(self.metadata())})
+        )
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Episode:
+        """Read an episode file; a damaged or foreign file gives a ValueError naming the file."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"episode file not found: {path}")
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                meta = json.loads((f.metadata() or {})["episode"])
+            arrays = load_file(str(path))
+        except Exception as e:  # safetensors raises several types for damaged files
+            raise ValueError(f"{path} is not a readable episode file: {e}") from e
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: episode format version {meta.get('format_version')} != {FORMAT_VERSION}"
+            )
+        arrays["label_mask"] = arrays["label_mask"].astype(bool)
+        return cls(
+            skill=meta["skill"],
+            action_mode=meta["action_mode"],
+            control_hz=meta["control_hz"],
+            cue=meta["cue"],
+            source=meta["source"],
+            success=meta["success"],
+            seed=meta["seed"],
+            extra=meta.get("extra", {}),
+            **arrays,
+        )

@@ -1,0 +1,390 @@
+"""The train–inference loop: a learner that trains in the background while the control loop acts.
+
+Two threads, one policy lineage:
+- the **learner** owns the training copy of the policy and an optimizer; it trains on batches of
+  demonstration episodes from its `DemoBuffer`, and every `publish_every` steps it publishes a frozen
+  copy of the weights (a new object; the copy is made in the learner's thread);
+- the **actor** (the control loop) steps its own policy object once per tick. Between ticks it calls
+  `learner.latest()`, which only reads a reference under a lock that is never held during training, so
+  picking up new weights costs a pointer swap and learning can never delay a control tick.
+
+The recurrent state belongs to the actor and survives a weight swap (its shape does not change).
+
+Retention: the buffer keeps every skill's demonstrations; a batch mixes the skill being taught with
+earlier ones (`rehearsal_fraction`), so teaching skill B keeps rehearsing A.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from yan_policy.episode import STREAMS, Episode
+
+VELOCITY_NOISE_PER_RAD = 10.0  # joint-velocity noise (rad/s) per rad of joint-position noise
+
+
+@dataclass
+class LearnerConfig:
+    """Online learner settings.
+
+    Args:
+        lr: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        batch_episodes: episodes per minibatch (sampled with replacement when fewer are stored).
+        window_ticks: train on random windows of this many ticks (0 = whole episodes). Windows start at
+            the episode start, so the cue that opens an episode is always inside its window.
+        rehearsal_fraction: share of each batch drawn from skills other than the focus skill.
+        max_grad_norm: gradient clipping (L2 norm).
+        publish_every: publish new weights to the actor every this many steps.
+        threads: torch intra-op threads of the learner (1 leaves the other core to the control loop).
+        joint_noise_rad: std of Gaussian noise added to joint positions in training batches (rad);
+            velocities get `joint_noise_rad * VELOCITY_NOISE_PER_RAD`. Against copycat learning: a
+            policy that only continues the motion it feels in its joints never learns to *start*
+            on the cue; noisy proprioception makes the cue the reliable signal.
+        seed: seeds batch sampling.
+    """
+
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    batch_episodes: int = 8
+    window_ticks: int = 0
+    rehearsal_fraction: float = 0.5
+    max_grad_norm: float = 1.0
+    publish_every: int = 10
+    threads: int = 1
+    joint_noise_rad: float = 0.05
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.lr <= 0 or self.weight_decay < 0:
+            raise ValueError(f"need lr > 0 and weight_decay >= 0, got {self.lr}, {self.weight_decay}")
+        if self.batch_episodes < 1 or self.window_ticks < 0 or self.publish_every < 1 or self.threads < 1:
+            raise ValueError("batch_episodes, publish_every and threads must be >= 1, window_ticks >= 0")
+        if not 0.0 <= self.rehearsal_fraction <= 1.0:
+            raise ValueError(f"rehearsal_fraction must be in [0, 1], got {self.rehearsal_fraction}")
+        if self.joint_noise_rad < 0:
+            raise ValueError(f"joint_noise_rad must be >= 0, got {self.joint_noise_rad}")
+        if self.max_grad_norm <= 0:
+            raise ValueError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
+
+
+def collate(episodes: Sequence[Episode], window_ticks: int = 0) -> dict[str, np.ndarray]:
+    """Stack episodes into a (B, T) batch, zero-padded at the end. `mask` marks ticks whose action is a
+    teacher label (the loss covers only those); `<stream>_present` marks ticks where a stream exists.
+    Unlabelled ticks still run through the recurrence, so they remain context for later ticks."""
+    t_max = max(len(e) for e in episodes)
+    if window_ticks:
+        t_max = min(t_max, window_ticks)
+    b = len(episodes)
+    out: dict[str, np.ndarray] = {}
+    ref = episodes[0]
+    out["action"] = np.zeros((b, t_max, ref.action.shape[1]), np.float32)
+    out["mask"] = np.zeros((b, t_max), bool)
+    for stream in STREAMS:
+        shapes = {getattr(e, stream).shape[1:] for e in episodes if getattr(e, stream) is not None}
+        if not shapes:
+            continue
+        if len(shapes) > 1:
+            raise ValueError(f"episodes disagree on the {stream} shape: {sorted(shapes)}")
+        dtype = next(getattr(e, stream) for e in episodes if getattr(e, stream) is not None).dtype
+        out[stream] = np.zeros((b, t_max, *shapes.pop()), dtype)
+        out[f"{stream}_present"] = np.zeros((b, t_max), bool)
+    for i, e in enumerate(episodes):
+        n = min(len(e), t_max)
+        out["action"][i, :n] = e.action[:n]
+        out["mask"][i, :n] = e.label_mask[:n]
+        for stream in STREAMS:
+            value = getattr(e, stream)
+            if value is not None and stream in out:
+                out[stream][i, :n] = value[:n]
+                out[f"{stream}_present"][i, :n] = True
+    return out
+
+
+class DemoBuffer:
+    """Every demonstration the robot has seen, grouped by skill (thread-safe)."""
+
+    def __init__(self):
+        self._by_skill: dict[str, list[Episode]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, episode: Episode) -> None:
+        with self._lock:
+            self._by_skill.setdefault(episode.skill, []).append(episode)
+
+    def skills(self) -> list[str]:
+        with self._lock:
+            return list(self._by_skill)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(v) for v in self._by_skill.values())
+
+    def all(self) -> list[Episode]:
+        with self._lock:
+            return [e for v in self._by_skill.values() for e in v]
+
+    def sample(self, n: int, rng: np.random.Generator, focus: str | None, rehearsal: float) -> list[Episode]:
+        """n episodes: from `focus` (if given and known) and, with share `rehearsal`, from other skills;
+        without a focus, uniformly over skills."""
+        with self._lock:
+            groups = {k: list(v) for k, v in self._by_skill.items()}
+        if not groups:
+            raise ValueError("the demo buffer is empty: add demonstrations first")
+        others = [k for k in groups if k != focus]
+        picks = []
+        for _ in range(n):
+            if focus in groups and (not others or rng.random() >= rehearsal):
+                skill = focus
+            else:
+                pool = others if focus in groups else list(groups)
+                skill = pool[rng.integers(len(pool))]
+            eps = groups[skill]
+            picks.append(eps[rng.integers(len(eps))])
+        return picks
+
+
+class OnlineLearner:
+    """Trains a policy on demonstrations, in the caller's thread or in a background thread.
+
+    Args:
+        policy: the policy to train (owned by the learner from now on).
+        config: LearnerConfig.
+    """
+
+    def __init__(self, policy: torch.nn.Module, config: LearnerConfig | None = None):
+        self.config = config or LearnerConfig()
+        self.policy = policy
+        self.buffer = DemoBuffer()
+        self.focus: str | None = None
+        self.steps = 0
+        self.train_seconds = 0.0  # CPU-thread time spent in training steps
+        self.history: list[dict] = []
+        self._rng = np.random.default_rng(self.config.seed)
+        self._optim = torch.optim.AdamW(
+            policy.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
+        )
+        self._train_lock = threading.Lock()  # serialises training steps (never taken by the actor)
+        self._pub_lock = threading.Lock()  # guards the published reference only
+        self._published = self._frozen_copy()
+        self._version = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+
+    # --- data --------------------------------------------------------------------------------------------
+    def add_episode(self, episode: Episode) -> None:
+        if episode.action.shape[1] != self.policy.config.action_dim:
+            raise ValueError(
+                f"episode actions have {episode.action.shape[1]} dims, the policy outputs "
+                f"{self.policy.config.action_dim}"
+            )
+        self.buffer.add(episode)
+
+    def fit_action_normalization(self, floor: float = 0.05) -> None:
+        """Set the policy's action normalisation from every stored demo (std floored at `floor`)."""
+        actions = np.concatenate([e.action[e.label_mask] for e in self.buffer.all()])
+        with self._train_lock:
+            self.policy.set_action_normalization(actions.mean(0), np.maximum(actions.std(0), floor))
+
+    # --- training ----------------------------------------------------------------------------------------
+    def train_step(self) -> dict:
+        """One optimizer step on a sampled batch; returns its logs."""
+        c = self.config
+        batch = collate(
+            self.buffer.sample(c.batch_episodes, self._rng, self.focus, c.rehearsal_fraction), c.window_ticks
+        )
+        if c.joint_noise_rad > 0 and "joints" in batch:
+            noise = self._rng.normal(0.0, c.joint_noise_rad, batch["joints"][:, :, :2].shape)  # (B, T, 2, 12)
+            noise[:, :, 1] *= VELOCITY_NOISE_PER_RAD
+            batch["joints"][:, :, :2] += noise.astype(np.float32)
+        with self._train_lock:
+            t0 = time.thread_time()
+            prev_threads = torch.get_num_threads()
+            torch.set_num_threads(c.threads)
+            try:
+                self.policy.train()
+                loss, logs = self.policy(batch)
+                self._optim.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
+                self._optim.step()
+            finally:
+                torch.set_num_threads(prev_threads)
+            self.steps += 1
+            dt = time.thread_time() - t0
+            self.train_seconds += dt
+            logs = {
+                **logs,
+                "step": self.steps,
+                "grad_norm": float(grad_norm),
+                "train_seconds": self.train_seconds,
+            }
+            self.history.append(logs)
+            if self.steps % c.publish_every == 0:
+                self.publish()
+        return logs
+
+    def train_for(
+        self, seconds: float, max_steps: int | None = None, callback: Callable[[dict], None] | None = None
+    ) -> list[dict]:
+        """Train in this thread for `seconds` of training CPU time (or `max_steps`); returns the logs."""
+        logs, start = [], self.train_seconds
+        while self.train_seconds - start < seconds and (max_steps is None or len(logs) < max_steps):
+            logs.append(self.train_step())
+            if callback:
+                callback(logs[-1])
+        self.publish()
+        return logs
+
+    # --- publishing to the actor -------------------------------------------------------------------------
+    def _frozen_copy(self) -> torch.nn.Module:
+        snapshot = copy.deepcopy(self.policy).eval()
+        for p in snapshot.parameters():
+            p.requires_grad_(False)
+        return snapshot
+
+    def publish(self) -> int:
+        """Make the current weights available to the actor; returns the new version number."""
+        snapshot = self._frozen_copy()  # made outside the publish lock
+        with self._pub_lock:
+            self._published = snapshot
+            self._version += 1
+            return self._version
+
+    def latest(self) -> tuple[int, torch.nn.Module]:
+        """(version, policy) most recently published; never waits for training."""
+        with self._pub_lock:
+            return self._version, self._published
+
+    # --- background thread -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Train continuously in a background thread (while there is data) until `stop()`."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="yan-learner", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if len(self.buffer) == 0:
+                    self._stop.wait(0.01)
+                    continue
+                self.train_step()
+        except BaseException as e:  # surfaced by stop(); the control loop keeps running meanwhile
+            self._error = e
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.publish()
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise RuntimeError("the background learner failed") from err
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+class Actor:
+    """The control-loop side: steps the newest published policy, keeps the recurrent state."""
+
+    def __init__(self, learner: OnlineLearner):
+        self.learner = learner
+        self.version, self.policy = learner.latest()
+        self.state = self.policy.initial_state()
+        self.swaps = 0
+
+    def reset(self) -> None:
+        self.state = self.policy.initial_state()
+
+    def refresh(self) -> bool:
+        """Pick up newer weights if the learner published some (call between ticks)."""
+        version, policy = self.learner.latest()
+        if version != self.version:
+            self.version, self.policy = version, policy
+            self.swaps += 1
+            return True
+        return False
+
+    def act(self, obs: dict) -> np.ndarray:
+        action, self.state = self.policy.step(obs, self.state)
+        return action
+
+
+@dataclass
+class LoopStats:
+    """Timing of a control loop: tick start times and how late each one was."""
+
+    period_s: float
+    starts_s: list[float]
+    missed_ticks: int
+
+    def periods_ms(self) -> np.ndarray:
+        return np.diff(np.asarray(self.starts_s)) * 1000.0
+
+    def summary(self) -> dict:
+        p = self.periods_ms()
+        return {
+            "period_ms_target": self.period_s * 1000.0,
+            "period_ms_median": float(np.median(p)) if p.size else float("nan"),
+            "period_ms_p99": float(np.percentile(p, 99)) if p.size else float("nan"),
+            "jitter_ms_std": float(np.std(p)) if p.size else float("nan"),
+            "missed_ticks": self.missed_ticks,
+            "ticks": len(self.starts_s),
+        }
+
+
+class ControlLoop:
+    """Calls `tick()` every `period_s` on a clock; a tick that starts a whole period late is counted
+    as missed (the schedule then skips ahead, as a real-time loop must).
+
+    Args:
+        period_s: control period (s), e.g. 0.02 for 50 Hz.
+        clock: monotonic time source (s); injectable for deterministic tests.
+        sleep: sleeps for a duration (s); injectable together with the clock.
+    """
+
+    def __init__(
+        self,
+        period_s: float,
+        clock: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if period_s <= 0:
+            raise ValueError(f"period_s must be > 0, got {period_s}")
+        self.period_s = period_s
+        self.clock = clock
+        self.sleep = sleep
+
+    def run(self, tick: Callable[[int], bool], max_ticks: int) -> LoopStats:
+        """Run until `tick(k)` returns False or `max_ticks` ticks ran."""
+        starts, missed = [], 0
+        next_start = self.clock()
+        for k in range(max_ticks):
+            now = self.clock()
+            if now < next_start:
+                self.sleep(next_start - now)
+                now = self.clock()
+            late = now - next_start
+            if late >= self.period_s:
+                skipped = int(late // self.period_s)
+                missed += skipped
+                next_start += skipped * self.period_s
+            starts.append(now)
+            next_start += self.period_s
+            if not tick(k):
+                break
+        return LoopStats(self.period_s, starts, missed)

@@ -1,0 +1,339 @@
+"""Policies: the shared policy contract (`PolicyBase`) and the Yan policy (MCSD + sparse MLP + memory).
+
+Dimension letters: B batch, T time (control ticks), D model width, A action dim, K action chunk.
+
+Contract (every registered policy, see `yan_policy.registry`):
+    loss, logs = policy(batch)                     training, parallel over (B, T)
+    state = policy.initial_state()                 recurrent state: a flat dict of tensors
+    action, state = policy.step(obs, state)        one control tick, constant cost for Yan
+    chunk, state = policy.step_chunk(obs, state)   the next K actions predicted at this tick
+    action = policy.select_action(obs); policy.reset()   the same with an internal state
+    policy.save(dir); Policy.load(dir)             safetensors + config.json, written atomically
+
+Observation `obs` (one tick, numpy or torch, no batch dims); a key that is absent or None is missing:
+    "camera" uint8 (H, W, 3) RGB any size | "audio" int16 (S,) | "joints" float (3, 12) | "imu" float (10,)
+
+Training `batch` (numpy or torch), leading dims (B, T):
+    "camera" uint8 (B, T, H, W, 3), "audio" int16 (B, T, S), "joints" float (B, T, 3, 12),
+    "imu" float (B, T, 10)             any stream key may be left out (then missing everywhere);
+    "<stream>_present" bool (B, T)    optional per-tick presence (default: present);
+    "action" float (B, T, A)          teacher actions in robot units;
+    "mask" bool (B, T)                optional, False marks padding after an episode's end.
+The head predicts, at tick t, actions t .. t+K-1; the loss (L1 or MSE on actions normalised with
+`set_action_normalization`) covers the chunk entries that fall on valid ticks of the same episode.
+Episodes in a batch start from the initial state; padding goes at the end.
+
+Recurrent state (flat dict, so `checkpoint.save_state` stores it as one safetensors file):
+    "audio_context" (B, n_fft) ring buffer, plus the backbone's keys; for Yan
+    "mcsd{i}.s" (B, C, Dc), "mcsd{i}.z" (B, C, 1), "mcsd{i}.d" (B, C, Dc) and
+    "memory.w1", "memory.w2", "memory.s1", "memory.s2" (the native memory's weights and momenta).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import load_file
+from torch import nn
+
+from yan_policy.checkpoint import save_json_atomic, save_safetensors_atomic
+from yan_policy.config import PolicyConfig
+from yan_policy.mcsd import MCSDBlock, MCSDState
+from yan_policy.memory import MemoryState, NativeMemory
+from yan_policy.tokenizers import ObservationEncoder, _as_tensor
+
+State = dict[str, torch.Tensor]
+WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
+
+
+class ActionHead(nn.Module):
+    """y (..., D) -> normalised action chunk (..., K, A); holds the action normalisation."""
+
+    def __init__(self, d_model: int, action_dim: int, chunk: int) -> None:
+        super().__init__()
+        self.action_dim, self.chunk = action_dim, chunk
+        self.norm = nn.RMSNorm(d_model)
+        self.proj = nn.Linear(d_model, chunk * action_dim)
+        self.register_buffer("action_mean", torch.zeros(action_dim))
+        self.register_buffer("action_std", torch.ones(action_dim))
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.norm(y)).unflatten(-1, (self.chunk, self.action_dim))  # (..., K, A)
+
+    def normalize(self, action: torch.Tensor) -> torch.Tensor:
+        return (action - self.action_mean) / self.action_std
+
+    def denormalize(self, action: torch.Tensor) -> torch.Tensor:
+        return action * self.action_std + self.action_mean
+
+
+def chunk_targets(action: torch.Tensor, mask: torch.Tensor, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """action (B, T, A), mask (B, T) -> targets (B, T, K, A) = action[t + j], valid (B, T, K)."""
+    padded = F.pad(action, (0, 0, 0, chunk - 1))  # (B, T + K - 1, A)
+    targets = padded.unfold(1, chunk, 1).transpose(-1, -2)  # (B, T, K, A)
+    padded_mask = torch.cat([mask, mask.new_zeros(mask.shape[0], chunk - 1)], dim=1)  # (B, T + K - 1)
+    valid = padded_mask.unfold(1, chunk, 1)  # (B, T, K)
+    return targets, valid & mask[..., None]
+
+
+class PolicyBase(nn.Module):
+    """Tokenizers + a backbone + an action-chunk head, behind the policy contract (module docstring).
+
+    Subclasses set `name` and implement `build_backbone(config)`. A backbone offers
+    `initial_state(batch_size, dtype) -> dict`, `forward(x (B, T, D), state) -> (y, state, aux_loss)`
+    and `step(x (B, D), state) -> (y, state)`; state dicts hold only the backbone's own keys.
+
+    Args:
+        config: the shared policy config (default: `PolicyConfig()`).
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, config: PolicyConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or PolicyConfig()
+        self.encoder = ObservationEncoder(config.tokenizer, config.d_model)
+        self.backbone = self.build_backbone(config)
+        self.head = ActionHead(config.d_model, config.action_dim, config.chunk)
+        self._state: State | None = None
+
+    def build_backbone(self, config: PolicyConfig) -> nn.Module:
+        raise NotImplementedError
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.head.proj.weight.dtype
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def set_action_normalization(self, mean: Any, std: Any) -> None:
+        """Actions are learned as (action - mean) / std; std must be > 0 (add a floor for constant joints)."""
+        mean = torch.as_tensor(np.asarray(mean), dtype=self.dtype).reshape(-1)
+        std = torch.as_tensor(np.asarray(std), dtype=self.dtype).reshape(-1)
+        if mean.shape != (self.config.action_dim,) or std.shape != mean.shape:
+            raise ValueError(f"mean and std need shape ({self.config.action_dim},), got "
+                             f"{tuple(mean.shape)}, {tuple(std.shape)}")
+        if not (torch.isfinite(mean).all() and torch.isfinite(std).all() and (std > 0).all()):
+            raise ValueError("action std must be finite and > 0 and the mean finite")
+        self.head.action_mean.copy_(mean)
+        self.head.action_std.copy_(std)
+
+    # -- recurrent state --------------------------------------------------------------------------
+
+    def _initial_state(self, batch_size: int) -> State:
+        return {**self.encoder.initial_state(batch_size, self.dtype),
+                **self.backbone.initial_state(batch_size, self.dtype)}
+
+    def initial_state(self, batch_size: int = 1) -> State:
+        """A fresh recurrent state (detached copies, safe to keep while the weights train)."""
+        with torch.no_grad():
+            return {k: v.detach().clone() for k, v in self._initial_state(batch_size).items()}
+
+    def reset(self) -> None:
+        """Forget the internal state used by `select_action` (start of a new episode)."""
+        self._state = None
+
+    # -- sequences (training) ---------------------------------------------------------------------
+
+    def _run(self, batch: Mapping[str, Any], state: State | None) -> tuple[torch.Tensor, State, torch.Tensor]:
+        streams = self.encoder.streams_from_batch(batch)
+        if state is None:
+            state = self._initial_state(streams.present.shape[0])
+        x, enc_state = self.encoder(streams, state)  # (B, T, D)
+        y, bb_state, aux = self.backbone(x, state)  # (B, T, D)
+        return self.head(y), {**enc_state, **bb_state}, aux  # (B, T, K, A) normalised
+
+    def predict_sequence(self, batch: Mapping[str, Any], state: State | None = None
+                         ) -> tuple[torch.Tensor, State]:
+        """Parallel form over a (B, T) window: action chunks (B, T, K, A) in robot units, final state.
+
+        Continuing from the returned state gives exactly what `step` would have given tick by tick.
+        """
+        pred, state, _ = self._run(batch, state)
+        return self.head.denormalize(pred), state
+
+    def forward(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Behaviour-cloning loss over a batch of episodes (format in the module docstring)."""
+        if batch.get("action") is None:
+            raise ValueError("batch: 'action' (B, T, A) is required for the loss")
+        action = _as_tensor(batch["action"], "action").to(self.dtype)
+        b, t = action.shape[:2]
+        if action.ndim != 3 or action.shape[-1] != self.config.action_dim:
+            raise ValueError(f"action: expected shape (B, T, {self.config.action_dim}), "
+                             f"got {tuple(action.shape)}")
+        mask = batch.get("mask")
+        mask = torch.ones(b, t, dtype=torch.bool) if mask is None else _as_tensor(mask, "mask")
+        if mask.dtype != torch.bool or tuple(mask.shape) != (b, t):
+            raise ValueError(f"mask: expected bool (B, T) = {(b, t)}, got {mask.dtype} {tuple(mask.shape)}")
+        if not torch.isfinite(action[mask]).all():
+            raise ValueError("action: contains NaN or inf at unmasked ticks")
+        pred, _, aux = self._run(batch, None)  # (B, T, K, A)
+        if pred.shape[:2] != (b, t):
+            raise ValueError(f"action: (B, T) = {(b, t)} differs from the streams' {tuple(pred.shape[:2])}")
+        targets, valid = chunk_targets(self.head.normalize(torch.where(mask[..., None], action, 0.0)),
+                                       mask, self.config.chunk)
+        err = pred - targets
+        per_entry = err.abs() if self.config.loss == "l1" else err.square()  # (B, T, K, A)
+        weight = valid[..., None].to(per_entry.dtype)
+        action_loss = (per_entry * weight).sum() / (weight.sum() * self.config.action_dim).clamp_min(1.0)
+        loss = action_loss + aux
+        logs = {"loss": loss.item(), "action_loss": action_loss.item(), "aux_loss": float(aux.detach())}
+        return loss, logs
+
+    # -- one tick (inference) ---------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def step_chunk(self, obs: Mapping[str, Any], state: State) -> tuple[np.ndarray, State]:
+        """One control tick: the next K actions (K, A) float32 in robot units, and the new state.
+
+        Runs in inference mode (~15 % faster per tick than no_grad), so the returned state holds
+        inference tensors: clone them (outside inference mode) before using them in autograd.
+        """
+        streams = self.encoder.streams_from_obs(obs)
+        x, enc_state = self.encoder(streams, state)  # (1, 1, D)
+        y, bb_state = self.backbone.step(x[:, 0], state)  # (1, D)
+        chunk = self.head.denormalize(self.head(y))[0]  # (K, A)
+        return chunk.float().numpy(), {**enc_state, **bb_state}
+
+    def step(self, obs: Mapping[str, Any], state: State) -> tuple[np.ndarray, State]:
+        """One control tick: the action to apply now, (A,) float32, and the new state."""
+        chunk, state = self.step_chunk(obs, state)
+        return chunk[0], state
+
+    def select_action(self, obs: Mapping[str, Any]) -> np.ndarray:
+        """`step` with an internal state (cleared by `reset`)."""
+        if self._state is None:
+            self._state = self.initial_state()
+        action, self._state = self.step(obs, self._state)
+        return action
+
+    # -- checkpoints ------------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write `model.safetensors` (weights, with the config in its metadata) and `config.json`
+        into the directory `path`, each atomically (temp file + os.replace)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        config = self.config.to_dict()
+        metadata = {"policy": self.name, "config": json.dumps(config)}
+        save_safetensors_atomic(self.state_dict(), path / WEIGHTS_FILE, metadata)
+        save_json_atomic({"policy": self.name, "config": config}, path / CONFIG_FILE)
+
+    @classmethod
+    def load(cls, path: str | Path) -> PolicyBase:
+        """Rebuild a policy saved with `save`; the weights file alone is enough (config in its metadata)."""
+        name, config = read_checkpoint_header(path)
+        if name != cls.name:
+            raise ValueError(f"{path}: holds a {name!r} policy, not {cls.name!r}; use load_policy")
+        policy = cls(config)
+        policy.load_state_dict(load_file(Path(path) / WEIGHTS_FILE))
+        return policy
+
+
+def read_checkpoint_header(path: str | Path) -> tuple[str, PolicyConfig]:
+    """(policy name, config) from a checkpoint directory written by `PolicyBase.save`."""
+    weights = Path(path) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ValueError(f"{path}: no {WEIGHTS_FILE}")
+    with safe_open(str(weights), framework="pt") as f:
+        meta = f.metadata() or {}
+    if "policy" not in meta or "config" not in meta:
+        raise ValueError(f"{weights}: metadata lacks 'policy' / 'config'; not written by PolicyBase.save")
+    return meta["policy"], PolicyConfig.from_dict(json.loads(meta["config"]))
+
+
+# ----------------------------------------------------------------------------- Yan
+
+
+class YanBackbone(nn.Module):
+    """MCSD blocks with a native-memory layer after block `memory.after_layer`.
+
+    Args:
+        config: d_model, n_layers and the mcsd / sparse / memory sections.
+    """
+
+    def __init__(self, config: PolicyConfig) -> None:
+        super().__init__()
+        d, n = config.d_model, config.n_layers
+        self.blocks = nn.ModuleList(MCSDBlock(d, config.mcsd, config.sparse, n) for _ in range(n))
+        self.memory_after = config.memory.after_layer if config.memory.enabled else None
+        self.memory = NativeMemory(d, config.memory, n) if config.memory.enabled else None
+
+    def initial_state(self, batch_size: int, dtype: torch.dtype) -> State:
+        state = {}
+        for i, block in enumerate(self.blocks):
+            state.update(_pack(f"mcsd{i}", block.initial_state(batch_size, dtype)))
+        if self.memory is not None:
+            state.update(_pack("memory", self.memory.initial_state(batch_size)))
+        return state
+
+    def forward(self, x: torch.Tensor, state: Mapping[str, torch.Tensor], naive: bool = False
+                ) -> tuple[torch.Tensor, State, torch.Tensor]:
+        """Parallel form: x (B, T, D) -> y (B, T, D), state, auxiliary loss (naive: reference scans)."""
+        new, aux = {}, x.new_zeros(())
+        for i, block in enumerate(self.blocks):
+            x, s, a = block(x, MCSDState(*_unpack(f"mcsd{i}", MCSDState, state)), naive=naive)
+            new.update(_pack(f"mcsd{i}", s))
+            aux = aux + a
+            if i == self.memory_after:
+                x, m = self.memory(x, MemoryState(*_unpack("memory", MemoryState, state)))
+                new.update(_pack("memory", m))
+        return x, new, aux
+
+    def step(self, x: torch.Tensor, state: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, State]:
+        """Recurrent form: x (B, D) -> y (B, D), state (constant size)."""
+        new = {}
+        for i, block in enumerate(self.blocks):
+            x, s = block.step(x, MCSDState(*_unpack(f"mcsd{i}", MCSDState, state)))
+            new.update(_pack(f"mcsd{i}", s))
+            if i == self.memory_after:
+                x, m = self.memory.step(x, MemoryState(*_unpack("memory", MemoryState, state)))
+                new.update(_pack("memory", m))
+        return x, new
+
+    def sparsity_report(self) -> dict[str, float]:
+        """Active fraction and multiply-add FLOPs per tick: MLPs alone and the whole backbone."""
+        mlp = [b.mlp.flops() for b in self.blocks]
+        d = self.blocks[0].out_proj.weight.shape[0]
+        other = len(self.blocks) * 2 * 5 * d * d  # mixer projections (u, v, e, f, out)
+        if self.memory is not None:
+            m = self.memory
+            hm, dm = m.w1_init.shape
+            # projections + out, and per write 3 products + 2 outer products + read (2) + updates (4)
+            other += 2 * d * m.proj.out_features + 2 * dm * d + 2 * 11 * hm * dm
+        dense = sum(f["flops_dense"] for f in mlp)
+        sparse = sum(f["flops_sparse"] for f in mlp)
+        return {"active_fraction": mlp[0]["active_fraction"], "mlp_flops_dense": dense,
+                "mlp_flops_sparse": sparse, "mlp_flops_saved_fraction": 1.0 - sparse / dense,
+                "backbone_flops_dense": dense + other, "backbone_flops_sparse": sparse + other,
+                "backbone_flops_saved_fraction": 1.0 - (sparse + other) / (dense + other)}
+
+
+def _pack(prefix: str, state: tuple) -> State:
+    return {f"{prefix}.{k}": v for k, v in state._asdict().items()}
+
+
+def _unpack(prefix: str, kind: type, state: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
+    return [state[f"{prefix}.{k}"] for k in kind._fields]
+
+
+class YanPolicy(PolicyBase):
+    """The Yan policy: MCSD backbone (O(1) state per tick), top-k sparse MLPs and a native memory."""
+
+    name = "yan"
+
+    def build_backbone(self, config: PolicyConfig) -> nn.Module:
+        return YanBackbone(config)
+
+    def forward(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        loss, logs = super().forward(batch)
+        logs["active_fraction"] = self.backbone.blocks[0].mlp.k / self.backbone.blocks[0].mlp.hidden
+        return loss, logs

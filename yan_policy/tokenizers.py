@@ -1,0 +1,394 @@
+"""Sensor streams -> tokens, and the fusion of one control tick's tokens into the backbone input.
+
+Dimension letters: B batch, T time (control ticks), N = B*T frames, W token width, D model width,
+S audio samples per tick, F n_fft, M mel bands, J joints (12), Nc / Na camera / audio tokens.
+
+Streams (one 50 Hz control tick, as the sim produces them):
+    camera  uint8 (H, W, 3) RGB, any size           -> Nc = camera_grid² tokens of width W
+    audio   int16 (S,) mono PCM, S = rate / hz      -> Na = S / hop log-mel tokens of width W
+    joints  float (3, J): position, velocity, effort \
+    imu     float (10,): quat xyzw, gyro, accel      -> 1 proprioceptive token of width W
+
+Fusion order (documented contract): the backbone input of a tick is
+    Linear(concat[camera tokens (Nc), audio tokens (Na), proprio token (1)] flattened
+           ++ presence flags [camera, audio, joints, imu]) -> D, then RMSNorm.
+Concatenation (rather than a sum) keeps every slot's own weights, so no position/type embedding is
+needed. A missing stream is never zeros that look like data: its tokens are replaced by a learned
+"missing" embedding (camera, audio) or learned missing features (joints, imu inside the proprio
+token), and its presence flag is 0.
+
+Audio: a log-mel frame needs a window (n_fft = 32 ms) longer than a tick (20 ms), so the tokenizer
+keeps the last n_fft samples in the recurrent state ("audio_context", constant size). Frame j of a
+tick ends (j + 1) * hop samples into it; a missing tick is silence in that ring buffer.
+
+Every tokenizer validates its input and raises a ValueError naming the stream and the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from yan_policy.config import STREAMS, TokenizerConfig
+
+IMU_DIM = 10
+_LOG_EPS = 1e-8  # floor of the mel power (digital silence would otherwise be log(0))
+
+
+# --------------------------------------------------------------------------- validation
+
+def _as_tensor(x: Any, name: str) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(x))
+    raise ValueError(f"{name}: expected a numpy array or torch tensor, got {type(x).__name__}")
+
+
+def _shape_str(lead: tuple[str, ...], tail: tuple[Any, ...]) -> str:
+    """Python's tuple notation for a shape: ('B',) + (3, 12) -> '(B, 3, 12)', () + (10,) -> '(10,)'."""
+    names = [*lead, *map(str, tail)]
+    return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+
+
+def _check_float(x: torch.Tensor, name: str, tail: tuple[int, ...], lead: tuple[str, ...],
+                 present: torch.Tensor | None, what: str) -> None:
+    if x.ndim != len(lead) + len(tail) or tuple(x.shape[len(lead):]) != tail:
+        raise ValueError(f"{name}: expected shape {_shape_str(lead, tail)} ({what}), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name}: expected a float array, got dtype {x.dtype}")
+    values = x if present is None else x[present]
+    if not torch.isfinite(values).all():
+        raise ValueError(f"{name}: contains NaN or inf")
+
+
+def check_camera(x: torch.Tensor, lead: tuple[str, ...] = ()) -> None:
+    """Raise a ValueError unless x is uint8 RGB shaped lead + (H, W, 3), H, W >= 8."""
+    tail = tuple(x.shape[len(lead):])
+    if x.ndim != len(lead) + 3:
+        expected = _shape_str(lead, ("H", "W", 3))
+        raise ValueError(f"camera: expected shape {expected} RGB, got {tuple(x.shape)}")
+    if tail[-1] != 3:
+        if tail[0] == 3:
+            raise ValueError(f"camera: got channel-first shape {tuple(x.shape)}; expected channel-last "
+                             f"{_shape_str(lead, ('H', 'W', 3))} RGB")
+        raise ValueError(f"camera: expected 3 channels (RGB) in the last axis, got {tail[-1]}")
+    if x.dtype != torch.uint8:
+        raise ValueError(f"camera: expected dtype uint8 RGB in [0, 255], got {x.dtype}")
+    if min(tail[:2]) < 8:
+        raise ValueError(f"camera: frame {tail[0]}x{tail[1]} is too small, need at least 8x8")
+
+
+def check_audio(x: torch.Tensor, samples: int, lead: tuple[str, ...] = ()) -> None:
+    """Raise a ValueError unless x is int16 mono PCM shaped lead + (samples,)."""
+    if x.ndim != len(lead) + 1:
+        raise ValueError(f"audio: expected mono shape {_shape_str(lead, ('S',))}, got {tuple(x.shape)}")
+    if x.dtype != torch.int16:
+        raise ValueError(f"audio: expected int16 PCM, got dtype {x.dtype}")
+    if x.shape[-1] != samples:
+        raise ValueError(f"audio: expected {samples} samples per tick, got {x.shape[-1]}")
+
+
+def check_joints(x: torch.Tensor, n_joints: int, lead: tuple[str, ...] = (),
+                 present: torch.Tensor | None = None) -> None:
+    _check_float(x, "joints", (3, n_joints), lead, present, "rows position, velocity, effort")
+
+
+def check_imu(x: torch.Tensor, lead: tuple[str, ...] = (), present: torch.Tensor | None = None) -> None:
+    _check_float(x, "imu", (IMU_DIM,), lead, present, "quat xyzw, angular velocity, linear acceleration")
+
+
+# --------------------------------------------------------------------------- tokenizers
+
+def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> uint8 (N, size, size, 3) with OpenCV INTER_AREA (a no-op at that size)."""
+    if frames.shape[1] == size and frames.shape[2] == size:
+        return frames
+    array = frames.numpy()
+    out = np.empty((array.shape[0], size, size, 3), dtype=np.uint8)
+    for i, frame in enumerate(array):
+        out[i] = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+    return torch.from_numpy(out)
+
+
+class CameraTokenizer(nn.Module):
+    """RGB frame -> camera_grid² visual tokens via a light two-layer conv stem.
+
+    Input uint8 (N, image_size, image_size, 3) (see `resize_frames`); output (N, Nc, W).
+    """
+
+    def __init__(self, cfg: TokenizerConfig) -> None:
+        super().__init__()
+        c1, c2 = cfg.camera_channels
+        self.grid = cfg.camera_grid
+        self.n_tokens = cfg.camera_grid**2
+        self.width = cfg.token_dim
+        self.conv1 = nn.Conv2d(3, c1, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
+        self.proj = nn.Linear(c2, cfg.token_dim)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        x = frames.permute(0, 3, 1, 2).to(self.proj.weight.dtype) / 255.0 - 0.5  # (N, 3, s, s)
+        x = F.silu(self.conv2(F.silu(self.conv1(x))))  # (N, c2, s/4, s/4)
+        x = F.adaptive_avg_pool2d(x, self.grid).flatten(2).transpose(1, 2)  # (N, Nc, c2)
+        return self.proj(x)  # (N, Nc, W)
+
+
+def mel_filterbank(cfg: TokenizerConfig) -> np.ndarray:
+    """Triangular HTK-mel filters, (n_fft // 2 + 1, n_mels); every filter covers >= 1 FFT bin."""
+    def hz_to_mel(f):
+        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
+
+    def mel_to_hz(m):
+        return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
+
+    edges = mel_to_hz(np.linspace(hz_to_mel(cfg.f_min), hz_to_mel(cfg.f_max), cfg.n_mels + 2))
+    freqs = np.fft.rfftfreq(cfg.n_fft, 1.0 / cfg.sample_rate)  # (n_freq,)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up = (freqs[None] - lo) / (mid - lo)
+    down = (hi - freqs[None]) / (hi - mid)
+    fb = np.clip(np.minimum(up, down), 0.0, None)  # (n_mels, n_freq)
+    # Low filters can be narrower than one bin: give them the nearest bin instead of nothing.
+    for m in np.flatnonzero(fb.sum(1) == 0):
+        fb[m, np.argmin(np.abs(freqs - mid[m, 0]))] = 1.0
+    return fb.T.astype(np.float32)
+
+
+class AudioTokenizer(nn.Module):
+    """int16 PCM ticks -> log-mel frames -> audio tokens, with an n_fft-sample ring buffer as state.
+
+    `forward(audio (B, T, S) float in [-1, 1), context (B, F))` -> tokens (B, T, Na, W), context.
+    """
+
+    def __init__(self, cfg: TokenizerConfig) -> None:
+        super().__init__()
+        self.n_fft, self.hop = cfg.n_fft, cfg.hop
+        self.samples = cfg.samples_per_tick
+        self.n_tokens = cfg.samples_per_tick // cfg.hop
+        self.width = cfg.token_dim
+        self.register_buffer("window", torch.hann_window(cfg.n_fft, periodic=True), persistent=False)
+        # the 1 / n_fft power scale is folded into the filter bank
+        fb = torch.from_numpy(mel_filterbank(cfg)) / cfg.n_fft  # (F/2+1, M)
+        self.register_buffer("mel_fb", fb, persistent=False)
+        self.proj = nn.Linear(cfg.n_mels, cfg.token_dim)
+
+    def initial_context(self, batch_size: int, dtype: torch.dtype) -> torch.Tensor:
+        return torch.zeros(batch_size, self.n_fft, dtype=dtype)  # (B, F): silence
+
+    def advance(self, audio: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prepend the ring buffer: returns the stream (B, F + T*S) and the new context (B, F)."""
+        stream = torch.cat([context, audio.flatten(1)], dim=1)  # (B, F + T*S)
+        return stream, stream[:, -self.n_fft:]
+
+    def log_mel(self, stream: torch.Tensor, n_ticks: int) -> torch.Tensor:
+        """Frames ending hop, 2*hop, ... samples after the context; (B, T, Na, M)."""
+        frames = stream[:, self.hop:].unfold(1, self.n_fft, self.hop)  # (B, T*Na, F)
+        power = torch.fft.rfft(frames * self.window, dim=-1).abs().square()  # (B, T*Na, F/2+1)
+        mel = torch.log(power @ self.mel_fb + _LOG_EPS)  # (B, T*Na, M)
+        feats = torch.add(1.5, mel, alpha=0.25)  # (mel + 6) / 4: roughly zero-centred, unit scale
+        return feats.unflatten(1, (n_ticks, self.n_tokens))  # (B, T, Na, M)
+
+    def forward(self, audio: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        stream, context = self.advance(audio, context)
+        tokens = self.proj(self.log_mel(stream, audio.shape[1]))  # (B, T, Na, W)
+        return tokens, context
+
+
+class ProprioTokenizer(nn.Module):
+    """Joints (3, J) + IMU (10,) -> one normalised proprioceptive token (N, 1, W).
+
+    A missing joints or IMU reading is replaced by learned missing features (not zeros).
+    """
+
+    def __init__(self, cfg: TokenizerConfig) -> None:
+        super().__init__()
+        self.n_tokens, self.width = 1, cfg.token_dim
+        j = cfg.n_joints
+        offset = torch.tensor([cfg.joint_offset, [0.0] * j, [0.0] * j])  # (3, J)
+        scale = torch.tensor([[1.0] * j, [cfg.velocity_scale] * j, [cfg.effort_scale] * j])  # (3, J)
+        imu_scale = torch.tensor([1.0] * 4 + [cfg.gyro_scale] * 3 + [cfg.accel_scale] * 3)  # (10,)
+        self.register_buffer("joint_offset", offset, persistent=False)
+        self.register_buffer("joint_scale", scale, persistent=False)
+        self.register_buffer("imu_scale", imu_scale, persistent=False)
+        self.missing_joints = nn.Parameter(torch.zeros(3 * j))
+        self.missing_imu = nn.Parameter(torch.zeros(IMU_DIM))
+        nn.init.normal_(self.missing_joints, std=0.5)
+        nn.init.normal_(self.missing_imu, std=0.5)
+        self.mlp = nn.Sequential(nn.Linear(3 * j + IMU_DIM, cfg.token_dim), nn.SiLU(),
+                                 nn.Linear(cfg.token_dim, cfg.token_dim))
+
+    def forward(self, n: int, joints: torch.Tensor | None, imu: torch.Tensor | None,
+                joints_present: torch.Tensor | None = None, imu_present: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """n ticks: joints (N, 3, J), imu (N, 10) -> (N, 1, W).
+
+        A stream given as None is missing in every tick; a presence mask (N,) of None means present
+        in every tick.
+        """
+        dtype = self.missing_joints.dtype
+        jf = self.missing_joints.expand(n, -1)  # (N, 3J)
+        if joints is not None:
+            x = ((joints.to(dtype) - self.joint_offset) / self.joint_scale).flatten(1)  # (N, 3J)
+            jf = x if joints_present is None else torch.where(joints_present[:, None], x, jf)
+        imf = self.missing_imu.expand(n, -1)  # (N, 10)
+        if imu is not None:
+            x = imu.to(dtype) / self.imu_scale  # (N, 10)
+            imf = x if imu_present is None else torch.where(imu_present[:, None], x, imf)
+        return self.mlp(torch.cat([jf, imf], dim=1))[:, None]  # (N, 1, W)
+
+
+# --------------------------------------------------------------------------- fusion
+
+@dataclass
+class Streams:
+    """Validated streams of a (B, T) window, presence (B, T, 4) bool in STREAMS order.
+
+    A stream missing in every tick is None. `any_present` / `all_present` summarise the presence per
+    stream as Python bools, so the encoder skips work (and masking) that cannot matter.
+    """
+
+    camera: torch.Tensor | None  # (B, T, s, s, 3) uint8, already resized
+    audio: torch.Tensor | None  # (B, T, S) float in [-1, 1), zero where absent
+    joints: torch.Tensor | None  # (B, T, 3, J) float, zero where absent
+    imu: torch.Tensor | None  # (B, T, 10) float, zero where absent
+    present: torch.Tensor  # (B, T, 4) bool
+    any_present: tuple[bool, ...]
+    all_present: tuple[bool, ...]
+
+
+class ObservationEncoder(nn.Module):
+    """Tokenize every stream of each tick and fuse them into the backbone input (B, T, D).
+
+    Args:
+        cfg: tokenizer settings.
+        d_model: backbone width D.
+    """
+
+    def __init__(self, cfg: TokenizerConfig, d_model: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.camera = CameraTokenizer(cfg)
+        self.audio = AudioTokenizer(cfg)
+        self.proprio = ProprioTokenizer(cfg)
+        w = cfg.token_dim
+        self.missing_camera = nn.Parameter(torch.randn(self.camera.n_tokens, w) * 0.5)
+        self.missing_audio = nn.Parameter(torch.randn(self.audio.n_tokens, w) * 0.5)
+        self.n_tokens = self.camera.n_tokens + self.audio.n_tokens + self.proprio.n_tokens
+        self.fuse = nn.Linear(self.n_tokens * w + len(STREAMS), d_model)
+        self.norm = nn.RMSNorm(d_model)
+
+    def initial_state(self, batch_size: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        return {"audio_context": self.audio.initial_context(batch_size, dtype)}
+
+    # -- input conversion ---------------------------------------------------------------------
+
+    def streams_from_batch(self, batch: Mapping[str, Any]) -> Streams:
+        """Validate a training batch: stream tensors with leading (B, T), optional `<stream>_present`."""
+        lead = ("B", "T")
+        raw = {s: None if batch.get(s) is None else _as_tensor(batch[s], s) for s in STREAMS}
+        shaped = [x for x in raw.values() if x is not None]
+        if not shaped:
+            raise ValueError(f"batch: needs at least one of the streams {STREAMS}")
+        if shaped[0].ndim < 2:
+            raise ValueError(f"batch: streams need leading (B, T) dims, got shape {tuple(shaped[0].shape)}")
+        bt = tuple(shaped[0].shape[:2])
+        present = []
+        for s in STREAMS:
+            flag = batch.get(f"{s}_present")
+            if raw[s] is None:
+                present.append(torch.zeros(bt, dtype=torch.bool))
+                continue
+            if tuple(raw[s].shape[:2]) != bt:
+                raise ValueError(f"{s}: leading dims {tuple(raw[s].shape[:2])} differ from (B, T) = {bt}")
+            flag = torch.ones(bt, dtype=torch.bool) if flag is None else _as_tensor(flag, f"{s}_present")
+            if tuple(flag.shape) != bt or flag.dtype != torch.bool:
+                raise ValueError(f"{s}_present: expected bool (B, T) = {bt}, "
+                                 f"got {flag.dtype} {tuple(flag.shape)}")
+            present.append(flag)
+        return self._validated(raw, torch.stack(present, dim=-1), lead)
+
+    def streams_from_obs(self, obs: Mapping[str, Any]) -> Streams:
+        """Validate one tick's observation dict (no batch dims); a key that is absent or None is missing."""
+        raw = {s: None if obs.get(s) is None else _as_tensor(obs[s], s) for s in STREAMS}
+        present = torch.tensor([[[raw[s] is not None for s in STREAMS]]])  # (1, 1, 4)
+        if raw["camera"] is not None:
+            check_camera(raw["camera"])
+        if raw["audio"] is not None:
+            check_audio(raw["audio"], self.cfg.samples_per_tick)
+        if raw["joints"] is not None:
+            check_joints(raw["joints"], self.cfg.n_joints)
+        if raw["imu"] is not None:
+            check_imu(raw["imu"])
+        raw = {s: None if x is None else x[None, None] for s, x in raw.items()}
+        return self._validated(raw, present, None)
+
+    def _validated(self, raw: dict[str, torch.Tensor | None], present: torch.Tensor,
+                   lead: tuple[str, ...] | None) -> Streams:
+        """Check (when lead is given), resize, scale and zero-fill absent entries."""
+        flags = present.flatten(0, 1)  # (N, 4)
+        any_p = tuple(raw[s] is not None and a for s, a in zip(STREAMS, flags.any(0).tolist(), strict=True))
+        all_p = tuple(a and b for a, b in zip(any_p, flags.all(0).tolist(), strict=True))
+        cam, aud, jnt, imu = (raw[s] if a else None for s, a in zip(STREAMS, any_p, strict=True))
+        p_cam, p_aud, p_jnt, p_imu = present.unbind(-1)
+        if lead is not None:  # single observations were checked already, with clearer shapes
+            if cam is not None:
+                check_camera(cam, lead)
+            if aud is not None:
+                check_audio(aud, self.cfg.samples_per_tick, lead)
+            if jnt is not None:
+                check_joints(jnt, self.cfg.n_joints, lead, p_jnt)
+            if imu is not None:
+                check_imu(imu, lead, p_imu)
+        if cam is not None:
+            size = self.cfg.image_size
+            cam = resize_frames(cam.flatten(0, 1), size).unflatten(0, cam.shape[:2])  # (B, T, s, s, 3)
+        if aud is not None:
+            aud = aud.to(torch.float32) / 32768.0  # (B, T, S)
+            aud = aud if all_p[1] else torch.where(p_aud[..., None], aud, 0.0)
+        if jnt is not None and not all_p[2]:
+            jnt = torch.where(p_jnt[..., None, None], jnt, 0.0)  # absent entries may hold NaN
+        if imu is not None and not all_p[3]:
+            imu = torch.where(p_imu[..., None], imu, 0.0)
+        return Streams(cam, aud, jnt, imu, present, any_p, all_p)
+
+    # -- tokens ---------------------------------------------------------------------------------
+
+    def forward(self, streams: Streams, state: Mapping[str, torch.Tensor]
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Streams of a (B, T) window -> fused backbone input (B, T, D) and the new encoder state."""
+        b, t = streams.present.shape[:2]
+        n, dtype = b * t, self.fuse.weight.dtype
+        flags = streams.present.flatten(0, 1)  # (N, 4)
+        any_p, all_p = streams.any_present, streams.all_present
+
+        def fill(tokens: torch.Tensor, i: int, missing: torch.Tensor) -> torch.Tensor:
+            return tokens if all_p[i] else torch.where(flags[:, i, None, None], tokens, missing)
+
+        cam = self.missing_camera.expand(n, -1, -1)  # (N, Nc, W)
+        if any_p[0]:
+            cam = fill(self.camera(streams.camera.flatten(0, 1)), 0, cam)
+
+        context = state["audio_context"]
+        aud = self.missing_audio.expand(n, -1, -1)  # (N, Na, W)
+        if any_p[1]:
+            tokens, context = self.audio(streams.audio.to(dtype), context)  # (B, T, Na, W)
+            aud = fill(tokens.flatten(0, 1), 1, aud)
+        else:  # a gap is silence in the ring buffer
+            _, context = self.audio.advance(context.new_zeros(b, t * self.audio.samples), context)
+
+        joints = None if streams.joints is None else streams.joints.flatten(0, 1)  # (N, 3, J)
+        imu = None if streams.imu is None else streams.imu.flatten(0, 1)  # (N, 10)
+        masks = [None if all_p[i] else flags[:, i] for i in (2, 3)]  # None: present in every tick
+        prop = self.proprio(n, joints, imu, *masks)  # (N, 1, W)
+
+        tokens = torch.cat([cam, aud, prop], dim=1)  # (N, Nc + Na + 1, W)
+        flat = torch.cat([tokens.flatten(1), flags.to(dtype)], dim=1)  # (N, n_tokens * W + 4)
+        x = self.norm(self.fuse(flat)).unflatten(0, (b, t))  # (B, T, D)
+        return x, {"audio_context": context}
