@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from yan_policy.config import MCSDConfig, SparseConfig
+from yan_policy.fastops import linear, rms_norm
 from yan_policy.sparse import SparseMLP
 
 
@@ -132,6 +133,8 @@ class MCSDBlock(nn.Module):
         gamma, alpha = channel_rates(cfg.n_channels)
         self.register_buffer("gamma", gamma.float(), persistent=False)  # (C,) fixed, see docstring
         self.register_buffer("alpha", alpha.float(), persistent=False)  # (C,)
+        self.register_buffer("gamma_col", gamma.float()[:, None], persistent=False)  # (C, 1) for `step`
+        self.register_buffer("alpha_col", alpha.float()[:, None], persistent=False)  # (C, 1)
         self.norm_mix = nn.RMSNorm(d_model)
         self.in_proj = nn.Linear(d_model, 4 * d_model, bias=False)  # u, v, e, f
         self.decay_norm = nn.Parameter(torch.ones(cfg.n_channels, self.dc))
@@ -146,10 +149,10 @@ class MCSDBlock(nn.Module):
         return MCSDState(zeros, torch.zeros(batch_size, self.c, 1, dtype=dtype), zeros.clone())
 
     def _combine(self, u: torch.Tensor, f: torch.Tensor, s: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-        """theta_s + theta_d; all (..., C, Dc) -> (..., D)."""
+        """theta_s + theta_d = u SiLU(s) + sigmoid(f) RMSNorm_i(d); all (..., C, Dc) -> (..., D)."""
         theta_s = u * F.silu(s)
-        theta_d = torch.sigmoid(f) * F.rms_norm(d, (self.dc,)) * self.decay_norm
-        return (theta_s + theta_d).flatten(-2)
+        gated = torch.sigmoid(f) * F.rms_norm(d, (self.dc,))
+        return torch.addcmul(theta_s, gated, self.decay_norm).flatten(-2)  # theta_s + gated * decay_norm
 
     def forward(self, x: torch.Tensor, state: MCSDState, naive: bool = False
                 ) -> tuple[torch.Tensor, MCSDState, torch.Tensor]:
@@ -166,12 +169,17 @@ class MCSDBlock(nn.Module):
         return x + y, state, aux
 
     def step(self, x: torch.Tensor, state: MCSDState) -> tuple[torch.Tensor, MCSDState]:
-        """Recurrent form, one tick: x (B, D) -> y (B, D), state of constant size."""
-        u, v, e, f = self.in_proj(self.norm_mix(x)).unflatten(-1, (4, self.c, self.dc)).unbind(1)  # (B,C,Dc)
+        """Recurrent form, one tick: x (B, D) -> y (B, D), state of constant size.
+
+        Per-tick cost is mostly op dispatch, so this calls the functional ops directly (no module
+        __call__, see `yan_policy.fastops`) and fuses where torch has an op for it (addcdiv, addmm with
+        the residual as input). The float64 tests hold it to the naive and chunked forms.
+        """
+        uvef = linear(self.in_proj, rms_norm(self.norm_mix, x))  # (B, 4 D)
+        u, v, e, f = uvef.unflatten(-1, (4, self.c, self.dc)).unbind(1)  # (B, C, Dc) each
         s, z, d = state
-        gamma, alpha = self.gamma.to(x.dtype)[:, None], self.alpha.to(x.dtype)[:, None]  # (C, 1)
-        z = gamma * z + 1.0  # (B, C, 1)
-        s = s + (v - s) / z  # == (1 - 1/Z) s + v/Z
-        d = alpha * (d + e)
-        x = x + self.out_proj(self._combine(u, f, s, d))  # (B, D)
-        return x + self.mlp.step(self.norm_mlp(x)), MCSDState(s, z, d)
+        z = (self.gamma_col * z).add_(1.0)  # (B, C, 1): gamma Z + 1
+        s = torch.addcdiv(s, v - s, z)  # s + (v - s) / Z == (1 - 1/Z) s + v/Z
+        d = (d + e).mul_(self.alpha_col)  # alpha (d + e)
+        x = torch.addmm(x, self._combine(u, f, s, d), self.out_proj.weight.T)  # (B, D): x + W_O (...)
+        return x + self.mlp.step(rms_norm(self.norm_mlp, x)), MCSDState(s, z, d)

@@ -45,6 +45,7 @@ from torch import nn
 
 from yan_policy.checkpoint import save_json_atomic, save_safetensors_atomic
 from yan_policy.config import PolicyConfig
+from yan_policy.fastops import linear, rms_norm
 from yan_policy.mcsd import MCSDBlock, MCSDState
 from yan_policy.memory import MemoryState, NativeMemory
 from yan_policy.tokenizers import ObservationEncoder, _as_tensor
@@ -65,13 +66,14 @@ class ActionHead(nn.Module):
         self.register_buffer("action_std", torch.ones(action_dim))
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.norm(y)).unflatten(-1, (self.chunk, self.action_dim))  # (..., K, A)
+        pred = linear(self.proj, rms_norm(self.norm, y))  # (..., K A)
+        return pred.unflatten(-1, (self.chunk, self.action_dim))  # (..., K, A)
 
     def normalize(self, action: torch.Tensor) -> torch.Tensor:
         return (action - self.action_mean) / self.action_std
 
     def denormalize(self, action: torch.Tensor) -> torch.Tensor:
-        return action * self.action_std + self.action_mean
+        return torch.addcmul(self.action_mean, action, self.action_std)  # action * std + mean
 
 
 def chunk_targets(action: torch.Tensor, mask: torch.Tensor, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -198,9 +200,9 @@ class PolicyBase(nn.Module):
         inference tensors: clone them (outside inference mode) before using them in autograd.
         """
         streams = self.encoder.streams_from_obs(obs)
-        x, enc_state = self.encoder(streams, state)  # (1, 1, D)
+        x, enc_state = self.encoder.forward(streams, state)  # (1, 1, D); .forward: see yan_policy.fastops
         y, bb_state = self.backbone.step(x[:, 0], state)  # (1, D)
-        chunk = self.head.denormalize(self.head(y))[0]  # (K, A)
+        chunk = self.head.denormalize(self.head.forward(y))[0]  # (K, A)
         return chunk.float().numpy(), {**enc_state, **bb_state}
 
     def step(self, obs: Mapping[str, Any], state: State) -> tuple[np.ndarray, State]:
@@ -266,6 +268,9 @@ class YanBackbone(nn.Module):
         self.blocks = nn.ModuleList(MCSDBlock(d, config.mcsd, config.sparse, n) for _ in range(n))
         self.memory_after = config.memory.after_layer if config.memory.enabled else None
         self.memory = NativeMemory(d, config.memory, n) if config.memory.enabled else None
+        # state-dict keys, built once for `step`
+        self._block_keys = [tuple(f"mcsd{i}.{k}" for k in MCSDState._fields) for i in range(n)]
+        self._memory_keys = tuple(f"memory.{k}" for k in MemoryState._fields)
 
     def initial_state(self, batch_size: int, dtype: torch.dtype) -> State:
         state = {}
@@ -277,26 +282,27 @@ class YanBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor, state: Mapping[str, torch.Tensor], naive: bool = False
                 ) -> tuple[torch.Tensor, State, torch.Tensor]:
-        """Parallel form: x (B, T, D) -> y (B, T, D), state, auxiliary loss (naive: reference scans)."""
+        """Parallel form: x (B, T, D) -> y (B, T, D), state, auxiliary loss (naive: the reference scans
+        `mcsd_scan_naive` and `NativeMemory.forward_reference` instead of the fast paths)."""
         new, aux = {}, x.new_zeros(())
         for i, block in enumerate(self.blocks):
             x, s, a = block(x, MCSDState(*_unpack(f"mcsd{i}", MCSDState, state)), naive=naive)
             new.update(_pack(f"mcsd{i}", s))
             aux = aux + a
             if i == self.memory_after:
-                x, m = self.memory(x, MemoryState(*_unpack("memory", MemoryState, state)))
+                x, m = self.memory(x, MemoryState(*_unpack("memory", MemoryState, state)), reference=naive)
                 new.update(_pack("memory", m))
         return x, new, aux
 
     def step(self, x: torch.Tensor, state: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, State]:
         """Recurrent form: x (B, D) -> y (B, D), state (constant size)."""
         new = {}
-        for i, block in enumerate(self.blocks):
-            x, s = block.step(x, MCSDState(*_unpack(f"mcsd{i}", MCSDState, state)))
-            new.update(_pack(f"mcsd{i}", s))
+        for i, (block, keys) in enumerate(zip(self.blocks, self._block_keys, strict=True)):
+            x, s = block.step(x, MCSDState(*(state[k] for k in keys)))
+            new.update(zip(keys, s, strict=True))
             if i == self.memory_after:
-                x, m = self.memory.step(x, MemoryState(*_unpack("memory", MemoryState, state)))
-                new.update(_pack("memory", m))
+                x, m = self.memory.step(x, MemoryState(*(state[k] for k in self._memory_keys)))
+                new.update(zip(self._memory_keys, m, strict=True))
         return x, new
 
     def sparsity_report(self) -> dict[str, float]:

@@ -14,6 +14,11 @@ Three paths compute it:
     * `forward(h)`: training; the dense path with the scorer's top-k mask (equal to the sparse path,
       and batched matmuls are faster than gathers on whole sequences), plus the scorer's loss.
 
+Top-k masks in training come from `topk_mask`: the k-th largest value per row by `np.partition`
+(~6x faster than `torch.topk` on CPU for (800, 512) scores) and a comparison. When a row has a tie at
+that threshold (or a NaN) the comparison could not tell which tied entries topk would keep, so it falls
+back to the reference, `torch.topk` + `scatter_`; otherwise both give the same k-element set.
+
 The scorer is trained Deja-Vu style: an auxiliary binary cross-entropy teaches it to predict which k
 neurons fire, i.e. have the k largest gate pre-activations W_gate h (detached). A neuron whose gate is
 closed contributes silu(g) * up with |silu(g)| < 0.28, so "fires" is a cheap, linearly predictable
@@ -27,11 +32,30 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from yan_policy.config import SparseConfig
+
+
+def topk_mask_reference(x: torch.Tensor, k: int) -> torch.Tensor:
+    """0/1 mask (x's dtype) of the k largest entries along the last dim: scatter of `torch.topk`."""
+    idx = torch.topk(x, k, dim=-1, sorted=False).indices
+    return torch.zeros_like(x).scatter_(-1, idx, 1.0)
+
+
+def topk_mask(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Same as `topk_mask_reference`, via a per-row threshold from `np.partition` (module docstring)."""
+    n = x.shape[-1]
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and 0 < k < n and x.numel():
+        flat = x.detach().reshape(-1, n)  # (N, H)
+        kth = torch.from_numpy(np.partition(flat.numpy(), n - k, axis=-1)[:, n - k : n - k + 1])  # (N, 1)
+        mask = (flat >= kth).to(x.dtype)  # (N, H)
+        if bool((mask.sum(-1) == k).all()):  # no ties at the threshold, no NaN: topk's own set
+            return mask.reshape(x.shape)
+    return topk_mask_reference(x, k)
 
 
 class SparseMLP(nn.Module):
@@ -56,7 +80,8 @@ class SparseMLP(nn.Module):
         self.scorer_out = nn.Linear(cfg.scorer_rank, self.hidden)
 
     def scores(self, h: torch.Tensor) -> torch.Tensor:
-        return self.scorer_out(self.scorer_in(h))  # (N, H)
+        low = F.linear(h, self.scorer_in.weight)  # (N, r)
+        return F.linear(low, self.scorer_out.weight, self.scorer_out.bias)  # (N, H)
 
     def select(self, h: torch.Tensor) -> torch.Tensor:
         """Indices of the K neurons to compute for each token: (..., K)."""
@@ -98,12 +123,11 @@ class SparseMLP(nn.Module):
         scores = self.scores(h)  # (N, H)
         gate = F.linear(h, self.w[:, 0])  # (N, H)
         act = F.silu(gate) * F.linear(h, self.w[:, 1])  # (N, H)
-        idx = torch.topk(scores, self.k, dim=-1, sorted=False).indices  # (N, K)
-        mask = torch.zeros_like(act).scatter_(-1, idx, 1.0)  # (N, H)
+        mask = topk_mask(scores, self.k)  # (N, H): 1 at the K selected neurons
         y = (act * mask) @ self.w[:, 2]  # (N, D)
         aux = h.new_zeros(())
         if self.aux_weight > 0:
-            oracle = torch.zeros_like(act).scatter_(-1, self.firing(gate.detach()), 1.0)  # (N, H)
+            oracle = topk_mask(gate.detach(), self.k)  # (N, H): 1 at the `firing` neurons
             aux = self.aux_weight * F.binary_cross_entropy_with_logits(scores, oracle)
         return y, aux
 
