@@ -30,11 +30,16 @@ test: install lint
 test-slow: install
 	$(VENV)/bin/pytest -q -m slow
 
+# Until multi-skill teaching meets its targets, the main job shows the simulator and its teachers;
+# the teaching session is `.venv/bin/yan-dog demo` (see README).
 demo: install
-	$(VENV)/bin/yan-dog demo --out demo_out
+	$(PY) -m sim.demo --out demo_out
 
+# The quick benchmarks (~20 min on 2 cores); each prints a table and writes JSON to bench_out/.
 bench: install
 	$(PY) bench/teachers.py --episodes 20 --json bench_out/teachers.json
+	$(PY) bench/latency.py --quick --json bench_out/latency_quick.json
+	$(PY) bench/few_shot.py --quick --json bench_out/few_shot_quick.json
 
 clean:
 	rm -rf $(VENV) demo_out bench_out .pytest_cache .ruff_cache

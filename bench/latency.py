@@ -34,6 +34,7 @@ Targets: Yan per-tick latency flat in context (64k / 256 <= 1.2), median step <=
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import sys
 import time
@@ -46,6 +47,7 @@ import torch  # noqa: E402
 
 from bench._common import format_table, machine_info, pin_to_one_core, rss_mb, time_calls, write_json  # noqa: E402
 from yan_policy import PolicyConfig, make_policy  # noqa: E402
+from yan_policy.config import MemoryConfig  # noqa: E402
 from yan_policy.synthetic import random_batch, random_obs  # noqa: E402
 
 FULL_CONTEXTS = (256, 1024, 4096, 16384, 65536)
@@ -209,12 +211,19 @@ def sparse_mlp_timings(policy, n: int) -> dict:
 
 
 def train_throughput(cfg: PolicyConfig, names, batch: int, steps: int, iters: int) -> dict:
-    """Timesteps per second of forward + backward + AdamW over (batch, steps) windows (96x96 frames)."""
+    """Timesteps per second of forward + backward + AdamW over (batch, steps) windows (96x96 frames).
+
+    "yan_no_memory" is Yan with its native-memory layer disabled: the memory's share of a training step.
+    """
     data = random_batch(cfg, batch, steps, np.random.default_rng(1), image_hw=(96, 96))
     out = {}
     for name in names:
         torch.manual_seed(0)
-        t = time_calls(make_update(make_policy(name, cfg), data), iters, warmup=1)["median_ms"] / 1e3
+        if name == "yan_no_memory":
+            policy = make_policy("yan", dataclasses.replace(cfg, memory=MemoryConfig(enabled=False)))
+        else:
+            policy = make_policy(name, cfg)
+        t = time_calls(make_update(policy, data), iters, warmup=1)["median_ms"] / 1e3
         out[name] = {"timesteps_per_s": batch * steps / t, "s_per_update": t, "batch": batch, "steps": steps}
         print(f"  train {name}: {batch * steps / t:.0f} timesteps/s ({t:.2f} s per {batch}x{steps} update)")
     return out
@@ -258,7 +267,8 @@ def main(argv=None) -> int:
     result["sparse_mlp"] = sparse_mlp_timings(yan, steps)
     runners = {"yan": Runner("yan", yan, ticks), "transformer": Runner("transformer", tf, ticks)}
     result.update(measure_contexts(runners, contexts, steps, budget))
-    names = ("yan", "transformer") if args.quick else ("yan", "transformer", "gru", "mlp")
+    names = ("yan", "yan_no_memory", "transformer")
+    names = names if args.quick else (*names, "gru", "mlp")
     batch, t_len = (2, 64) if args.quick else (4, 256)
     result["train"] = train_throughput(cfg, names, batch, t_len, iters=2 if args.quick else 3)
 
@@ -280,6 +290,8 @@ def main(argv=None) -> int:
                                                             y.get("16384", {}).get("backbone_ms_median")),
         "train_yan_over_transformer": result["train"]["yan"]["timesteps_per_s"]
         / result["train"]["transformer"]["timesteps_per_s"],
+        "train_yan_with_over_without_memory": result["train"]["yan"]["s_per_update"]
+        / result["train"]["yan_no_memory"]["s_per_update"],
     }
     r = result["ratios"]
     worst_yan = max(v["step_ms_median"] for v in y.values())

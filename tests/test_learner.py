@@ -157,3 +157,21 @@ def test_background_learner_trains_while_demos_arrive():
         deadline.wait(0.05)
     learner.stop()
     assert learner.steps >= 4 and learner.latest()[0] >= 2
+
+
+def test_actor_executes_a_chunk_before_replanning_but_updates_state_every_tick():
+    learner = OnlineLearner(small_policy())
+    ep = fake_episode(t=12)
+    planner = Actor(learner, execute_chunk=4)
+    every_tick = Actor(learner, execute_chunk=1)
+    chunks, state = [], learner.latest()[1].initial_state()
+    for t in range(12):
+        chunk, state = learner.latest()[1].step_chunk(ep.obs_at(t), state)
+        chunks.append(chunk)
+        a_plan, a_tick = planner.act(ep.obs_at(t)), every_tick.act(ep.obs_at(t))
+        np.testing.assert_allclose(a_plan, chunks[t - t % 4][t % 4], rtol=1e-6)  # from the last plan
+        np.testing.assert_allclose(a_tick, chunk[0], rtol=1e-6)
+    for key in state:  # the recurrent state saw every observation either way
+        np.testing.assert_allclose(planner.state[key], state[key], rtol=1e-6)
+    with pytest.raises(ValueError, match="execute_chunk"):
+        Actor(learner, execute_chunk=0)

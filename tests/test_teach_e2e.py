@@ -1,0 +1,80 @@
+"""Teaching a skill end to end in simulation: 3 scripted demonstrations, then the robot alone on its cue."""
+
+import numpy as np
+import pytest
+
+import sim
+from yan_dog.cli import main as cli_main
+from yan_dog.session import SessionConfig, TeachSession
+from yan_policy.learner import LearnerConfig
+from yan_policy.library import SkillLibrary
+
+E2E_LEARN_STEPS = 200  # a step budget keeps the test deterministic (about 50 CPU s here)
+E2E_LEARN_SECONDS = 600.0  # never the binding limit in the test; the benchmark uses 60 s
+E2E_EVAL_EPISODES = 5
+
+
+def test_teach_sit_from_three_demos_then_it_sits_on_its_cue(tmp_path):
+    lib = SkillLibrary(tmp_path / "lib")
+    config = SessionConfig(
+        learn_seconds=E2E_LEARN_SECONDS, learn_steps=E2E_LEARN_STEPS, learn_during_demos=False
+    )
+    session = TeachSession(config, lib)
+    try:
+        report = session.teach("sit", demos=3)
+        assert report.demo_success == 1.0 and report.steps == E2E_LEARN_STEPS
+        assert report.curve[-1]["action_loss"] < 0.5 * report.curve[0]["action_loss"]
+        result = session.evaluate("sit", E2E_EVAL_EPISODES)  # held-out seeds, the whistle plays, robot acts
+        assert result["success_rate"] > 0.5, result
+        version = session.save()
+        obs = session.learner.buffer.all()[0].obs_at(100)
+        saved_policy = session.policy
+        before, _ = saved_policy.step(obs, saved_policy.initial_state())
+    finally:
+        session.close()
+    # The skill survives a restart: a new session on the same library knows it and acts the same way.
+    again = TeachSession(SessionConfig(learn_seconds=E2E_LEARN_SECONDS), SkillLibrary(tmp_path / "lib"))
+    try:
+        assert again.library.version == version and again.known_skills() == ["sit"]
+        after, _ = again.policy.step(obs, again.policy.initial_state())
+        np.testing.assert_array_equal(before, after)
+    finally:
+        again.close()
+
+
+def test_user_skill_from_the_registry_is_taught_with_no_library_change():
+    from sim.skills import Skill
+
+    def teacher(ctx):
+        return sim.skills.SIT_POSE_RAD if ctx.since_go_s > 0 else ctx.start.joint_pos_rad
+
+    sim.skills.register(Skill("sit_quick", teacher, sim.skills.check_sit, cue="click", duration_s=3.0))
+    try:
+        session = TeachSession(
+            SessionConfig(
+                learn_seconds=2.0, learn_during_demos=False, learner=LearnerConfig(batch_episodes=2)
+            )
+        )
+        try:
+            report = session.teach("sit_quick", demos=1)
+            assert report.demo_success == 1.0 and report.steps >= 1
+            assert session.evaluate("sit_quick", 1)["episodes"] == 1
+        finally:
+            session.close()
+    finally:
+        sim.skills.unregister("sit_quick")
+
+
+def test_cli_rejects_unknown_skills_and_bad_counts(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="unknown skill 'backflip'"):
+        cli_main(["teach", "--skill", "backflip", "--library", str(tmp_path / "lib")])
+    with pytest.raises(SystemExit, match="--demos must be >= 1"):
+        cli_main(["teach", "--skill", "sit", "--demos", "0", "--library", str(tmp_path / "lib")])
+
+
+def test_session_config_validates_itself():
+    with pytest.raises(ValueError, match="learn_seconds"):
+        SessionConfig(learn_seconds=0)
+    with pytest.raises(ValueError, match="execute_chunk"):
+        SessionConfig(execute_chunk=0)
+    assert np.isfinite(SessionConfig().learn_seconds)

@@ -1,0 +1,53 @@
+"""Run the simulated robot in real time at the control rate while the learner trains in the background.
+
+This is the train–inference loop as it runs on a robot: a `ControlLoop` paced by the wall clock steps
+the actor (newest published weights) and the robot once per period; the `OnlineLearner` trains in its
+own thread on the demonstrations it has; weights are swapped between ticks. The returned timing says
+whether learning ever delayed a control tick.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+import sim
+from yan_policy.learner import Actor, ControlLoop, LoopStats
+
+
+def run_realtime(
+    session, skill: str, seconds: float, learn: bool = True, seed: int = 0
+) -> tuple[LoopStats, dict]:
+    """Run one `seconds`-long episode of `skill` in real time; returns loop timing and counts.
+
+    One long episode, because a simulator reset rebuilds the world (~60 ms) and a real robot has no
+    resets: the timing then measures the control loop and the learner, nothing else."""
+    env = gym.make(
+        sim.ENV_ID,
+        skill=skill,
+        action_mode="hybrid",
+        camera_size=session.config.camera_size,
+        episode_s=seconds + 1.0,
+    )
+    u = env.unwrapped
+    actor = Actor(session.learner, execute_chunk=session.config.execute_chunk)
+    obs, _ = env.reset(seed=seed)
+    counts = {"weight_swaps": 0, "learner_steps_before": session.learner.steps}
+
+    def tick(k: int) -> bool:
+        nonlocal obs
+        if actor.refresh():
+            counts["weight_swaps"] += 1
+        obs, _, terminated, _, _ = env.step(np.asarray(actor.act(obs), np.float32))
+        return not terminated
+
+    if learn:
+        session.learner.start()
+    try:
+        stats = ControlLoop(u.control_dt_s).run(tick, max_ticks=int(seconds * u.control_hz))
+    finally:
+        if learn:
+            session.learner.stop()
+        env.close()
+    counts["learner_steps"] = session.learner.steps - counts.pop("learner_steps_before")
+    return stats, counts
