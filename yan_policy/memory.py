@@ -376,6 +376,7 @@ def memory_scan(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: torch.
     reads, final, _ = _scan_forward(q, k, v, alpha, eta, theta, state, keep_history=False)
     return reads, final
 
+
 class NativeMemory(nn.Module):
     """Residual memory layer: x (B, T, D) -> x + W_O M_t(q_t), writing (k_t, v_t) into M every tick.
 
