@@ -166,6 +166,12 @@ class Episode:
             raise ValueError(
                 f"{path}: episode format version {meta.get('format_version')} != {FORMAT_VERSION}"
             )
+        return cls.from_stored(meta, arrays)
+
+    @classmethod
+    def from_stored(cls, meta: dict, arrays: dict[str, np.ndarray]) -> Episode:
+        """Rebuild an episode from its `metadata()` and stored arrays (label_mask stored as uint8)."""
+        arrays = dict(arrays)
         arrays["label_mask"] = arrays["label_mask"].astype(bool)
         return cls(
             skill=meta["skill"],

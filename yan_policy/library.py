@@ -279,21 +279,8 @@ class SkillLibrary:
         episodes = []
         for i, meta in enumerate(header["episodes"]):
             arrays = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(f"ep{i}.")}
-            arrays["label_mask"] = arrays["label_mask"].astype(bool)
             try:
-                episodes.append(
-                    Episode(
-                        skill=meta["skill"],
-                        action_mode=meta["action_mode"],
-                        control_hz=meta["control_hz"],
-                        cue=meta["cue"],
-                        source=meta["source"],
-                        success=meta["success"],
-                        seed=meta["seed"],
-                        extra=meta.get("extra", {}),
-                        **arrays,
-                    )
-                )
+                episodes.append(Episode.from_stored(meta, arrays))
             except (ValueError, TypeError, KeyError) as e:
                 raise LibraryError(f"{path}: episode {i} is malformed: {e}") from e
         return header, episodes
