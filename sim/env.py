@@ -283,8 +283,7 @@ class YanDogEnv(gym.Env):
         self._tick = 0
         self.state = self.robot.state(0.0)
         self.start_state = self.state
-        self._held_s = 0.0
-        self.success = False
+        self._tracker = skill_registry.SuccessTracker(self.skill, self.control_dt_s)
         self.joint_targets = joints.copy()
         self._next_camera_s = 0.0
         self._frame = None
@@ -330,10 +329,7 @@ class YanDogEnv(gym.Env):
         self.time_s = self._tick * self.control_dt_s
         self.state = self.robot.state(self.time_s)
 
-        condition = bool(self.skill.check(self.skill_context()))
-        self._held_s = self._held_s + self.control_dt_s if condition else 0.0
-        newly = not self.success and self._held_s >= self.skill.hold_s - 1e-9 and condition
-        self.success = self.success or newly
+        condition, newly = self._tracker.update(self.skill_context())
         roll, pitch = self.state.base_rpy_rad[:2]
         fallen = abs(roll) > FALLEN_ROLL_RAD or abs(pitch) > FALLEN_PITCH_RAD
         w = self.reward_weights
@@ -378,7 +374,7 @@ class YanDogEnv(gym.Env):
             "go_time_s": self.go_time_s,
             "time_s": self.time_s,
             "condition": condition,
-            "success": self.success,
+            "success": self._tracker.success,
             "joint_targets": np.asarray(self.joint_targets, np.float32),
             "base_pos_m": self.state.base_pos_m.copy(),
             "reward_parts": reward_parts,

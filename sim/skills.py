@@ -95,6 +95,29 @@ class Skill:
             raise ValueError("teacher and check must be callables taking a SkillContext")
 
 
+class SuccessTracker:
+    """Latches a skill's success once its check has held continuously for `hold_s` (one per episode).
+
+    Args:
+        skill: the skill whose check is tracked.
+        dt_s: time between `update` calls (the control period).
+    """
+
+    def __init__(self, skill: Skill, dt_s: float):
+        self.skill = skill
+        self.dt_s = dt_s
+        self.held_s = 0.0
+        self.success = False
+
+    def update(self, ctx: SkillContext) -> tuple[bool, bool]:
+        """Evaluate the check now; returns (condition holds now, success reached on this update)."""
+        condition = bool(self.skill.check(ctx))
+        self.held_s = self.held_s + self.dt_s if condition else 0.0
+        newly = not self.success and condition and self.held_s >= self.skill.hold_s - 1e-9
+        self.success = self.success or newly
+        return condition, newly
+
+
 _REGISTRY: dict[str, Skill] = {}
 
 

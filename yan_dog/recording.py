@@ -38,21 +38,19 @@ class EpisodeResult:
 
 
 class CheckTracker:
-    """Evaluates every registered skill's check on the same episode (for cue-selection accuracy)."""
+    """Evaluates several skills' checks on the same episode (for cue-selection accuracy)."""
 
     def __init__(self, names: list[str], dt_s: float):
-        self.skills = [sim.skills.get(n) for n in names]
-        self.dt_s = dt_s
-        self.held = {s.name: 0.0 for s in self.skills}
-        self.done: set[str] = set()
+        self.trackers = [sim.skills.SuccessTracker(sim.skills.get(n), dt_s) for n in names]
 
     def update(self, ctx) -> None:
-        for s in self.skills:
-            if s.name in self.done:
-                continue
-            self.held[s.name] = self.held[s.name] + self.dt_s if s.check(ctx) else 0.0
-            if self.held[s.name] >= s.hold_s - 1e-9 and self.held[s.name] > 0:
-                self.done.add(s.name)
+        for tracker in self.trackers:
+            if not tracker.success:
+                tracker.update(ctx)
+
+    @property
+    def done(self) -> set[str]:
+        return {t.skill.name for t in self.trackers if t.success}
 
 
 def run_episode(
