@@ -188,12 +188,6 @@ class OnlineLearner:
             )
         self.buffer.add(episode)
 
-    def fit_action_normalization(self, floor: float = 0.05) -> None:
-        """Set the policy's action normalisation from every stored demo (std floored at `floor`)."""
-        actions = np.concatenate([e.action[e.label_mask] for e in self.buffer.all()])
-        with self._train_lock:
-            self.policy.set_action_normalization(actions.mean(0), np.maximum(actions.std(0), floor))
-
     # --- training ----------------------------------------------------------------------------------------
     def train_step(self) -> dict:
         """One optimizer step on a sampled batch; returns its logs."""
