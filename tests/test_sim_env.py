@@ -19,6 +19,16 @@ def make(skill="sit", **kw):
     return gym.make(sim.ENV_ID, skill=skill, **kw)
 
 
+def teacher_episode(env, seed: int) -> dict:
+    """Run one whole episode under the scripted teacher; returns the last info."""
+    env.reset(seed=seed)
+    done = False
+    while not done:
+        _, _, term, trunc, info = env.step(env.unwrapped.teacher_action())
+        done = term or trunc
+    return info
+
+
 @pytest.mark.parametrize("skill", sim.skills.names())
 def test_env_checker_passes_for_every_skill(skill):
     env = make(skill)
@@ -196,12 +206,7 @@ def test_user_skill_plugs_in_without_editing_sim():
     try:
         assert "splay" in sim.skills.names()
         env = make("splay")
-        env.reset(seed=0)
-        done = False
-        while not done:
-            _, _, term, trunc, info = env.step(env.unwrapped.teacher_action())
-            done = term or trunc
-        assert info["success"]
+        assert teacher_episode(env, seed=0)["success"]
         env.close()
         with pytest.raises(ValueError, match="already registered"):
             sim.skills.register(Skill("splay", teacher, check, cue="click"))
@@ -245,12 +250,7 @@ def test_every_teacher_succeeds_in_hybrid_mode(skill):
     # One action space for every skill: what a multi-skill policy learns in.
     env = make(skill, action_mode="hybrid")
     assert env.action_space.shape == (15,)
-    env.reset(seed=3)
-    done = False
-    while not done:
-        _, _, term, trunc, info = env.step(env.unwrapped.teacher_action())
-        done = term or trunc
-    assert info["success"]
+    assert teacher_episode(env, seed=3)["success"]
     env.close()
 
 
