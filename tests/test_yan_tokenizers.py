@@ -135,3 +135,23 @@ def test_audio_gap_is_silence_in_the_ring_buffer(encoder):
         _, gap = encoder(encoder.streams_from_obs({**_obs(1), "audio": None}), state)
     assert torch.all(gap["audio_context"][0, -320:] == 0)
     torch.testing.assert_close(gap["audio_context"][0, :192], state["audio_context"][0, -192:])
+
+
+def test_repeated_camera_frames_are_computed_once_with_identical_tokens_and_gradients():
+    """A 10 Hz camera at 50 Hz ticks repeats each frame 5 times; the stem runs once per run of equal
+    frames, which must change neither the tokens nor the gradients (checked in float64)."""
+    from yan_policy.tokenizers import CameraTokenizer
+
+    torch.manual_seed(0)
+    tok = CameraTokenizer(TokenizerConfig()).double()
+    distinct = torch.randint(0, 256, (12, 32, 32, 3), dtype=torch.uint8)
+    frames = torch.cat([distinct.repeat_interleave(5, 0), torch.zeros(7, 32, 32, 3, dtype=torch.uint8)])
+    fast = tok(frames)  # (67, Nc, W)
+    fast.square().sum().backward()
+    grads = [p.grad.clone() for p in tok.parameters()]
+    tok.zero_grad()
+    slow = torch.cat([tok.stem(f[None]) for f in frames])  # every frame on its own
+    slow.square().sum().backward()
+    torch.testing.assert_close(fast, slow, rtol=0, atol=1e-12)
+    for g, p in zip(grads, tok.parameters(), strict=True):
+        torch.testing.assert_close(g, p.grad, rtol=1e-10, atol=1e-10)

@@ -8,6 +8,8 @@ whether learning ever delayed a control tick.
 
 from __future__ import annotations
 
+import time
+
 import gymnasium as gym
 import numpy as np
 
@@ -18,7 +20,10 @@ from yan_policy.learner import Actor, ControlLoop, LoopStats
 def run_realtime(
     session, skill: str, seconds: float, learn: bool = True, seed: int = 0
 ) -> tuple[LoopStats, dict]:
-    """Run one `seconds`-long episode of `skill` in real time; returns loop timing and counts.
+    """Run one `seconds`-long episode of `skill` in real time; returns loop timing and counts
+    (weight swaps, learner steps, and per-tick time of the policy (`act_ms_*`) and of the simulated
+    robot (`sim_ms_*`: physics and, every camera period, a ~20 ms render), which on a robot is not in
+    the loop).
 
     One long episode, because a simulator reset rebuilds the world (~60 ms) and a real robot has no
     resets: the timing then measures the control loop and the learner, nothing else."""
@@ -34,11 +39,18 @@ def run_realtime(
     obs, _ = env.reset(seed=seed)
     counts = {"weight_swaps": 0, "learner_steps_before": session.learner.steps}
 
+    act_s, sim_s = [], []  # per tick: the policy (weight swap + act) and the simulated robot
+
     def tick(k: int) -> bool:
         nonlocal obs
+        t0 = time.perf_counter()
         if actor.refresh():
             counts["weight_swaps"] += 1
-        obs, _, terminated, _, _ = env.step(np.asarray(actor.act(obs), np.float32))
+        action = np.asarray(actor.act(obs), np.float32)
+        t1 = time.perf_counter()
+        obs, _, terminated, _, _ = env.step(action)
+        act_s.append(t1 - t0)
+        sim_s.append(time.perf_counter() - t1)
         return not terminated
 
     if learn:
@@ -50,4 +62,8 @@ def run_realtime(
             session.learner.stop()
         env.close()
     counts["learner_steps"] = session.learner.steps - counts.pop("learner_steps_before")
+    for name, xs in (("act", act_s), ("sim", sim_s)):
+        ms = np.asarray(xs) * 1e3
+        counts[f"{name}_ms_median"] = float(np.median(ms))
+        counts[f"{name}_ms_p99"] = float(np.percentile(ms, 99))
     return stats, counts

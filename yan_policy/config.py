@@ -217,6 +217,12 @@ class PolicyConfig:
         action_dim: A, e.g. 12 joint targets or 3 for a gait command (vx, vy, yaw rate).
         chunk: the head predicts the next `chunk` actions at every tick (action chunking).
         loss: "l1" or "mse" on normalised actions.
+        cue_classes: outputs of the auxiliary cue head (training only; 0 disables it). A demonstration's
+            cue is what later selects its skill; from the tick the teacher starts acting (the onset,
+            when the cue has been heard) the head must tell which cue it was from the backbone output,
+            so the recurrent state is trained to keep the cue, not only the motion under way. The
+            learner numbers the cues of its demonstrations 0..cue_classes-1.
+        cue_loss_weight: weight of that cross-entropy in the training loss.
         mcsd, sparse, memory: Yan backbone sections.
         transformer, mlp: baseline sections (the GRU needs only d_model and n_layers).
     """
@@ -227,6 +233,8 @@ class PolicyConfig:
     action_dim: int = 12
     chunk: int = 8
     loss: str = "l1"
+    cue_classes: int = 16
+    cue_loss_weight: float = 0.5
     mcsd: MCSDConfig = field(default_factory=MCSDConfig)
     sparse: SparseConfig = field(default_factory=SparseConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
@@ -238,6 +246,9 @@ class PolicyConfig:
             _positive(name, getattr(self, name))
         if self.loss not in ("l1", "mse"):
             raise ValueError(f"loss must be 'l1' or 'mse', got {self.loss!r}")
+        if self.cue_classes < 0 or self.cue_loss_weight < 0:
+            raise ValueError(f"cue_classes and cue_loss_weight must be >= 0, got {self.cue_classes}, "
+                             f"{self.cue_loss_weight}")
         if self.d_model % self.mcsd.n_channels:
             raise ValueError(f"d_model {self.d_model} not divisible by mcsd.n_channels "
                              f"{self.mcsd.n_channels}")

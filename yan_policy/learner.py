@@ -17,9 +17,12 @@ earlier ones (`rehearsal_fraction`), so teaching skill B keeps rehearsing A.
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +30,9 @@ import torch
 
 from yan_policy.episode import STREAMS, Episode
 
+GIL_SWITCH_S = 0.0005  # thread switch interval (s) while a control loop runs (Python's default: 5 ms)
 VELOCITY_NOISE_PER_RAD = 10.0  # joint-velocity noise (rad/s) per rad of joint-position noise
+ONSET_ACTION_TOL = 0.02  # an action entry this far (rad, m/s or rad/s) from the first one is motion
 
 
 @dataclass
@@ -48,6 +53,12 @@ class LearnerConfig:
             velocities get `joint_noise_rad * VELOCITY_NOISE_PER_RAD`. Against copycat learning: a
             policy that only continues the motion it feels in its joints never learns to *start*
             on the cue; noisy proprioception makes the cue the reliable signal.
+        onset_weight: loss weight of the ticks around the onset of the demonstrated motion (from
+            `chunk` ticks before the first tick whose action differs from the first one, for
+            `onset_window_s`); every other tick weighs 1. The onset is where the cue decides which
+            skill to do: a few ticks of a long episode, so without extra weight the policy learns to
+            continue motions long before it learns to start the right one. 1 disables it.
+        onset_window_s: length of the weighted window after the onset (s).
         seed: seeds batch sampling.
     """
 
@@ -60,6 +71,8 @@ class LearnerConfig:
     publish_every: int = 10
     threads: int = 1
     joint_noise_rad: float = 0.05
+    onset_weight: float = 4.0
+    onset_window_s: float = 0.5
     seed: int = 0
 
     def __post_init__(self):
@@ -73,12 +86,38 @@ class LearnerConfig:
             raise ValueError(f"joint_noise_rad must be >= 0, got {self.joint_noise_rad}")
         if self.max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
+        if self.onset_weight < 1 or self.onset_window_s < 0:
+            raise ValueError(f"need onset_weight >= 1 and onset_window_s >= 0, got {self.onset_weight}, "
+                             f"{self.onset_window_s}")
 
 
-def collate(episodes: Sequence[Episode], window_ticks: int = 0) -> dict[str, np.ndarray]:
+def motion_onset(episode: Episode, tol: float = ONSET_ACTION_TOL) -> int | None:
+    """First labelled tick whose action differs from the first labelled action by more than `tol`
+    (robot units) in any entry: when the teacher started acting on the cue. None: no motion."""
+    labelled = np.flatnonzero(episode.label_mask)
+    if labelled.size == 0:
+        return None
+    a = episode.action[labelled]  # (L, A)
+    moved = np.flatnonzero(np.abs(a - a[0]).max(axis=1) > tol)
+    return int(labelled[moved[0]]) if moved.size else None
+
+
+def collate(
+    episodes: Sequence[Episode],
+    window_ticks: int = 0,
+    cue_ids: Mapping[str, int] | None = None,
+    onset_weight: float = 1.0,
+    onset_lead_ticks: int = 0,
+    onset_window_ticks: int = 0,
+) -> dict[str, np.ndarray]:
     """Stack episodes into a (B, T) batch, zero-padded at the end. `mask` marks ticks whose action is a
     teacher label (the loss covers only those); `<stream>_present` marks ticks where a stream exists.
-    Unlabelled ticks still run through the recurrence, so they remain context for later ticks."""
+    Unlabelled ticks still run through the recurrence, so they remain context for later ticks.
+
+    With `cue_ids` (cue name -> class), the batch also holds `cue_id` (B,) (-1: no cue or unnumbered)
+    and `cue_heard` (B, T), true from each episode's motion onset. With `onset_weight` > 1, `weight`
+    (B, T) is `onset_weight` from `onset_lead_ticks` before the onset for `onset_window_ticks` after
+    it, and 1 elsewhere."""
     t_max = max(len(e) for e in episodes)
     if window_ticks:
         t_max = min(t_max, window_ticks)
@@ -105,6 +144,20 @@ def collate(episodes: Sequence[Episode], window_ticks: int = 0) -> dict[str, np.
             if value is not None and stream in out:
                 out[stream][i, :n] = value[:n]
                 out[f"{stream}_present"][i, :n] = True
+    if cue_ids is None and onset_weight == 1.0:
+        return out
+    onsets = [motion_onset(e) for e in episodes]
+    if cue_ids is not None:
+        out["cue_id"] = np.array([cue_ids.get(e.cue, -1) if e.cue else -1 for e in episodes], np.int64)
+        out["cue_heard"] = np.zeros((b, t_max), bool)
+        for i, onset in enumerate(onsets):
+            if onset is not None:
+                out["cue_heard"][i, onset:] = True
+    if onset_weight != 1.0:
+        out["weight"] = np.ones((b, t_max), np.float32)
+        for i, onset in enumerate(onsets):
+            if onset is not None:
+                out["weight"][i, max(0, onset - onset_lead_ticks): onset + onset_window_ticks] = onset_weight
     return out
 
 
@@ -151,6 +204,19 @@ class DemoBuffer:
         return picks
 
 
+@contextmanager
+def _torch_threads(n: int):
+    """Run a block with n torch intra-op threads, then restore the caller's setting."""
+    prev = torch.get_num_threads()
+    if prev != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != prev:
+            torch.set_num_threads(prev)
+
+
 class OnlineLearner:
     """Trains a policy on demonstrations, in the caller's thread or in a background thread.
 
@@ -167,6 +233,8 @@ class OnlineLearner:
         self.steps = 0
         self.train_seconds = 0.0  # CPU-thread time spent in training steps
         self.history: list[dict] = []
+        self.cue_ids: dict[str, int] = {}  # cue name -> class of the auxiliary cue head, in order seen
+        self._cue_overflow_warned = False
         self._rng = np.random.default_rng(self.config.seed)
         self._optim = torch.optim.AdamW(
             policy.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
@@ -186,14 +254,28 @@ class OnlineLearner:
                 f"episode actions have {episode.action.shape[1]} dims, the policy outputs "
                 f"{self.policy.config.action_dim}"
             )
+        if episode.cue and episode.cue not in self.cue_ids:
+            if len(self.cue_ids) < self.policy.config.cue_classes:
+                self.cue_ids[episode.cue] = len(self.cue_ids)
+            elif not self._cue_overflow_warned:  # the skill still trains, without the cue loss
+                self._cue_overflow_warned = True
+                warnings.warn(f"more cues than cue_classes={self.policy.config.cue_classes}: cue "
+                              f"{episode.cue!r} gets no auxiliary cue loss", stacklevel=2)
         self.buffer.add(episode)
 
     # --- training ----------------------------------------------------------------------------------------
     def train_step(self) -> dict:
         """One optimizer step on a sampled batch; returns its logs."""
         c = self.config
+        episodes = self.buffer.sample(c.batch_episodes, self._rng, self.focus, c.rehearsal_fraction)
+        hz = episodes[0].control_hz
         batch = collate(
-            self.buffer.sample(c.batch_episodes, self._rng, self.focus, c.rehearsal_fraction), c.window_ticks
+            episodes,
+            c.window_ticks,
+            cue_ids=self.cue_ids if self.policy.config.cue_classes else None,
+            onset_weight=c.onset_weight,
+            onset_lead_ticks=self.policy.config.chunk,
+            onset_window_ticks=round(c.onset_window_s * hz),
         )
         if c.joint_noise_rad > 0 and "joints" in batch:
             noise = self._rng.normal(0.0, c.joint_noise_rad, batch["joints"][:, :, :2].shape)  # (B, T, 2, 12)
@@ -201,17 +283,12 @@ class OnlineLearner:
             batch["joints"][:, :, :2] += noise.astype(np.float32)
         with self._train_lock:
             t0 = time.thread_time()
-            prev_threads = torch.get_num_threads()
-            torch.set_num_threads(c.threads)
-            try:
-                self.policy.train()
-                loss, logs = self.policy(batch)
-                self._optim.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
-                self._optim.step()
-            finally:
-                torch.set_num_threads(prev_threads)
+            self.policy.train()
+            loss, logs = self.policy(batch)
+            self._optim.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
+            self._optim.step()
             self.steps += 1
             dt = time.thread_time() - t0
             self.train_seconds += dt
@@ -231,10 +308,11 @@ class OnlineLearner:
     ) -> list[dict]:
         """Train in this thread for `seconds` of training CPU time (or `max_steps`); returns the logs."""
         logs, start = [], self.train_seconds
-        while self.train_seconds - start < seconds and (max_steps is None or len(logs) < max_steps):
-            logs.append(self.train_step())
-            if callback:
-                callback(logs[-1])
+        with _torch_threads(self.config.threads):
+            while self.train_seconds - start < seconds and (max_steps is None or len(logs) < max_steps):
+                logs.append(self.train_step())
+                if callback:
+                    callback(logs[-1])
         self.publish()
         return logs
 
@@ -268,6 +346,9 @@ class OnlineLearner:
         self._thread.start()
 
     def _run(self) -> None:
+        # once, in this thread: setting it per step (as before) re-sized torch's thread pools every step
+        # and starved the learner while a paced control loop ran beside it
+        torch.set_num_threads(self.config.threads)
         try:
             while not self._stop.is_set():
                 if len(self.buffer) == 0:
@@ -381,7 +462,18 @@ class ControlLoop:
         self.sleep = sleep
 
     def run(self, tick: Callable[[int], bool], max_ticks: int) -> LoopStats:
-        """Run until `tick(k)` returns False or `max_ticks` ticks ran."""
+        """Run until `tick(k)` returns False or `max_ticks` ticks ran.
+
+        While it runs, the interpreter's thread switch interval is GIL_SWITCH_S: a learner thread in
+        Python code otherwise keeps the GIL for up to 5 ms after the loop's sleep ends."""
+        prev_switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(prev_switch, GIL_SWITCH_S))
+        try:
+            return self._run(tick, max_ticks)
+        finally:
+            sys.setswitchinterval(prev_switch)
+
+    def _run(self, tick: Callable[[int], bool], max_ticks: int) -> LoopStats:
         starts, missed = [], 0
         next_start = self.clock()
         for k in range(max_ticks):

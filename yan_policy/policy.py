@@ -18,7 +18,11 @@ Training `batch` (numpy or torch), leading dims (B, T):
     "imu" float (B, T, 10)             any stream key may be left out (then missing everywhere);
     "<stream>_present" bool (B, T)    optional per-tick presence (default: present);
     "action" float (B, T, A)          teacher actions in robot units;
-    "mask" bool (B, T)                optional, False marks padding after an episode's end.
+    "mask" bool (B, T)                optional, False marks padding after an episode's end;
+    "weight" float (B, T)             optional per-tick loss weight (default 1; the learner weights
+                                      the onset of a motion, where the cue decides what to do);
+    "cue_id" int (B,), "cue_heard" bool (B, T)   optional: the cue of each episode (-1: none) and
+                                      the ticks from which it must be recognised (auxiliary cue loss).
 The head predicts, at tick t, actions t .. t+K-1; the loss (L1 or MSE on actions normalised with
 `set_action_normalization`) covers the chunk entries that fall on valid ticks of the same episode.
 Episodes in a batch start from the initial state; padding goes at the end.
@@ -104,6 +108,8 @@ class PolicyBase(nn.Module):
         self.encoder = ObservationEncoder(config.tokenizer, config.d_model)
         self.backbone = self.build_backbone(config)
         self.head = ActionHead(config.d_model, config.action_dim, config.chunk)
+        # training only: which cue asked for this episode, from the backbone output (see PolicyConfig)
+        self.cue_head = nn.Linear(config.d_model, config.cue_classes) if config.cue_classes else None
         self._state: State | None = None
 
     def build_backbone(self, config: PolicyConfig) -> nn.Module:
@@ -145,13 +151,15 @@ class PolicyBase(nn.Module):
 
     # -- sequences (training) ---------------------------------------------------------------------
 
-    def _run(self, batch: Mapping[str, Any], state: State | None) -> tuple[torch.Tensor, State, torch.Tensor]:
+    def _run(self, batch: Mapping[str, Any], state: State | None
+             ) -> tuple[torch.Tensor, State, torch.Tensor, torch.Tensor]:
+        """-> normalised action chunks (B, T, K, A), final state, backbone aux loss, backbone output y."""
         streams = self.encoder.streams_from_batch(batch)
         if state is None:
             state = self._initial_state(streams.present.shape[0])
         x, enc_state = self.encoder(streams, state)  # (B, T, D)
         y, bb_state, aux = self.backbone(x, state)  # (B, T, D)
-        return self.head(y), {**enc_state, **bb_state}, aux  # (B, T, K, A) normalised
+        return self.head(y), {**enc_state, **bb_state}, aux, y
 
     def predict_sequence(self, batch: Mapping[str, Any], state: State | None = None
                          ) -> tuple[torch.Tensor, State]:
@@ -159,7 +167,7 @@ class PolicyBase(nn.Module):
 
         Continuing from the returned state gives exactly what `step` would have given tick by tick.
         """
-        pred, state, _ = self._run(batch, state)
+        pred, state, _, _ = self._run(batch, state)
         return self.head.denormalize(pred), state
 
     def forward(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -177,18 +185,46 @@ class PolicyBase(nn.Module):
             raise ValueError(f"mask: expected bool (B, T) = {(b, t)}, got {mask.dtype} {tuple(mask.shape)}")
         if not torch.isfinite(action[mask]).all():
             raise ValueError("action: contains NaN or inf at unmasked ticks")
-        pred, _, aux = self._run(batch, None)  # (B, T, K, A)
+        pred, _, aux, y = self._run(batch, None)  # (B, T, K, A), (B, T, D)
         if pred.shape[:2] != (b, t):
             raise ValueError(f"action: (B, T) = {(b, t)} differs from the streams' {tuple(pred.shape[:2])}")
         targets, valid = chunk_targets(self.head.normalize(torch.where(mask[..., None], action, 0.0)),
                                        mask, self.config.chunk)
         err = pred - targets
         per_entry = err.abs() if self.config.loss == "l1" else err.square()  # (B, T, K, A)
-        weight = valid[..., None].to(per_entry.dtype)
+        weight = valid[..., None].to(per_entry.dtype)  # (B, T, K, 1)
+        tick_weight = batch.get("weight")
+        if tick_weight is not None:
+            tick_weight = _as_tensor(tick_weight, "weight").to(per_entry.dtype)
+            if tuple(tick_weight.shape) != (b, t) or not (torch.isfinite(tick_weight).all()
+                                                         and (tick_weight >= 0).all()):
+                raise ValueError(f"weight: expected finite float >= 0 of shape {(b, t)}, "
+                                 f"got {tuple(tick_weight.shape)}")
+            weight = weight * tick_weight[..., None, None]
         action_loss = (per_entry * weight).sum() / (weight.sum() * self.config.action_dim).clamp_min(1.0)
-        loss = action_loss + aux
-        logs = {"loss": loss.item(), "action_loss": action_loss.item(), "aux_loss": float(aux.detach())}
+        cue_loss = self._cue_loss(batch, y, mask)
+        loss = action_loss + aux + self.config.cue_loss_weight * cue_loss
+        logs = {"loss": loss.item(), "action_loss": action_loss.item(), "aux_loss": float(aux.detach()),
+                "cue_loss": float(cue_loss.detach())}
         return loss, logs
+
+    def _cue_loss(self, batch: Mapping[str, Any], y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the cue head at the ticks where the episode's cue must be known (0 if none)."""
+        if self.cue_head is None or batch.get("cue_id") is None or batch.get("cue_heard") is None:
+            return y.new_zeros(())
+        b, t = mask.shape
+        cue_id = _as_tensor(batch["cue_id"], "cue_id").long()  # (B,)
+        heard = _as_tensor(batch["cue_heard"], "cue_heard")  # (B, T)
+        if tuple(cue_id.shape) != (b,) or heard.dtype != torch.bool or tuple(heard.shape) != (b, t):
+            raise ValueError(f"cue_id must be int ({b},) and cue_heard bool {(b, t)}, got "
+                             f"{tuple(cue_id.shape)}, {heard.dtype} {tuple(heard.shape)}")
+        if (cue_id >= self.config.cue_classes).any():
+            raise ValueError(f"cue_id must be < cue_classes={self.config.cue_classes}, got {cue_id.tolist()}")
+        sel = heard & mask & (cue_id >= 0)[:, None]  # (B, T)
+        if not sel.any():
+            return y.new_zeros(())
+        logits = linear(self.cue_head, y[sel])  # (N, cue_classes)
+        return F.cross_entropy(logits, cue_id[:, None].expand(b, t)[sel])
 
     # -- one tick (inference) ---------------------------------------------------------------------
 

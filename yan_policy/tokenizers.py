@@ -149,6 +149,18 @@ class CameraTokenizer(nn.Module):
         self.proj = nn.Linear(c2, cfg.token_dim)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        if frames.shape[0] > 1:
+            # A camera slower than the control rate repeats its last frame (10 Hz camera, 50 Hz ticks:
+            # 4 of 5 frames are repeats, and padding is all one frame): run the stem once per run of
+            # equal consecutive frames and repeat its tokens. Exactly the same result, ~5x less work.
+            new = torch.ones(frames.shape[0], dtype=torch.bool)  # (N,)
+            new[1:] = (frames[1:] != frames[:-1]).flatten(1).any(1)
+            if not new.all():
+                index = new.cumsum(0) - 1  # (N,) -> row of its run's first frame
+                return self._stem_blocks(frames[new])[index]  # (N, Nc, W)
+        return self._stem_blocks(frames)
+
+    def _stem_blocks(self, frames: torch.Tensor) -> torch.Tensor:
         if frames.shape[0] > self.CHUNK:
             return torch.cat([self.stem(block) for block in frames.split(self.CHUNK)])  # (N, Nc, W)
         return self.stem(frames)
