@@ -7,7 +7,15 @@ import pytest
 import torch
 
 from tests.test_teach_data import ACTION_DIM, fake_episode, small_policy
-from yan_policy.learner import Actor, ControlLoop, DemoBuffer, LearnerConfig, OnlineLearner, collate
+from yan_policy.learner import (
+    Actor,
+    ControlLoop,
+    DemoBuffer,
+    LearnerConfig,
+    OnlineLearner,
+    collate,
+    motion_onset,
+)
 
 
 class FakeClock:
@@ -31,6 +39,59 @@ def test_collate_pads_and_marks_labels_and_presence():
     assert batch["mask"][0].all() and batch["mask"][1].tolist() == [False, False] + [True] * 4 + [False] * 4
     assert batch["camera_present"][0].sum() == 0 and batch["camera_present"][1].sum() == 6
     assert batch["audio_present"][1].sum() == 6
+
+
+def _still_then_moving(skill: str, cue: str | None, onset: int, t: int = 20, seed: int = 0):
+    ep = fake_episode(skill, t=t, seed=seed, cue=cue)
+    ep.action[:] = 0.0
+    ep.action[onset:, 3] = 0.5  # the teacher starts acting at `onset`
+    return ep
+
+
+def test_motion_onset_is_the_first_tick_the_teacher_acts():
+    assert motion_onset(_still_then_moving("sit", "clap", onset=7)) == 7
+    ep = _still_then_moving("sit", "clap", onset=7)
+    ep.label_mask[:3] = False  # unlabelled ticks are not the teacher's actions
+    assert motion_onset(ep) == 7
+    ep.label_mask[:9] = False  # the first label is already a motion: no onset to find
+    assert motion_onset(ep) is None
+    still = _still_then_moving("stand", "clap", onset=20)
+    assert motion_onset(still) is None
+
+
+def test_collate_numbers_cues_marks_heard_ticks_and_weights_the_onset():
+    a = _still_then_moving("sit", "whistle_falling", onset=10)
+    b = _still_then_moving("lie_down", "whistle_trill", onset=6, t=15)
+    c = _still_then_moving("stand", None, onset=4)
+    batch = collate([a, b, c], cue_ids={"whistle_falling": 0, "whistle_trill": 1},
+                    onset_weight=4.0, onset_lead_ticks=2, onset_window_ticks=3)
+    assert batch["cue_id"].tolist() == [0, 1, -1]
+    assert batch["cue_heard"][0].tolist() == [False] * 10 + [True] * 10
+    assert batch["cue_heard"][1].tolist() == [False] * 6 + [True] * 9 + [False] * 5
+    assert batch["weight"][0].tolist() == [1.0] * 8 + [4.0] * 5 + [1.0] * 7
+    assert batch["weight"][1].tolist() == [1.0] * 4 + [4.0] * 5 + [1.0] * 11
+    assert "weight" not in collate([a, b]) and "cue_id" not in collate([a, b])
+
+
+def test_cue_head_learns_which_cue_asked_for_the_episode():
+    """The auxiliary cue loss falls when the cue is audible; a bad cue id is refused."""
+    torch.manual_seed(0)
+    learner = OnlineLearner(small_policy(), LearnerConfig(batch_episodes=2, lr=3e-3, seed=0))
+    for i, (skill, cue) in enumerate([("sit", "whistle_falling"), ("lie_down", "whistle_trill")]):
+        ep = _still_then_moving(skill, cue, onset=8, seed=i)
+        ep.audio[:] = 0
+        tone_hz = 500.0 if i == 0 else 3000.0  # a loud tone before the onset, a different one per cue
+        n = np.arange(4 * 320)
+        ep.audio[2:6] = (8000 * np.sin(2 * np.pi * tone_hz * n / 16000)).astype(np.int16).reshape(4, 320)
+        learner.add_episode(ep)
+    assert learner.cue_ids == {"whistle_falling": 0, "whistle_trill": 1}
+    first = learner.train_step()["cue_loss"]
+    for _ in range(60):
+        last = learner.train_step()["cue_loss"]
+    assert first > 0.3 and last < 0.5 * first and last < np.log(2)  # below a coin flip between two cues
+    batch = collate(learner.buffer.all(), cue_ids={"whistle_falling": 0, "whistle_trill": 99})
+    with pytest.raises(ValueError, match="cue_classes"):
+        learner.policy(batch)
 
 
 def test_collate_rejects_mismatched_camera_sizes():

@@ -70,7 +70,11 @@ def test_recall_through_the_layer_with_input_dependent_gates():
         dm = mem.d_mem
         mem.proj.weight[:dm] = mem.proj.weight[dm : 2 * dm]  # query projection == key projection
         mem.proj.weight[-3:] = 0.0  # gates depend on feature 0 only (salience): alpha, eta const
-        mem.proj.weight[-1, 0] = 2.0  # theta logit = 2 * h_0 - 2
+        mem.proj.weight[-1, 0] = 4.0  # theta logit = 4 * h_0 - 6: ordinary inputs write ~400x weaker
+        mem.proj.bias[-1] = -6.0
+        # no momentum: with it, a write keeps moving the memory for a few ticks after it was read
+        # (values are unit vectors, so one write already lands on its value)
+        mem.proj.bias[-2] = -20.0
     salient = torch.randn(1, d, dtype=torch.float64)
     salient[0, 0] = 4.0
     state = _fresh(mem)
@@ -118,3 +122,21 @@ def test_sequence_form_equals_step_loop_with_gradients():
     for a, b in zip(g_seq, g_rec, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)
     assert mem.w1_init.grad is None and g_seq[-2].abs().sum() > 0  # the initial memory is learned
+
+
+def test_writes_stay_bounded_with_saturated_gates_over_a_long_episode():
+    """Training once drove the momentum gate to ~1 with large values, and W1 grew linearly, then
+    exploded (~5e9, NaN losses) within 300 ticks. With unit values and momentum <= momentum_max < 1,
+    the memory stays bounded even with every gate at its ceiling, for 3,000 ticks."""
+    torch.manual_seed(0)
+    d = 64
+    cfg = MemoryConfig(d_mem=32, hidden=64, forget_bias=-12.0, momentum_bias=12.0, lr_bias=12.0)
+    mem = NativeMemory(d, cfg)
+    x = 3.0 * torch.randn(2, 3000, d) + 1.0  # (B, T, D): large, biased inputs
+    with torch.no_grad():
+        _, _, _, _, eta, theta = mem.project(x)
+        assert eta.min() > 0.99 * cfg.momentum_max and theta.min() > 0.99 * cfg.lr_max
+        y, state = mem(x, _fresh(mem, 2))
+    assert torch.isfinite(y).all()
+    for name, t in zip(MemoryState._fields, state, strict=True):
+        assert t.abs().max() < 50.0, (name, t.abs().max().item())

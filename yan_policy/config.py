@@ -153,6 +153,8 @@ class MemoryConfig:
         lr_max: upper bound of the inner learning rate theta_t (theta_t = lr_max * sigmoid(.)).
             The inner step on W2 scales with |silu(W1 k)|² ~ hidden / 3, so lr_max ~ 1 / hidden keeps
             a single write stable.
+        momentum_max: upper bound of the momentum gate eta_t (eta_t = momentum_max * sigmoid(.)); must
+            be < 1, or the writes (gradient descent with momentum) can grow without bound.
         forget_bias, momentum_bias, lr_bias: initial biases of the alpha_t, eta_t, theta_t gates
             (pre-sigmoid). forget_bias = -9 -> alpha ~ 1e-4: ~90 % of a write survives 1,000 steps.
     """
@@ -162,6 +164,7 @@ class MemoryConfig:
     d_mem: int = 64
     hidden: int = 128
     lr_max: float = 0.01
+    momentum_max: float = 0.9
     forget_bias: float = -9.0
     momentum_bias: float = 0.0
     lr_bias: float = -2.0
@@ -169,6 +172,8 @@ class MemoryConfig:
     def __post_init__(self) -> None:
         for name in ("d_mem", "hidden", "lr_max"):
             _positive(name, getattr(self, name))
+        if not 0.0 <= self.momentum_max < 1.0:
+            raise ValueError(f"momentum_max must be in [0, 1), got {self.momentum_max}")
         if self.after_layer < 0:
             raise ValueError(f"after_layer must be >= 0, got {self.after_layer}")
 

@@ -150,9 +150,9 @@ def collate(
     if cue_ids is not None:
         out["cue_id"] = np.array([cue_ids.get(e.cue, -1) if e.cue else -1 for e in episodes], np.int64)
         out["cue_heard"] = np.zeros((b, t_max), bool)
-        for i, onset in enumerate(onsets):
+        for i, (onset, e) in enumerate(zip(onsets, episodes, strict=True)):
             if onset is not None:
-                out["cue_heard"][i, onset:] = True
+                out["cue_heard"][i, onset: min(len(e), t_max)] = True
     if onset_weight != 1.0:
         out["weight"] = np.ones((b, t_max), np.float32)
         for i, onset in enumerate(onsets):

@@ -3,14 +3,19 @@
 Dimension letters: B batch, T time, D model width, Dm key/value width, Hm memory hidden width.
 
 The memory is M(x) = W2 silu(W1 x) with per-sample weights W1 (Hm, Dm), W2 (Dm, Hm). From the
-normalised input h_t of each tick the layer projects a query q_t, key k_t (both L2-normalised),
-value v_t and three gates: forget alpha_t, momentum eta_t (sigmoids) and inner learning rate
-theta_t = lr_max * sigmoid(.). Then, with no optimizer:
+normalised input h_t of each tick the layer projects a query q_t, key k_t and value v_t (all three
+L2-normalised) and three gates: forget alpha_t (a sigmoid), momentum eta_t = momentum_max * sigmoid(.)
+and inner learning rate theta_t = lr_max * sigmoid(.). Then, with no optimizer:
 
     loss_t = || M_{t-1}(k_t) - v_t ||²                 (associative recall error)
     S_t    = eta_t S_{t-1} - theta_t grad_W loss_t      (surprise with momentum)
     M_t    = (1 - alpha_t) M_{t-1} + S_t                (forgetting)
     y_t    = M_t(q_t);   out_t = x_t + W_O y_t          (read after the write, residual)
+
+Stability: the writes are gradient descent with momentum on the recall error, which diverges when the
+momentum reaches 1 or the targets grow without bound. Training did drive eta_t to its sigmoid's ceiling
+(0.998) and |v_t| to ~14, and over a 300-tick episode W1 grew linearly and then exploded (|W1| ~ 5e9,
+then NaN losses). Unit values and momentum_max < 1 keep every write a bounded, damped step.
 
 The gradient is written out by hand: for each layer it is an outer product of two vectors
 (`inner_loss_grad_factors`; `inner_loss_grads` forms the matrices), checked against the torch.func
@@ -388,7 +393,7 @@ class NativeMemory(nn.Module):
 
     def __init__(self, d_model: int, cfg: MemoryConfig, n_layers: int = 1) -> None:
         super().__init__()
-        self.d_mem, self.lr_max = cfg.d_mem, cfg.lr_max
+        self.d_mem, self.lr_max, self.momentum_max = cfg.d_mem, cfg.lr_max, cfg.momentum_max
         self.norm = nn.RMSNorm(d_model)
         self.proj = nn.Linear(d_model, 3 * cfg.d_mem + 3)  # q, k, v and 3 gate logits
         self.out = nn.Linear(cfg.d_mem, d_model, bias=False)
@@ -411,9 +416,9 @@ class NativeMemory(nn.Module):
         p = F.linear(F.rms_norm(x, self.norm.normalized_shape, self.norm.weight, self.norm.eps),
                      self.proj.weight, self.proj.bias)  # (..., 3 Dm + 3)
         dm = self.d_mem
-        q, k = F.normalize(p[..., : 2 * dm].unflatten(-1, (2, dm)), dim=-1).unbind(-2)  # both at once
+        q, k, v = F.normalize(p[..., : 3 * dm].unflatten(-1, (3, dm)), dim=-1).unbind(-2)  # all at once
         alpha, eta, theta = torch.sigmoid(p[..., 3 * dm :]).unbind(-1)
-        return q, k, p[..., 2 * dm : 3 * dm], alpha, eta, self.lr_max * theta
+        return q, k, v, alpha, self.momentum_max * eta, self.lr_max * theta
 
     def forward(self, x: torch.Tensor, state: MemoryState, reference: bool = False
                 ) -> tuple[torch.Tensor, MemoryState]:
