@@ -54,6 +54,14 @@ ENV_ACTION_MODES = ("joint", "gait", "hybrid")
 HYBRID_OFFSET_LIMIT_RAD = np.pi  # joint offsets in hybrid mode are bounded by this (rad)
 
 
+def hybrid_joint_targets(gait: TrotController, action: np.ndarray, dt_s: float) -> np.ndarray:
+    """A 15-D hybrid action -> 12 joint targets (rad): the trot controller's targets for the gait
+    command (advanced by dt_s), plus the joint offsets clipped to ±HYBRID_OFFSET_LIMIT_RAD, clamped to
+    the joint limits. The env's hybrid mode and the ROS brain both decode actions with this."""
+    offsets = np.clip(action[3:], -HYBRID_OFFSET_LIMIT_RAD, HYBRID_OFFSET_LIMIT_RAD)  # (12,)
+    return clamp_to_joint_limits(gait.step(action[:3], dt_s) + offsets)  # (12,)
+
+
 @dataclass
 class RewardWeights:
     """Reward = condition·w_condition + success_bonus (once) − fall_penalty (on falling)."""
@@ -277,6 +285,7 @@ class YanDogEnv(gym.Env):
             self.cue_time_s = None
             self.go_time_s = 0.0
 
+        self._cue_played_now = False
         self.gait.reset()
         self._teacher_gait.reset()
         self.time_s = 0.0
@@ -287,6 +296,7 @@ class YanDogEnv(gym.Env):
         self.joint_targets = joints.copy()
         self._next_camera_s = 0.0
         self._frame = None
+        self.camera_frame_time_s = 0.0  # episode time (s) at which the current camera frame was drawn
         return self._observe(), self._info(condition=False, reward_parts={})
 
     # --- step --------------------------------------------------------------------------------------------
@@ -315,10 +325,30 @@ class YanDogEnv(gym.Env):
         if self.action_mode == "gait":
             targets = self.gait.step(a, self.control_dt_s)
         elif self.action_mode == "hybrid":
-            offsets = np.clip(a[3:], -HYBRID_OFFSET_LIMIT_RAD, HYBRID_OFFSET_LIMIT_RAD)
-            targets = clamp_to_joint_limits(self.gait.step(a[:3], self.control_dt_s) + offsets)
+            targets = hybrid_joint_targets(self.gait, a, self.control_dt_s)
         else:
             targets = clamp_to_joint_limits(a)
+        return self._advance(targets)
+
+    def step_joint_targets(self, targets_rad):
+        """Step one control period with 12 absolute joint targets (rad), whatever the action mode.
+
+        This is how a robot driver takes joint commands (ROS `/joint_commands`): the targets are clamped
+        to the joint limits and tracked by the joint PD; the trot controller is not advanced. Returns
+        the same tuple as `step`. Wrong shapes or non-finite values raise `ValueError` and nothing is
+        applied."""
+        if self.robot is None:
+            raise RuntimeError("call reset() before step_joint_targets()")
+        t = np.asarray(targets_rad, dtype=np.float64)
+        if t.shape != (NUM_MOTORS,):
+            raise ValueError(f"joint targets must have shape ({NUM_MOTORS},), got {t.shape}")
+        bad = np.flatnonzero(~np.isfinite(t))
+        if bad.size:
+            raise ValueError(f"non-finite joint targets at indices {bad.tolist()}; nothing was applied")
+        return self._advance(clamp_to_joint_limits(t))
+
+    def _advance(self, targets: np.ndarray):
+        """Track `targets` (12,) (rad, already clamped) for one control period; returns the `step` tuple."""
         self.joint_targets = targets
         self.robot.set_targets(targets)
         for _ in range(self.substeps):
@@ -341,6 +371,23 @@ class YanDogEnv(gym.Env):
         truncated = self.time_s >= self.episode_s - 1e-9
         return self._observe(), float(sum(parts.values())), fallen, truncated, self._info(condition, parts)
 
+    def play_cue_now(self, cue: str | None = None) -> float:
+        """Play `cue` (default: the episode's cue) into the microphone from now on, and ask for the skill.
+
+        The cue is heard from the next observation's audio on; the teacher starts when it has ended
+        (`go_time_s` = cue end + reaction time), as for a cue scheduled at reset. Returns the cue's start
+        (episode time, s). Unknown cue names raise `KeyError`."""
+        if self.robot is None:
+            raise RuntimeError("call reset() before play_cue_now()")
+        name = cue or self.cue_override or self.skill.cue
+        # The microphone clock runs one control period ahead of episode time (see reset).
+        scheduled = self.mic.play(name, self.time_s + self.control_dt_s)
+        self.cue = name
+        self.cue_time_s = self.time_s
+        self.go_time_s = scheduled.end_s - self.control_dt_s + TEACHER_REACTION_S
+        self._cue_played_now = True
+        return self.time_s
+
     # --- observation / info ------------------------------------------------------------------------------
     def skill_context(self) -> SkillContext:
         """Privileged state for teachers and success checks (any registered skill's check may use it)."""
@@ -357,6 +404,7 @@ class YanDogEnv(gym.Env):
                 noise = self.np_random.normal(0.0, self._camera_noise_std, frame.shape)
                 frame = np.clip(frame + noise, 0, 255).astype(np.uint8)
             self._frame = frame
+            self.camera_frame_time_s = self.time_s
             self._next_camera_s += 1.0 / self.camera_hz
         joints = np.stack([s.joint_pos_rad, s.joint_vel_radps, s.joint_torque_nm]).astype(np.float32)
         return {
@@ -369,7 +417,7 @@ class YanDogEnv(gym.Env):
     def _info(self, condition: bool, reward_parts: dict) -> dict:
         return {
             "skill": self.skill.name,
-            "cue": self.cue if self.play_cue else None,
+            "cue": self.cue if self.play_cue or self._cue_played_now else None,
             "cue_time_s": self.cue_time_s,
             "go_time_s": self.go_time_s,
             "time_s": self.time_s,

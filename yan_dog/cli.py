@@ -6,6 +6,8 @@
     yan-dog export --skill sit --out sit.yanskill # share a skill with another robot
     yan-dog import sit.yanskill                   # ... and learn it there
     yan-dog demo                                  # the full teaching session, report in demo_out/
+    yan-dog teach --from-bag session.mcap         # learn the demonstrations of a recorded ROS 2 session
+    yan-dog up sim                                # the ROS 2 sim graph without the ROS 2 CLI (Ctrl-C stops)
 
 The skill library lives in --library (default: $YAN_DOG_LIBRARY or ~/.local/share/yan-dog/library).
 """
@@ -61,6 +63,10 @@ def teach_with_progress(session, skill: str, demos: int, seed_offset: int = 0):
 def cmd_teach(args) -> int:
     import sim
 
+    if args.from_bag is not None:
+        return cmd_teach_from_bag(args)
+    if args.skill is None:
+        raise SystemExit("yan-dog teach: --skill is required (or --from-bag PATH)")
     sim.skills.get(args.skill)
     session = _session(args, args.library)
     try:
@@ -78,6 +84,63 @@ def cmd_teach(args) -> int:
     finally:
         session.close()
     return 0
+
+
+def cmd_teach_from_bag(args) -> int:
+    """Learn the demonstrations recorded in a ROS 2 session bag, as the brain saw them, into the library."""
+    from yan_dog.bag import bag_message_count, episodes_from_bag
+    from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig, build_learner
+    from yan_dog.streams import TokenSpec, episode_at_image_size
+    from yan_policy.library import SkillLibrary
+
+    path = args.from_bag
+    if not path.is_file():
+        raise SystemExit(f"yan-dog: bag not found: {path}")
+    library = SkillLibrary(args.library)
+    config = SessionConfig(policy=args.policy, learn_seconds=args.learn_seconds, seed=args.seed)
+    learner = build_learner(config, library, load_demos=False)
+    spec = TokenSpec.from_tokenizer(learner.policy.config.tokenizer)
+    with tqdm(total=bag_message_count(path), desc=f"reading {path.name}", unit="msg") as bar:
+        progress = lambda n: bar.update(n - bar.n)  # noqa: E731 (messages read so far)
+        episodes = episodes_from_bag(path, skill=args.skill, spec=spec, progress=progress)
+    if not episodes:
+        which = f"of {args.skill!r} " if args.skill else ""
+        raise SystemExit(f"yan-dog: {path} holds no complete demonstration {which}(demo_start ... demo_stop)")
+    wrong = sorted({e.action.shape[1] for e in episodes} - {HYBRID_ACTION_DIM})
+    if wrong:
+        raise SystemExit(f"yan-dog: {path}: teach actions must be {HYBRID_ACTION_DIM}-D, got {wrong}")
+    for ep in library.demos() if library.skills else []:  # rehearsed while the new demonstrations are learned
+        learner.add_episode(episode_at_image_size(ep, spec.image_size))
+    skills = sorted({e.skill for e in episodes})
+    for ep in episodes:
+        learner.add_episode(ep)
+        library.add_demo(ep)
+    print(f"{len(episodes)} demonstrations of {', '.join(skills)} in {path.name} "
+          f"({sum(len(e) for e in episodes)} ticks)")  # fmt: skip
+    learner.focus = skills[0] if len(skills) == 1 else None
+    bar = tqdm(total=args.learn_seconds, desc=f"learning {', '.join(skills)}", unit="cpu-s")
+    bar.start_seconds = learner.train_seconds
+    logs = learner.train_for(args.learn_seconds, max_steps=args.learn_steps, callback=_progress_callback(bar))
+    bar.close()
+    for skill in skills:
+        library.skills[skill].learn_seconds += learner.train_seconds - bar.start_seconds
+    version = library.commit(learner.latest()[1])
+    loss = f", final loss {logs[-1]['action_loss']:.3f}" if logs else ""
+    print(f"learned {', '.join(skills)}: {len(logs)} steps{loss}; saved version {version} in {args.library}")
+    return 0
+
+
+def cmd_up(args) -> int:
+    """Run a ROS 2 graph (sim, robot or teach) without the ROS 2 CLI."""
+    try:
+        from yan_dog_ros.runner import parse_overrides, run
+    except ImportError as e:  # rclpy or the yan_dog_ros package missing
+        raise SystemExit(f"yan-dog up needs rclpy and the yan_dog_ros package (make install): {e}") from None
+    try:
+        overrides = parse_overrides(args.args)
+        return run(args.graph, overrides, separate_processes=args.processes, duration_s=args.duration)
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"yan-dog up: {e}") from None
 
 
 def cmd_eval(args) -> int:
@@ -168,8 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
 
-    p = sub.add_parser("teach", help="demonstrate a skill K times in sim and learn it")
-    p.add_argument("--skill", required=True)
+    p = sub.add_parser("teach", help="demonstrate a skill K times in sim (or replay a bag) and learn it")
+    p.add_argument("--skill", help="skill to teach (with --from-bag: only this skill's demonstrations)")
+    p.add_argument("--from-bag", type=Path, help="learn the demonstrations of a recorded session (MCAP)")
+    p.add_argument("--learn-steps", type=int, default=None, help="cap on optimizer steps (--from-bag)")
     p.add_argument("--demos", type=int, default=3)
     p.add_argument("--learn-seconds", type=float, default=60.0, help="CPU seconds of learning")
     p.add_argument("--tries", type=int, default=0, help="corrected tries (teacher intervenes)")
@@ -198,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learn-seconds", type=float, default=60.0)
     common(p)
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("up", help="run a ROS 2 graph without the ROS 2 CLI (in one process by default)")
+    p.add_argument("graph", choices=["sim", "teach", "robot"], help="graph from yan_dog_ros/graph.py")
+    p.add_argument("args", nargs="*", metavar="name:=value", help="launch arguments, as for ros2 launch")
+    p.add_argument("--processes", action="store_true", help="one OS process per node (or composed brain)")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("demo", help="teach several skills, evaluate cue by cue, write a report")
     p.add_argument("--out", type=Path, default=Path("demo_out"))

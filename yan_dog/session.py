@@ -77,6 +77,28 @@ class SessionConfig:
             raise ValueError(f"corrected_tries must be >= 0, got {self.corrected_tries}")
 
 
+def build_learner(
+    config: SessionConfig, library: SkillLibrary | None = None, load_demos: bool = True
+) -> OnlineLearner:
+    """The online learner of a teach session (in sim or on the ROS brain): the library's policy, or a
+    new `config.policy` in the hybrid action space, and (with `load_demos`) every demonstration the
+    library holds."""
+    torch.manual_seed(config.seed)
+    policy = library.load(load_policy) if library is not None else None
+    if policy is None:
+        pcfg = PolicyConfig.from_dict(
+            {**PolicyConfig().to_dict(), **config.policy_overrides, "action_dim": HYBRID_ACTION_DIM}
+        )
+        policy = make_policy(config.policy, pcfg)
+        policy.set_action_normalization(np.zeros(HYBRID_ACTION_DIM), HYBRID_ACTION_SCALE)
+    lcfg = LearnerConfig(**{**config.learner.__dict__, "seed": config.seed})
+    learner = OnlineLearner(policy, lcfg)
+    if library is not None and load_demos:
+        for ep in library.demos() if library.skills else []:
+            learner.add_episode(ep)
+    return learner
+
+
 @dataclass
 class TeachReport:
     skill: str
@@ -100,19 +122,7 @@ class TeachSession:
     def __init__(self, config: SessionConfig | None = None, library: SkillLibrary | None = None):
         self.config = config = config or SessionConfig()
         self.library = library
-        torch.manual_seed(config.seed)
-        policy = library.load(load_policy) if library is not None else None
-        if policy is None:
-            pcfg = PolicyConfig.from_dict(
-                {**PolicyConfig().to_dict(), **config.policy_overrides, "action_dim": HYBRID_ACTION_DIM}
-            )
-            policy = make_policy(config.policy, pcfg)
-            policy.set_action_normalization(np.zeros(HYBRID_ACTION_DIM), HYBRID_ACTION_SCALE)
-        lcfg = LearnerConfig(**{**config.learner.__dict__, "seed": config.seed})
-        self.learner = OnlineLearner(policy, lcfg)
-        if library is not None:
-            for ep in library.demos() if library.skills else []:
-                self.learner.add_episode(ep)
+        self.learner = build_learner(config, library)
         self.env = gym.make(
             sim.ENV_ID,
             skill=sim.skills.names()[0],

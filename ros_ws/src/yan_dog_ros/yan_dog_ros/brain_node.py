@@ -1,0 +1,315 @@
+"""`yan_brain`: the train–inference loop over ROS 2 (a thin node over `yan_dog.brain.BrainCore`).
+
+Every control period (a timer at `control_hz`, never driven by sensor callbacks) the node
+1. takes the latest token matrix of each stream (`yan_dog.streams.TickAligner`: camera zero-order hold,
+   one audio block per tick, latest proprio row) and rebuilds the policy's observation;
+2. hands it, with the latest fresh teach action, to `BrainCore.tick` (policy through the Actor, or the
+   teach action during a demonstration; safe hold on stale inputs or when idle) -> 12 joint targets;
+3. publishes them on /joint_commands (std_msgs/Float64MultiArray, rad).
+
+Inputs: /tokens/camera, /tokens/audio, /tokens/proprio (sensor_msgs/Image 32FC1, from the tokenizer
+nodes; or directly through `on_tokens` when composed in one process), /teach/action (15-D hybrid action,
+std_msgs/Float64MultiArray: the only place teach commands are accepted from).
+Outputs: /joint_commands, /brain/status (std_msgs/String JSON: mode, skill, learner steps, weights
+version, stale streams, tick timing; the latency is from the joint state's source stamp to the command's
+publication, meaningful when the sources stamp with this node's clock, e.g. both on sim time).
+Services: ~/start_demo, ~/stop_demo, ~/save_skill (std_srvs/Trigger); ~/set_trying, ~/set_learning
+(std_srvs/SetBool).
+Parameters (config/yan_brain.yaml): skill, cue, demo_source, trying, learning (these five may also be
+set at run time), library_dir ("" = in memory), control_hz, policy, d_model, n_layers, execute_chunk,
+seed, batch_episodes, learner_threads, learner_nice, stale_control_periods, camera_period_s, audio_period_s,
+proprio_period_s, audio_queue_ticks, teach_timeout_periods, phase_lock, phase_target_ms, status_hz,
+subscribe_tokens.
+
+Phase lock (`yan_dog.brain.PhaseLock`): the control timer keeps its own clock, but about once a second
+the node checks how old the newest joint state is when a tick runs, and if the ticks are out of phase
+with the sensor it moves the tick grid once so that ticks run ~phase_target_ms after the samples arrive
+(a sample otherwise waits half a period on average). The timer never waits for a sensor: when a stream
+stops, ticks go on and hold.
+
+Threads: one SingleThreadedExecutor runs every callback; the learner trains in its own thread
+(OnlineLearner) and the control timer never waits for it (stopping the learner happens off the executor
+thread too). Measured here: rclpy's MultiThreadedExecutor took about twice the CPU (0.6 vs 0.33 of a core
+for the composed brain at 50 Hz), which on 2 cores shared with the simulator costs more ticks than it
+saves. Two services write files and may delay one tick while they do: ~/stop_demo (the demonstration
+into the library, when library_dir is set) and ~/save_skill (a new library version).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import numpy as np
+import rclpy
+import torch
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float64MultiArray, String
+from std_srvs.srv import SetBool, Trigger
+
+from yan_dog.bag import DEMO_ABORT, DEMO_START, DEMO_STOP, SKILL_SAVED, TEACH_EVENTS_TOPIC, teach_event
+from yan_dog.brain import PHASE_TARGET_S, BrainConfig, BrainCore, PhaseLock, TickStats
+from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig
+from yan_dog.streams import (
+    AUDIO_QUEUE_TICKS,
+    DEFAULT_PERIODS_S,
+    STALE_CONTROL_PERIODS,
+    TickAligner,
+    TokenMatrix,
+)
+from yan_dog_ros import msgs
+from yan_policy.config import PolicyConfig
+from yan_policy.learner import GIL_SWITCH_S, LearnerConfig
+from yan_policy.library import SkillLibrary
+
+DEFAULT_STATUS_HZ = 5.0
+DEFAULT_TEACH_TIMEOUT_PERIODS = 3  # a teach action older than this many control periods is not used
+LOG_THROTTLE_S = 1.0
+MS_PER_S = 1000.0
+_RUNTIME_PARAMS = ("skill", "cue", "demo_source", "trying", "learning")
+
+
+class BrainNode(Node):
+    """The brain as a ROS 2 node; see the module docstring."""
+
+    def __init__(self, **kwargs):
+        super().__init__("yan_brain", **kwargs)
+        p = self._declare_parameters()
+        library = SkillLibrary(p["library_dir"]) if p["library_dir"] else None
+        session = SessionConfig(
+            policy=p["policy"], seed=p["seed"], execute_chunk=p["execute_chunk"],
+            policy_overrides={"d_model": p["d_model"], "n_layers": p["n_layers"]},
+            learner=LearnerConfig(batch_episodes=p["batch_episodes"], threads=p["learner_threads"]),
+        )
+        self.core = BrainCore(BrainConfig(
+            skill=p["skill"], control_hz=p["control_hz"], learning=p["learning"], trying=p["trying"],
+            demo_source=p["demo_source"], cue=p["cue"] or None, learner_nice=p["learner_nice"],
+            session=session,
+        ), library)
+        self.period_s = 1.0 / p["control_hz"]
+        periods = {s: p[f"{s}_period_s"] for s in ("camera", "audio", "proprio")}
+        self.aligner = TickAligner(self.core.spec, p["control_hz"], periods, p["stale_control_periods"],
+                                   p["audio_queue_ticks"])
+        self.teach_timeout_s = p["teach_timeout_periods"] * self.period_s
+        self.stats = TickStats(self.period_s)
+        self.phase = PhaseLock(self.period_s, p["phase_target_ms"] / MS_PER_S) if p["phase_lock"] else None
+        self._rephase_timer = None
+        self._inputs_lock = threading.Lock()  # aligner + teach action, should callbacks run in threads
+        self._teach: tuple[np.ndarray, float] | None = None  # (15,) action, arrival (monotonic s)
+        self._was_stale: list[str] = []
+        self.dropped = 0
+
+        self.commands = self.create_publisher(Float64MultiArray, msgs.JOINT_COMMANDS_TOPIC, msgs.COMMAND_QOS)
+        self.status_pub = self.create_publisher(String, msgs.BRAIN_STATUS_TOPIC, msgs.STATUS_QOS)
+        # demonstration boundaries, for the session recorder (and `yan-dog teach --from-bag`)
+        self.events_pub = self.create_publisher(String, TEACH_EVENTS_TOPIC, msgs.COMMAND_QOS)
+        if p["subscribe_tokens"]:
+            for stream, topic in (("camera", msgs.CAMERA_TOKENS_TOPIC), ("audio", msgs.AUDIO_TOKENS_TOPIC),
+                                  ("proprio", msgs.PROPRIO_TOKENS_TOPIC)):
+                self.create_subscription(Image, topic, lambda m, s=stream: self.on_token_msg(s, m),
+                                         msgs.TOKEN_QOS)
+        self.create_subscription(Float64MultiArray, msgs.TEACH_ACTION_TOPIC, self.on_teach_action,
+                                 msgs.COMMAND_QOS)
+        for name, kind, handler in (("start_demo", Trigger, self.srv_start_demo),
+                                    ("stop_demo", Trigger, self.srv_stop_demo),
+                                    ("save_skill", Trigger, self.srv_save_skill),
+                                    ("set_trying", SetBool, self.srv_set_trying),
+                                    ("set_learning", SetBool, self.srv_set_learning)):
+            self.create_service(kind, f"~/{name}", handler)
+        self.add_on_set_parameters_callback(self.on_set_parameters)
+        self._tick_timer = self.create_timer(self.period_s, self.on_tick)
+        self.create_timer(1.0 / p["status_hz"], self.publish_status)
+        self.get_logger().info(
+            f"yan_brain: {p['policy']} policy ({self.core.learner.policy.num_parameters()} parameters) at "
+            f"{p['control_hz']} Hz, skill {p['skill']!r}, library {p['library_dir'] or '(in memory)'}")
+
+    def _declare_parameters(self) -> dict:
+        b, s, lc = BrainConfig(), SessionConfig(), LearnerConfig()
+        defaults = {
+            # teaching (may change at run time)
+            "skill": b.skill, "cue": "", "demo_source": b.demo_source, "trying": b.trying,
+            "learning": b.learning,
+            # policy and learner
+            "library_dir": "", "control_hz": b.control_hz, "policy": s.policy,
+            "d_model": s.policy_overrides["d_model"], "n_layers": PolicyConfig.n_layers,
+            "execute_chunk": s.execute_chunk, "seed": s.seed, "batch_episodes": lc.batch_episodes,
+            "learner_threads": lc.threads, "learner_nice": b.learner_nice,
+            # inputs
+            "stale_control_periods": STALE_CONTROL_PERIODS, "audio_queue_ticks": AUDIO_QUEUE_TICKS,
+            **{f"{stream}_period_s": period for stream, period in DEFAULT_PERIODS_S.items()},
+            "teach_timeout_periods": DEFAULT_TEACH_TIMEOUT_PERIODS, "subscribe_tokens": True,
+            "phase_lock": True, "phase_target_ms": PHASE_TARGET_S * MS_PER_S, "status_hz": DEFAULT_STATUS_HZ,
+        }
+        return {k: self.declare_parameter(k, v).value for k, v in defaults.items()}
+
+    # --- inputs ---------------------------------------------------------------------------------------------
+    def on_tokens(self, tokens: TokenMatrix) -> None:
+        """Accept one token matrix (the direct, serialisation-free path of the composed process)."""
+        try:
+            with self._inputs_lock:
+                self.aligner.put(tokens, time.monotonic())
+        except ValueError as e:
+            self._drop(f"{tokens.stream} tokens", e)
+
+    def on_token_msg(self, stream: str, msg: Image) -> None:
+        try:
+            data = msgs.token_matrix_from_msg(msg)  # (rows, width)
+        except ValueError as e:
+            self._drop(f"{stream} tokens", e)
+            return
+        self.on_tokens(TokenMatrix(stream, msgs.stamp_to_seconds(msg.header.stamp), data))
+
+    def on_teach_action(self, msg: Float64MultiArray) -> None:
+        try:
+            action = msgs.float_array_values(msg, HYBRID_ACTION_DIM, "teach action")  # (15,)
+        except ValueError as e:
+            self._drop("teach action", e)
+            return
+        with self._inputs_lock:
+            self._teach = (action, time.monotonic())
+
+    def _drop(self, what: str, fault: Exception) -> None:
+        self.dropped += 1
+        self.get_logger().warning(f"dropped {what}: {fault}", throttle_duration_sec=LOG_THROTTLE_S)
+
+    # --- the control tick -----------------------------------------------------------------------------------
+    def on_tick(self) -> None:
+        now_s = time.monotonic()
+        self.stats.tick(now_s)
+        with self._inputs_lock:
+            aligned = self.aligner.tick(now_s)
+            teach = self._teach
+        fresh = teach is not None and now_s - teach[1] <= self.teach_timeout_s
+        try:
+            targets = self.core.tick(aligned.obs, teach[0] if fresh else None, now_s)  # (12,)
+        except Exception as e:  # noqa: BLE001 — never let a policy fault stop the robot's command stream
+            self.get_logger().error(f"tick failed, holding: {e!r}", throttle_duration_sec=LOG_THROTTLE_S)
+            targets = self.core.tick(None, None, now_s)
+        self.commands.publish(msgs.float_array(targets, "joint_targets_rad"))
+        self.stats.compute(time.monotonic() - now_s)
+        if aligned.obs is not None:  # sensor stamp of the joint state behind this command -> now
+            now_ros_s = self.get_clock().now().nanoseconds / msgs.NANOSECONDS_PER_SECOND
+            self.stats.latency(now_ros_s - aligned.stamps_s["proprio"])
+        if self.phase is not None:
+            self._lock_phase(now_s)
+        if aligned.stale != self._was_stale:
+            if aligned.stale:
+                self.get_logger().warning(f"stale inputs {aligned.stale}: holding the stand pose")
+            else:
+                self.get_logger().info("inputs back: resuming")
+            self._was_stale = aligned.stale
+
+    def _lock_phase(self, tick_s: float) -> None:
+        """Feed the phase lock; when it asks, tick once more `shift` after this tick's start and restart
+        the timer there (the tick's own compute time is already behind us: subtract it)."""
+        arrived_s = self.aligner.monitor.last_s["proprio"]
+        if arrived_s is not None:
+            self.phase.observe(tick_s - arrived_s)
+        shift_s = self.phase.shift_s()
+        if shift_s is None or self._rephase_timer is not None:
+            return
+        delay_s = (shift_s - (time.monotonic() - tick_s)) % self.period_s
+        self._rephase_timer = self.create_timer(delay_s, self._rephase)
+
+    def _rephase(self) -> None:
+        self.destroy_timer(self._rephase_timer)
+        self._rephase_timer = None
+        self._tick_timer.reset()  # the next regular tick comes one period after this one
+        self.on_tick()
+
+    # --- services and parameters ----------------------------------------------------------------------------
+    def _answer(self, response, result: tuple[bool, str]):
+        response.success, response.message = result
+        (self.get_logger().info if result[0] else self.get_logger().warning)(result[1])
+        return response
+
+    def _teach_event(self, kind: str, skill: str, **fields) -> None:
+        self.events_pub.publish(String(data=teach_event(kind, skill, **fields)))
+
+    def srv_start_demo(self, request, response):
+        result = self.core.start_demo(time.monotonic())
+        if result[0]:
+            self._teach_event(DEMO_START, self.core.skill, source=self.core.config.demo_source,
+                              cue=self.core.config.cue)
+        return self._answer(response, result)
+
+    def srv_stop_demo(self, request, response):
+        running, skill = self.core.mode == "demonstrating", self.core.skill
+        result = self.core.stop_demo()
+        if running:
+            self._teach_event(DEMO_STOP if result[0] else DEMO_ABORT, skill)
+        return self._answer(response, result)
+
+    def srv_save_skill(self, request, response):
+        result = self.core.save_skill()
+        if result[0]:
+            self._teach_event(SKILL_SAVED, self.core.skill, message=result[1])
+        return self._answer(response, result)
+
+    def srv_set_trying(self, request, response):
+        return self._answer(response, self.core.set_trying(request.data))
+
+    def srv_set_learning(self, request, response):
+        return self._answer(response, self.core.set_learning(request.data))
+
+    def on_set_parameters(self, params) -> SetParametersResult:
+        for param in params:
+            if param.name not in _RUNTIME_PARAMS:
+                continue
+            if param.name == "skill":
+                ok, message = self.core.set_skill(param.value)
+            elif param.name == "trying":
+                ok, message = self.core.set_trying(bool(param.value))
+            elif param.name == "learning":
+                ok, message = self.core.set_learning(bool(param.value))
+            elif param.name == "cue":
+                self.core.config.cue, ok, message = param.value or None, True, f"cue {param.value!r}"
+            elif param.value not in ("scripted", "teleop", "bag", "intervention"):
+                ok, message = False, f"demo_source {param.value!r} is not an episode source"
+            else:
+                self.core.config.demo_source, ok, message = param.value, True, f"demo_source {param.value!r}"
+            if not ok:
+                return SetParametersResult(successful=False, reason=message)
+        return SetParametersResult(successful=True)
+
+    def status(self) -> dict:
+        with self._inputs_lock:
+            stale = self.aligner.stale(time.monotonic())
+            counts = dict(self.aligner.counts)
+        return {**self.core.status(), "stale": stale, "dropped": self.dropped, **counts,
+                "phase_shifts": self.phase.shifts if self.phase else 0, "tick_stats": self.stats.summary()}
+
+    def publish_status(self) -> None:
+        self.status_pub.publish(msgs.json_string(self.status()))
+
+    def close(self) -> None:
+        self.core.close()
+
+
+def configure_process() -> None:
+    """Process settings for a node that runs a control loop beside a learner on 2 cores."""
+    torch.set_num_threads(1)
+    sys.setswitchinterval(GIL_SWITCH_S)  # the learner thread must not keep the GIL 5 ms past a tick's time
+
+
+def main(args=None) -> None:
+    configure_process()
+    rclpy.init(args=args)
+    node = None
+    executor = SingleThreadedExecutor()
+    try:
+        node = BrainNode()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.try_shutdown()

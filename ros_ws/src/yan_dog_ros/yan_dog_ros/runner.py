@@ -1,0 +1,185 @@
+"""`yan-dog up <graph>`: run a yan-dog ROS 2 graph without the ROS 2 CLI (no `ros2 launch` needed).
+
+The graph comes from `yan_dog_ros.graph`, the declarations the launch files are built from, with the same
+arguments (`name:=value`) and the same parameter files. Two ways to run it:
+
+- in one process (default): every node on one `MultiThreadedExecutor`; the brain's four nodes wired as
+  `brain_composed` wires them (`yan_dog_ros.composed.compose`) when `composed:=true`;
+- `--processes`: one OS process per `graph.processes()` entry, each started with the exact
+  `--ros-args` a launch file gives it (the console scripts in this Python's bin folder).
+
+Ctrl-C (or `duration_s`) stops it cleanly: nodes are closed (the recorder finishes its bag) and
+destroyed; child processes get SIGINT, then SIGKILL after `STOP_TIMEOUT_S`. A process that exits by
+itself with code 0 (the teacher, after its demonstrations) leaves the rest running; a failing one
+stops the graph.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from yan_dog_ros.graph import (
+    COMPOSED_EXECUTABLE,
+    Process,
+    get_graph,
+    processes,
+    resolve_args,
+)
+
+STOP_TIMEOUT_S = 10.0  # s a child process gets to exit after SIGINT before it is killed
+POLL_S = 0.2  # s between checks of the children / the deadline
+MIN_EXECUTOR_THREADS = 4
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """['composed:=false', ...] -> {'composed': 'false'}; ValueError on a malformed item."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition(":=")
+        if not sep or not name:
+            raise ValueError(f"launch arguments are name:=value, got {item!r}")
+        out[name] = value
+    return out
+
+
+def executable_path(name: str) -> str:
+    """A console script of this environment (next to this Python), else from PATH."""
+    here = Path(sys.executable).parent / name
+    if here.is_file():
+        return str(here)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"executable {name!r} not found next to {sys.executable} nor on PATH")
+    return found
+
+
+def commands(graph_name: str, overrides: dict[str, str] | None = None) -> list[list[str]]:
+    """The command lines `--processes` runs (and `ros2 launch` would run) for a graph."""
+    graph = get_graph(graph_name)
+    procs = processes(graph, resolve_args(graph, overrides))
+    return [[executable_path(p.executable), *p.ros_args] for p in procs]
+
+
+def run(
+    graph_name: str = "sim",
+    overrides: dict[str, str] | None = None,
+    separate_processes: bool = False,
+    duration_s: float | None = None,
+    log=print,
+) -> int:
+    """Run a graph until Ctrl-C or `duration_s`; returns 0, or 1 if a part of it died on its own."""
+    graph = get_graph(graph_name)
+    values = resolve_args(graph, overrides)
+    procs = processes(graph, values)
+    log(f"yan-dog up {graph_name}: " + ", ".join(f"{p.executable}[{', '.join(n.name for n in p.nodes)}]"
+                                               for p in procs))  # fmt: skip
+    if separate_processes:
+        return _run_processes(procs, duration_s, log)
+    return _run_in_process(procs, duration_s, log)
+
+
+# --- separate processes ---------------------------------------------------------------------------------
+def _stop(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _run_processes(procs: list[Process], duration_s: float | None, log) -> int:
+    children: list[subprocess.Popen] = []
+    rc = 0
+    deadline = None if duration_s is None else time.monotonic() + duration_s
+    try:
+        for p in procs:
+            children.append(subprocess.Popen([executable_path(p.executable), *p.ros_args]))
+        finished: set[int] = set()
+        while deadline is None or time.monotonic() < deadline:
+            for i, (p, child) in enumerate(zip(procs, children, strict=True)):
+                if i in finished or child.poll() is None:
+                    continue
+                finished.add(i)
+                if child.returncode != 0:  # a node that failed: the graph is incomplete
+                    log(f"{p.executable} exited with code {child.returncode}; stopping the graph")
+                    rc = 1
+                    break
+                log(f"{p.executable} finished")  # e.g. the teacher after its demonstrations
+            if rc or len(finished) == len(children):
+                break
+            time.sleep(POLL_S)
+    except KeyboardInterrupt:
+        log("Ctrl-C: stopping the graph")
+    finally:
+        _stop(children)
+    return rc
+
+
+# --- one process ----------------------------------------------------------------------------------------
+def _factory(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _run_in_process(procs: list[Process], duration_s: float | None, log) -> int:
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+    from yan_dog_ros.brain_node import configure_process
+
+    configure_process()  # one torch thread, short GIL switch interval: the control loop shares the CPU
+    composed = [p for p in procs if p.executable == COMPOSED_EXECUTABLE]
+    # compose() reads its parameters from the context's global arguments (like brain_composed's argv);
+    # every other node gets its own --ros-args as node arguments, exactly as its own process would.
+    global_args = list(composed[0].ros_args) if composed else ["--ros-args"]
+    context = Context()
+    rclpy.init(context=context, args=global_args)
+    nodes = []
+    executor = None
+    try:
+        for p in procs:
+            if p.executable == COMPOSED_EXECUTABLE:
+                from yan_dog_ros.composed import compose
+
+                brain, tokenizers = compose(context=context)
+                nodes += [brain, *tokenizers]
+                continue
+            (spec,) = p.nodes  # every other process holds one node
+            nodes.append(_factory(spec.factory)(context=context, cli_args=list(p.ros_args)))
+        threads = max(MIN_EXECUTOR_THREADS, len(nodes) + 2)
+        executor = MultiThreadedExecutor(num_threads=threads, context=context)
+        for node in nodes:
+            executor.add_node(node)
+        log(f"running {len(nodes)} nodes in one process; Ctrl-C stops")
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        while context.ok() and (deadline is None or time.monotonic() < deadline):
+            executor.spin_once(timeout_sec=POLL_S)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        log("stopping the graph")
+    finally:
+        if executor is not None:
+            # rclpy 7.1's MultiThreadedExecutor.shutdown does not wait for the callbacks still running in
+            # its thread pool (they then hit destroyed handles); let them finish first.
+            pool = getattr(executor, "_executor", None)
+            if pool is not None:
+                pool.shutdown(wait=True)
+            executor.shutdown()
+        for node in reversed(nodes):
+            close = getattr(node, "close", None)
+            if callable(close):
+                close()
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)
+    return 0

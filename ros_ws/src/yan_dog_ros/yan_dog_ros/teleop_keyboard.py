@@ -1,0 +1,159 @@
+"""`teleop_keyboard`: a person drives and teaches the dog from a terminal.
+
+Keys (see `yan_dog.teleop`): w/s/a/d/q/e walk and turn, space/x stop, 1-4 postures (stand, sit, lie
+down, shake paw), b/n begin/end a demonstration on the brain, c play the cue through the sim, r reset
+the sim, Esc or Ctrl-C quit.
+
+Every control tick (`control_hz`) it publishes the current 15-D hybrid action on /teach/action (the brain
+executes and records it while a demonstration runs) and, with `publish_cmd_vel`, the gait command on
+/cmd_vel (so the sim's own trot controller walks the dog when no brain is running). The keys b, n, c, r
+call `/<brain_node>/start_demo`, `/<brain_node>/stop_demo`, `/<sim_node>/play_cue` and
+`/<sim_node>/reset` (std_srvs/Trigger).
+
+The terminal is put in cbreak mode (keys arrive without Enter, not echoed) and restored on exit, whatever
+the exit path. Parameters (config/teleop_keyboard.yaml): control_hz, publish_cmd_vel, sim_node,
+brain_node.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import termios
+import tty
+
+import rclpy
+from geometry_msgs.msg import Twist
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
+
+from yan_dog.teleop import HELP, TeleopState, apply_key, step_action
+from yan_dog_ros import msgs
+
+NODE_NAME = "teleop_keyboard"
+MAX_KEYS_PER_TICK = 16  # keys read per tick at most (a held key repeats ~30/s)
+ESCAPE = b"\x1b"
+ESCAPE_SEQUENCE_MAX_BYTES = 8  # the rest of an escape sequence such as an arrow key's "\x1b[A"
+
+PARAMETERS = {
+    "control_hz": 50,
+    "publish_cmd_vel": True,
+    "sim_node": "sim_node",
+    "brain_node": "yan_brain",
+}
+
+
+class TerminalKeys:
+    """Single key presses from a terminal (cbreak mode), as a context manager that restores the terminal.
+
+    `read_key()` returns one pending key or None without blocking."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdin
+        self._saved = None
+
+    def __enter__(self) -> TerminalKeys:
+        if not self.stream.isatty():
+            raise RuntimeError("teleop_keyboard needs a terminal: stdin is not a TTY")
+        fd = self.stream.fileno()
+        self._saved = termios.tcgetattr(fd)
+        tty.setcbreak(fd)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._saved is not None:
+            termios.tcsetattr(self.stream.fileno(), termios.TCSADRAIN, self._saved)
+            self._saved = None
+
+    def read_key(self) -> str | None:
+        fd = self.stream.fileno()
+        ready, _, _ = select.select([fd], [], [], 0.0)
+        if not ready:
+            return None
+        data = os.read(fd, 1)
+        if data == ESCAPE and select.select([fd], [], [], 0.0)[0]:
+            os.read(fd, ESCAPE_SEQUENCE_MAX_BYTES)  # an arrow or function key, not a lone Esc: ignore it
+            return None
+        return data.decode(errors="replace") if data else None
+
+
+class TeleopNode(Node):
+    """Turns key presses into teach actions and service calls. `key_source` has `read_key() -> str | None`."""
+
+    def __init__(self, key_source, **node_kwargs):
+        super().__init__(NODE_NAME, **node_kwargs)
+        for name, default in PARAMETERS.items():
+            self.declare_parameter(name, default)
+        self.keys = key_source
+        self.state = TeleopState()
+        self.quit = False
+        self.dt_s = 1.0 / self.get_parameter("control_hz").value
+        self.publish_cmd_vel = self.get_parameter("publish_cmd_vel").value
+        sim, brain = self.get_parameter("sim_node").value, self.get_parameter("brain_node").value
+        self._service_clients = {
+            "start_demo": self.create_client(Trigger, f"/{brain}/start_demo"),
+            "stop_demo": self.create_client(Trigger, f"/{brain}/stop_demo"),
+            "play_cue": self.create_client(Trigger, f"/{sim}/play_cue"),
+            "reset_sim": self.create_client(Trigger, f"/{sim}/reset"),
+        }
+        self.pub_action = self.create_publisher(Float64MultiArray, msgs.TEACH_ACTION_TOPIC, msgs.COMMAND_QOS)
+        self.pub_cmd_vel = self.create_publisher(Twist, msgs.CMD_VEL_TOPIC, msgs.COMMAND_QOS)
+        self.create_timer(self.dt_s, self._on_tick)
+        self.get_logger().info("keys:" + HELP)
+
+    def _on_tick(self) -> None:
+        for _ in range(MAX_KEYS_PER_TICK):
+            key = self.keys.read_key()
+            if key is None:
+                break
+            self.state, event = apply_key(self.state, key)
+            if event == "quit":
+                self.quit = True
+            elif event is not None:
+                self._call(event)
+        self.state, action = step_action(self.state, self.dt_s)
+        self.pub_action.publish(msgs.float_array(action, "hybrid_action"))
+        if self.publish_cmd_vel:
+            twist = Twist()
+            twist.linear.x, twist.linear.y, twist.angular.z = (float(v) for v in self.state.command)
+            self.pub_cmd_vel.publish(twist)
+
+    def _call(self, event: str) -> None:
+        client = self._service_clients[event]
+        if not client.service_is_ready():
+            self.get_logger().warning(f"{event}: service {client.srv_name} is not available")
+            return
+        future = client.call_async(Trigger.Request())
+        future.add_done_callback(lambda f, e=event: self._on_answer(e, f))
+
+    def _on_answer(self, event: str, future) -> None:
+        try:
+            response = future.result()
+        except Exception as err:  # the call itself failed
+            self.get_logger().error(f"{event} failed: {err!r}")
+            return
+        log = self.get_logger().info if response.success else self.get_logger().error
+        log(f"{event}: {'ok' if response.success else 'refused'} {response.message[:200]}")
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        with TerminalKeys() as keys:
+            node = TeleopNode(keys)
+            while rclpy.ok() and not node.quit:
+                rclpy.spin_once(node, timeout_sec=node.dt_s)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""Tokenizer nodes: raw sensor topics in, token matrices out (sensor_msgs/Image 32FC1).
+
+    camera_tokenizer  /camera/image_raw (rgb8|bgr8)      -> /tokens/camera   (s, 3s) resized frame, 0..255
+    audio_tokenizer   /audio/pcm (Int16MultiArray)       -> /tokens/audio    (S / hop, hop) per control tick
+    joint_tokenizer   /joint_states + /imu/data          -> /tokens/proprio  (1, 3*12 + 10)
+
+header.stamp of a token message is the SOURCE stamp (the raw message's stamp; audio chunks have no
+header and are stamped on arrival with this node's clock), header.frame_id the stream name. All the
+work is in `yan_dog.streams` (ROS-free); these nodes only wire topics to it. A bad message is logged in
+one line naming the fault and dropped; a callback never raises.
+
+In one process (`composed.py`) the brain takes the token matrices directly from `sinks` (no
+serialisation); parameter `publish_tokens` then decides whether they are also published.
+
+Parameters (all nodes): image_size, audio_rate_hz, control_hz, hop (must match the brain's policy;
+defaults are the policy defaults), publish_tokens (default true). joint_tokenizer: imu_max_age_s (a
+joint state is dropped when the newest IMU reading is older than this). audio_tokenizer: gap_s (an
+audio chunk arriving this long after the previous one starts a new stream: the partial block is dropped).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import Image, Imu, JointState
+from std_msgs.msg import Int16MultiArray
+
+from yan_dog import streams
+from yan_dog_ros import msgs
+from yan_policy.config import TokenizerConfig
+
+LOG_THROTTLE_S = 1.0  # at most one "dropped" line per second per node (a bad stream must not flood the log)
+DEFAULT_IMU_MAX_AGE_S = 0.1  # 5 IMU periods at 50 Hz
+DEFAULT_AUDIO_GAP_S = 0.1  # 5 chunk periods at 50 Hz
+
+TokenSink = Callable[[streams.TokenMatrix], None]
+_TOKEN_TOPICS = {
+    "camera": msgs.CAMERA_TOKENS_TOPIC,
+    "audio": msgs.AUDIO_TOKENS_TOPIC,
+    "proprio": msgs.PROPRIO_TOKENS_TOPIC,
+}
+
+
+class TokenizerNode(Node):
+    """Base of the three tokenizers: token-shape parameters, the output publisher and direct sinks."""
+
+    def __init__(self, node_name: str, stream: str, **kwargs):
+        super().__init__(node_name, **kwargs)
+        d = TokenizerConfig()
+        self.stream = stream
+        image_size = self.declare_parameter("image_size", d.image_size).value
+        rate = self.declare_parameter("audio_rate_hz", d.sample_rate).value
+        control_hz = self.declare_parameter("control_hz", d.control_hz).value
+        hop = self.declare_parameter("hop", d.hop).value
+        if rate % control_hz:
+            raise ValueError(f"audio_rate_hz {rate} must be a multiple of control_hz {control_hz}")
+        self.spec = streams.TokenSpec(image_size, rate // control_hz, hop, d.n_joints)
+        self.publish_tokens = bool(self.declare_parameter("publish_tokens", True).value)
+        self.sinks: list[TokenSink] = []
+        self.counts = {"in": 0, "out": 0, "dropped": 0}
+        self._pub = self.create_publisher(Image, _TOKEN_TOPICS[stream], msgs.TOKEN_QOS)
+
+    def emit(self, tokens: np.ndarray, stamp) -> None:
+        """Hand a (rows, width) token matrix stamped `stamp` (builtin_interfaces/Time) downstream."""
+        if self.sinks:
+            matrix = streams.TokenMatrix(self.stream, msgs.stamp_to_seconds(stamp), tokens)
+            for sink in self.sinks:
+                sink(matrix)
+        if self.publish_tokens:
+            self._pub.publish(msgs.token_image(tokens, stamp, self.stream))
+        self.counts["out"] += 1
+
+    def drop(self, what: str, fault: Exception) -> None:
+        self.counts["dropped"] += 1
+        self.get_logger().warning(f"dropped {what}: {fault}", throttle_duration_sec=LOG_THROTTLE_S)
+
+
+class CameraTokenizerNode(TokenizerNode):
+    """/camera/image_raw -> /tokens/camera."""
+
+    def __init__(self, **kwargs):
+        super().__init__("camera_tokenizer", "camera", **kwargs)
+        self.create_subscription(Image, msgs.CAMERA_TOPIC, self.on_image, msgs.SENSOR_QOS)
+
+    def on_image(self, msg: Image) -> None:
+        self.counts["in"] += 1
+        try:
+            tokens = streams.camera_tokens(streams.decode_image(msg), self.spec.image_size)  # (s, 3s)
+        except ValueError as e:
+            self.drop("camera frame", e)
+            return
+        self.emit(tokens, msg.header.stamp)
+
+
+class AudioTokenizerNode(TokenizerNode):
+    """/audio/pcm chunks of any size -> one /tokens/audio matrix per control tick of samples."""
+
+    def __init__(self, **kwargs):
+        super().__init__("audio_tokenizer", "audio", **kwargs)
+        self.gap_s = float(self.declare_parameter("gap_s", DEFAULT_AUDIO_GAP_S).value)
+        self.rechunker = streams.AudioRechunker(self.spec.samples_per_tick)
+        self._last_arrival_s: float | None = None
+        self.create_subscription(Int16MultiArray, msgs.AUDIO_TOPIC, self.on_chunk, msgs.AUDIO_QOS)
+
+    def on_chunk(self, msg: Int16MultiArray) -> None:
+        self.counts["in"] += 1
+        now_s = self.get_clock().now().nanoseconds / msgs.NANOSECONDS_PER_SECOND  # the arrival stamp
+        arrival_s = time.monotonic()
+        if self._last_arrival_s is not None and arrival_s - self._last_arrival_s > self.gap_s:
+            self.rechunker.gap()
+        self._last_arrival_s = arrival_s
+        try:
+            chunk = streams.decode_audio(msg)  # (n,)
+        except ValueError as e:
+            self.drop("audio chunk", e)
+            return
+        for stamp_s, block in self.rechunker.push(chunk, now_s):
+            self.emit(streams.audio_tokens(block, self.spec.hop), msgs.to_stamp(stamp_s))  # (S / hop, hop)
+
+
+class JointTokenizerNode(TokenizerNode):
+    """/joint_states (any joint order) + the newest /imu/data -> /tokens/proprio (joint state's stamp)."""
+
+    def __init__(self, **kwargs):
+        super().__init__("joint_tokenizer", "proprio", **kwargs)
+        self.imu_max_age_s = float(self.declare_parameter("imu_max_age_s", DEFAULT_IMU_MAX_AGE_S).value)
+        self._imu: np.ndarray | None = None  # (10,)
+        self._imu_arrival_s = -np.inf
+        self.create_subscription(Imu, msgs.IMU_TOPIC, self.on_imu, msgs.SENSOR_QOS)
+        self.create_subscription(JointState, msgs.JOINT_STATES_TOPIC, self.on_joint_state, msgs.SENSOR_QOS)
+
+    def on_imu(self, msg: Imu) -> None:
+        try:
+            self._imu = streams.decode_imu(msg)
+        except ValueError as e:
+            self.drop("IMU reading", e)
+            return
+        self._imu_arrival_s = time.monotonic()
+
+    def on_joint_state(self, msg: JointState) -> None:
+        self.counts["in"] += 1
+        try:
+            joints = streams.decode_joint_state(msg)  # (3, 12) in the policy's order
+            age_s = time.monotonic() - self._imu_arrival_s
+            if self._imu is None or age_s > self.imu_max_age_s:
+                raise ValueError(f"no IMU reading in the last {self.imu_max_age_s} s")
+            tokens = streams.proprio_tokens(joints, self._imu)  # (1, 46)
+        except ValueError as e:
+            self.drop("joint state", e)
+            return
+        self.emit(tokens, msg.header.stamp)
+
+
+TOKENIZERS: dict[str, type[TokenizerNode]] = {
+    "camera": CameraTokenizerNode,
+    "audio": AudioTokenizerNode,
+    "proprio": JointTokenizerNode,
+}
+
+
+def spin_node(node_cls: type[Node], args=None) -> None:
+    """rclpy.init, spin one node until Ctrl-C or shutdown, clean up (the standard console-script main)."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = node_cls()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def camera_main(args=None) -> None:
+    spin_node(CameraTokenizerNode, args)
+
+
+def audio_main(args=None) -> None:
+    spin_node(AudioTokenizerNode, args)
+
+
+def joint_main(args=None) -> None:
+    spin_node(JointTokenizerNode, args)

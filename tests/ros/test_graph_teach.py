@@ -1,0 +1,119 @@
+"""Acceptance: teach `sit` over a real multi-process ROS 2 graph, then the dog sits on its cue alone.
+
+Processes: `sim_node` (the simulated A1), `brain_composed` (the three tokenizers + `yan_brain` in one
+process) and the scripted `teacher`, which runs 3 demonstrations through the brain's services and
+/teach/action. The brain learns in its background thread during and after the demonstrations; once it
+has taken LEARN_STEPS optimizer steps learning is switched off (so the try runs on fixed weights), the sim
+is reset on a held-out seed (its cue plays at the env's random cue time), trying is switched on, and
+the sim's own success check (/sim/status) must report that the dog sat.
+
+The session recorder runs beside them; afterwards its MCAP holds the 3 demonstrations, cut by the
+brain's /teach/events, and `yan-dog teach --from-bag` learns from that bag into a fresh skill library.
+
+Learning budget: a small Yan policy (d_model 64, one MCSD layer) and 100 steps learn `sit` from 3 demos
+in ~20 CPU s (6/6 held-out seeds in the in-process session with the same settings).
+"""
+
+import json
+import subprocess
+import time
+
+from std_msgs.msg import String
+from std_srvs.srv import SetBool, Trigger
+from yan_dog_ros import msgs
+
+from tests.ros.sim_graph import REPO, VENV_BIN, call, ros_node, set_parameters, spawn, spin_until
+from yan_dog import bag
+from yan_policy.library import SkillLibrary
+from yan_policy.registry import load_policy
+
+STARTUP_TIMEOUT_S = 60.0  # two processes importing torch + pybullet, DDS discovery, on 2 busy cores
+TEACH_TIMEOUT_S = 90.0  # 3 demonstrations of 4 s plus resets and service round trips
+LEARN_TIMEOUT_S = 300.0  # ~20-50 s alone; far longer when the other test worker loads both cores
+LEARN_STEPS = 100
+EVAL_SEED = 200_000  # held out: demonstrations use the teacher's seed_base 1000 + i
+TRY_MARGIN_S = 5.0
+BRAIN_CONFIGS = ("camera_tokenizer.yaml", "audio_tokenizer.yaml", "joint_tokenizer.yaml", "yan_brain.yaml")
+BRAIN_ARGS = ("-p", "d_model:=64", "-p", "n_layers:=1", "-p", "demo_source:=scripted", "-p", "learning:=true",
+              "-p", "trying:=false", "-p", "status_hz:=5.0")
+
+
+def _brain_args():
+    args = []
+    for name in BRAIN_CONFIGS[:-1]:  # the spawn helper adds the last one
+        args += ["--params-file", f"ros_ws/src/yan_dog_ros/config/{name}"]
+    return (*args, *BRAIN_ARGS)
+
+
+def _episode_s(reset) -> float:
+    """Episode length (s) from the sim's ~/reset response (its status JSON)."""
+    return float(json.loads(reset.message)["episode_s"])
+
+
+def test_teach_sit_over_ros_then_the_dog_sits_on_its_cue_alone(tmp_path):
+    started = time.monotonic()
+    bags = tmp_path / "bags"
+    with spawn("sim_node", params_file="sim_node.yaml") as sim, \
+            spawn("brain_composed", *_brain_args(), params_file=BRAIN_CONFIGS[-1]) as brain, \
+            spawn("session_recorder", "-p", f"output_dir:={bags}", "-p", "split_sessions:=false",
+                  params_file="session_recorder.yaml") as recorder, \
+            ros_node("graph_probe") as (node, ex):
+        brain_status, sim_status = [], []
+        for topic, into in ((msgs.BRAIN_STATUS_TOPIC, brain_status), (msgs.SIM_STATUS_TOPIC, sim_status)):
+            node.create_subscription(String, topic, lambda m, into=into: into.append(msgs.json_from_msg(m)),
+                                     msgs.STATUS_QOS)
+        ready = spin_until(ex, lambda: brain_status and not brain_status[-1]["stale"] and sim_status,
+                           STARTUP_TIMEOUT_S)
+        assert ready, f"graph did not come up\n{brain.log()}\n{sim.log()}"
+
+        # 1. three scripted demonstrations of `sit` over services and /teach/action
+        with spawn("teacher", "-p", "skill:=sit", "-p", "demos:=3", params_file="teacher.yaml") as teacher:
+            done = spin_until(ex, lambda: not teacher.alive(), TEACH_TIMEOUT_S)
+            assert done and teacher.proc.returncode == 0, f"{teacher.log()}\n{brain.log()}"
+        taught_at = time.monotonic()
+        assert spin_until(ex, lambda: brain_status[-1]["episodes"] == 3, 5.0), brain_status[-1]
+        assert brain_status[-1]["skills"] == ["sit"] and brain_status[-1]["demos_discarded"] == 0
+
+        # 2. the learner trains in the background while the control loop keeps ticking
+        learned = spin_until(ex, lambda: brain_status[-1]["learner_steps"] >= LEARN_STEPS, LEARN_TIMEOUT_S)
+        assert learned, brain_status[-1]
+        assert call(node, ex, SetBool, "/yan_brain/set_learning", SetBool.Request(data=False)).success
+        learned_at = time.monotonic()
+
+        # 3. held-out seed: the sim plays the cue, the brain acts alone
+        set_parameters(node, ex, "sim_node", skill="sit", seed=EVAL_SEED, play_cue=True)
+        reset = call(node, ex, Trigger, "/sim_node/reset", Trigger.Request())
+        assert reset.success, reset.message
+        episode = json.loads(reset.message)["episode"]
+        assert call(node, ex, SetBool, "/yan_brain/set_trying", SetBool.Request(data=True)).success
+        this_episode = [s for s in sim_status if s["episode"] == episode]
+
+        def episode_over():
+            this_episode[:] = [s for s in sim_status if s["episode"] == episode]
+            return this_episode and this_episode[-1]["time_s"] >= this_episode[-1]["episode_s"] - 1e-6
+
+        assert spin_until(ex, episode_over, _episode_s(reset) + TRY_MARGIN_S), sim_status[-1:]
+        final, status = this_episode[-1], brain_status[-1]
+        timing = (f"start-up+teach {taught_at - started:.0f} s, learning {learned_at - taught_at:.0f} s, "
+                  f"learner steps {status['learner_steps']}, tick stats {status['tick_stats']}")
+        assert status["mode"] == "idle" and status["trying"] and status["policy_ticks"] > 0
+        assert final["success"], f"the dog did not sit on its cue: {final}; {timing}"
+        assert sim.alive() and brain.alive() and recorder.alive(), recorder.log()
+        print(timing)
+
+    # 4. the recorded session: readable, 3 demonstrations, and learnable with `yan-dog teach --from-bag`
+    (path,) = sorted(bags.glob("*.mcap"))
+    episodes = bag.episodes_from_bag(path)
+    assert [e.skill for e in episodes] == ["sit"] * 3, [(e.skill, len(e)) for e in episodes]
+    assert all(len(e) > 100 for e in episodes)
+    library = tmp_path / "from_bag"
+    run = subprocess.run(
+        [str(VENV_BIN / "yan-dog"), "teach", "--from-bag", str(path), "--library", str(library),
+         "--policy", "mlp", "--learn-steps", "3"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    lib = SkillLibrary(library)
+    assert lib.load(load_policy) is not None and list(lib.skills) == ["sit"]
+    assert len(lib.demos("sit")) == 3 and all(d.source == "bag" for d in lib.demos("sit"))
+

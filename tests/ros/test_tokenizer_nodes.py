@@ -1,0 +1,115 @@
+"""The three tokenizer nodes as separate processes: raw messages in, 32FC1 token matrices out, stamped with
+the source stamp; bad input is dropped with a log line and the node keeps working."""
+
+import time
+
+import numpy as np
+from sensor_msgs.msg import Image, Imu, JointState
+from std_msgs.msg import Int16MultiArray
+from yan_dog_ros import msgs
+
+from sim.robot import MOTOR_NAMES
+from tests.ros.sim_graph import ros_node, spawn, spin_until
+from yan_dog import streams
+
+STARTUP_TIMEOUT_S = 30.0  # three processes importing torch + DDS discovery on a busy 2-core machine
+RECEIVE_TIMEOUT_S = 10.0
+RESEND_S = 0.1  # best-effort topics: a raw message is re-sent until its tokens arrive
+SPEC = streams.TokenSpec()
+SOURCE_STAMP_S = 1_700_000_123.25
+
+
+def _collect(node, topic):
+    got = []
+    node.create_subscription(Image, topic, got.append, msgs.TOKEN_QOS)
+    return got
+
+
+def _send_until(executor, publish, got, predicate, timeout_s=RECEIVE_TIMEOUT_S) -> bool:
+    """Publish again every RESEND_S until a received message satisfies `predicate`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        publish()
+        if spin_until(executor, lambda: any(predicate(m) for m in got), RESEND_S):
+            return True
+    return False
+
+
+def _stamp_is(msg, t_s):
+    return abs(msgs.stamp_to_seconds(msg.header.stamp) - t_s) < 1e-6
+
+
+def test_tokenizers_turn_raw_streams_into_stamped_token_matrices_and_survive_bad_input():
+    rng = np.random.default_rng(0)
+    with spawn("camera_tokenizer", params_file="camera_tokenizer.yaml") as cam_proc, \
+            spawn("audio_tokenizer", params_file="audio_tokenizer.yaml") as audio_proc, \
+            spawn("joint_tokenizer", params_file="joint_tokenizer.yaml") as joint_proc, \
+            ros_node("tokenizer_probe") as (node, executor):
+        pub_cam = node.create_publisher(Image, msgs.CAMERA_TOPIC, msgs.SENSOR_QOS)
+        pub_audio = node.create_publisher(Int16MultiArray, msgs.AUDIO_TOPIC, msgs.AUDIO_QOS)
+        pub_joints = node.create_publisher(JointState, msgs.JOINT_STATES_TOPIC, msgs.SENSOR_QOS)
+        pub_imu = node.create_publisher(Imu, msgs.IMU_TOPIC, msgs.SENSOR_QOS)
+        cam_tokens = _collect(node, msgs.CAMERA_TOKENS_TOPIC)
+        audio_tokens = _collect(node, msgs.AUDIO_TOKENS_TOPIC)
+        proprio_tokens = _collect(node, msgs.PROPRIO_TOKENS_TOPIC)
+        pubs = (pub_cam, pub_audio, pub_joints, pub_imu)
+        subscribed = spin_until(executor, lambda: all(p.get_subscription_count() > 0 for p in pubs),
+                                STARTUP_TIMEOUT_S)
+        assert subscribed, "the tokenizers did not subscribe"
+        assert spin_until(executor, lambda: all(node.count_publishers(t) > 0 for t in (
+            msgs.CAMERA_TOKENS_TOPIC, msgs.AUDIO_TOKENS_TOPIC, msgs.PROPRIO_TOKENS_TOPIC)), STARTUP_TIMEOUT_S)
+
+        # camera: a 96x96 rgb8 frame -> (32, 96) tokens with the frame's own stamp and frame_id "camera"
+        frame = rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)
+        good = msgs.image_rgb8(frame, SOURCE_STAMP_S)
+        assert _send_until(executor, lambda: pub_cam.publish(good), cam_tokens,
+                           lambda m: _stamp_is(m, SOURCE_STAMP_S))
+        tok = next(m for m in cam_tokens if _stamp_is(m, SOURCE_STAMP_S))
+        assert tok.encoding == "32FC1" and tok.header.frame_id == "camera"
+        expected = streams.camera_tokens(frame, SPEC.image_size)  # (32, 96)
+        np.testing.assert_array_equal(msgs.token_matrix_from_msg(tok), expected)
+
+        # a bad frame (step too small for the width) is dropped and logged; the next good one still works
+        bad = msgs.image_rgb8(frame, SOURCE_STAMP_S + 1.0)
+        bad.step = 10
+        for _ in range(3):
+            pub_cam.publish(bad)
+        later = msgs.image_rgb8(frame, SOURCE_STAMP_S + 2.0)
+        assert _send_until(executor, lambda: pub_cam.publish(later), cam_tokens,
+                           lambda m: _stamp_is(m, SOURCE_STAMP_S + 2.0))
+        assert not any(_stamp_is(m, SOURCE_STAMP_S + 1.0) for m in cam_tokens)
+        assert cam_proc.alive() and "dropped camera frame: camera: step 10" in cam_proc.log()
+
+        # audio: chunks of 100 samples -> one (2, 160) token matrix per 320 samples, in order
+        pcm = (np.arange(700) - 350).astype(np.int16)
+        for chunk in np.split(pcm, 7):
+            pub_audio.publish(msgs.audio_chunk(chunk))
+        assert spin_until(executor, lambda: len(audio_tokens) >= 2, RECEIVE_TIMEOUT_S)
+        blocks = [msgs.token_matrix_from_msg(m) for m in audio_tokens[:2]]
+        assert all(b.shape == SPEC.shape("audio") for b in blocks)
+        samples = np.concatenate([streams.audio_from_tokens(b) for b in blocks])  # (640,)
+        np.testing.assert_array_equal(samples, pcm[:640])
+        pub_audio.publish(Int16MultiArray())  # an empty chunk: dropped and logged
+        assert spin_until(executor, lambda: "dropped audio chunk" in audio_proc.log(), RECEIVE_TIMEOUT_S)
+
+        # proprio: joints in reversed name order + IMU -> one (1, 46) row in the policy's joint order
+        order = list(reversed(MOTOR_NAMES))
+        pos = {n: 0.01 * i for i, n in enumerate(MOTOR_NAMES)}
+        position = np.array([pos[n] for n in order])
+        js = msgs.joint_state(order, position, np.zeros(12), np.ones(12), SOURCE_STAMP_S)
+        imu = np.array([0, 0, 0, 1, 0.1, 0.2, 0.3, 0, 0, 9.81], np.float32)
+
+        def send_proprio():
+            pub_imu.publish(msgs.imu_msg(imu, SOURCE_STAMP_S))
+            pub_joints.publish(js)
+
+        assert _send_until(executor, send_proprio, proprio_tokens, lambda m: _stamp_is(m, SOURCE_STAMP_S))
+        row = msgs.token_matrix_from_msg(proprio_tokens[-1])
+        joints, imu_back = streams.proprio_from_tokens(row, 12)
+        np.testing.assert_allclose(joints[0], [pos[n] for n in MOTOR_NAMES], atol=1e-6)
+        np.testing.assert_allclose(joints[2], 1.0)
+        np.testing.assert_allclose(imu_back, imu, rtol=1e-6)
+        nan_js = msgs.joint_state(order, np.full(12, np.nan), np.zeros(12), np.zeros(12), SOURCE_STAMP_S)
+        pub_joints.publish(nan_js)
+        assert spin_until(executor, lambda: "non-finite position" in joint_proc.log(), RECEIVE_TIMEOUT_S)
+        assert cam_proc.alive() and audio_proc.alive() and joint_proc.alive()

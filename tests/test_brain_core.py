@@ -1,0 +1,186 @@
+"""yan_dog.brain.BrainCore: the control tick, safety holds, the teaching state machine, saving skills."""
+
+import numpy as np
+import pytest
+
+from sim.env import HYBRID_OFFSET_LIMIT_RAD, hybrid_joint_targets
+from sim.gait import TrotController
+from sim.robot import JOINT_LOWER_RAD, JOINT_UPPER_RAD
+from yan_dog.brain import BrainConfig, BrainCore
+from yan_dog.session import SessionConfig
+from yan_policy.learner import LearnerConfig
+from yan_policy.library import SkillLibrary
+
+DT_S = 0.02
+STAND = np.array([0.0, 0.9, -1.8] * 4)
+# A small policy: these tests check wiring, not learning.
+SMALL = SessionConfig(policy_overrides={"d_model": 32, "n_layers": 1},
+                      learner=LearnerConfig(batch_episodes=1, publish_every=1))
+
+
+def obs(rng):
+    return {"camera": rng.integers(0, 256, (32, 32, 3), dtype=np.uint8),
+            "audio": rng.integers(-100, 100, 320).astype(np.int16),
+            "joints": np.stack([STAND, np.zeros(12), np.zeros(12)]).astype(np.float32),
+            "imu": np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 9.81], np.float32)}
+
+
+def brain(tmp_path=None, **kw):
+    library = SkillLibrary(tmp_path / "lib") if tmp_path is not None else None
+    return BrainCore(BrainConfig(session=SMALL, **{"learning": False, **kw}), library)
+
+
+def sit_action(k):
+    return np.r_[0.0, 0.0, 0.0, np.full(12, 0.3 * np.sin(k / 5))]
+
+
+def test_idle_and_stale_ticks_hold_the_stand_pose():
+    b, rng = brain(), np.random.default_rng(0)
+    stand = TrotController().stand_targets()
+    np.testing.assert_allclose(b.tick(obs(rng), None, 0.0), stand)  # idle, not trying
+    b.set_trying(True)
+    np.testing.assert_allclose(b.tick(None, None, 0.02), stand)  # a stale stream
+    assert b.counts["idle_holds"] == 1 and b.counts["stale_holds"] == 1
+    b.close()
+
+
+def test_teach_actions_are_decoded_exactly_like_the_env_hybrid_mode():
+    b, rng = brain(), np.random.default_rng(1)
+    ref = TrotController()
+    b.start_demo(0.0)
+    for k, action in enumerate([np.r_[0.5, 0.0, 0.3, np.zeros(12)], np.r_[0.5, 0.1, 0.0, np.full(12, 0.2)],
+                                np.r_[0.0, 0.0, 0.0, np.full(12, 9.0)]]):  # offsets beyond the limit
+        expected = hybrid_joint_targets(ref, action, DT_S)
+        np.testing.assert_allclose(b.tick(obs(rng), action, k * DT_S), expected)
+    out = b.tick(obs(rng), np.r_[0, 0, 0, np.full(12, HYBRID_OFFSET_LIMIT_RAD)], 0.1)
+    assert np.all(out >= JOINT_LOWER_RAD) and np.all(out <= JOINT_UPPER_RAD)
+    b.close()
+
+
+def test_bad_actions_hold_instead_of_reaching_the_robot():
+    b, rng = brain(), np.random.default_rng(2)
+    stand = TrotController().stand_targets()
+    b.start_demo(0.0)
+    np.testing.assert_allclose(b.tick(obs(rng), np.full(15, np.nan), 0.0), stand)
+    np.testing.assert_allclose(b.tick(obs(rng), np.zeros(12), 0.02), stand)  # wrong size
+    assert b.counts["bad_actions"] == 2 and b.counts["teach_missing"] == 2
+    b.close()
+
+
+def test_policy_acts_when_trying_and_outputs_are_finite_and_clamped():
+    b, rng = brain(trying=True), np.random.default_rng(3)
+    for k in range(10):
+        q = b.tick(obs(rng), None, k * DT_S)
+        assert q.shape == (12,) and np.isfinite(q).all()
+        assert np.all(q >= JOINT_LOWER_RAD) and np.all(q <= JOINT_UPPER_RAD)
+    assert b.counts["policy_ticks"] == 10
+    b.close()
+
+
+def test_a_demonstration_becomes_a_labelled_episode_for_the_learner(tmp_path):
+    b, rng = brain(tmp_path, cue="whistle_falling", demo_source="scripted"), np.random.default_rng(4)
+    assert b.stop_demo() == (False, "no demonstration is running")
+    assert b.start_demo(1.0)[0] and not b.start_demo(1.0)[0]
+    assert not b.set_skill("walk_forward")[0]  # not during a demonstration
+    b.tick(obs(rng), None, 1.0)  # the first teach action has not arrived yet: context only
+    for k in range(1, 30):
+        b.tick(obs(rng), sit_action(k), 1.0 + k * DT_S)
+    b.tick(obs(rng), sit_action(30), 1.0 + 29 * DT_S)  # the clock did not advance: not a new tick
+    ok, message = b.stop_demo()
+    assert ok, message
+    (ep,) = b.learner.buffer.all()
+    assert len(ep) == 30 and ep.skill == "sit" and ep.cue == "whistle_falling" and ep.source == "scripted"
+    assert ep.action_mode == "hybrid" and ep.camera.shape == (30, 32, 32, 3) and ep.audio.shape == (30, 320)
+    assert not ep.label_mask[0] and ep.label_mask[1:].all()
+    np.testing.assert_allclose(ep.action[5], sit_action(5), rtol=1e-6)
+    np.testing.assert_allclose(ep.stamps_s, np.arange(30) * DT_S, atol=1e-9)
+    assert b.library.skills["sit"].demos  # stored in the library too
+    assert b.status()["episodes"] == 1 and b.status()["mode"] == "idle"
+
+
+def test_short_or_unlabelled_demonstrations_are_discarded():
+    b, rng = brain(), np.random.default_rng(5)
+    b.start_demo(0.0)
+    for k in range(3):
+        b.tick(obs(rng), sit_action(k), k * DT_S)
+    ok, message = b.stop_demo()
+    assert not ok and "discarded" in message
+    b.start_demo(1.0)
+    for k in range(20):
+        b.tick(obs(rng), None, 1.0 + k * DT_S)
+    assert not b.stop_demo()[0] and len(b.learner.buffer) == 0 and b.counts["demos_discarded"] == 2
+    b.close()
+
+
+def test_learning_runs_in_the_background_and_the_skill_is_saved(tmp_path):
+    b, rng = brain(tmp_path), np.random.default_rng(6)
+    assert b.save_skill() == (False, "no demonstrations of 'sit' in the library yet")
+    b.start_demo(0.0)
+    for k in range(20):
+        b.tick(obs(rng), sit_action(k), k * DT_S)
+    b.stop_demo()
+    b.set_learning(True)
+    import time
+    deadline = time.monotonic() + 30.0
+    while b.learner.steps < 3 and time.monotonic() < deadline:
+        b.tick(obs(rng), None, 1.0)  # the control loop keeps ticking while the learner trains
+        time.sleep(0.01)
+    assert b.learner.steps >= 3 and b.status()["learning"]
+    b.set_learning(False)
+    assert not b.status()["learning"]
+    b.wait_learner_stopped()
+    assert not b.learner.running
+    ok, message = b.save_skill()
+    assert ok and "library version" in message
+    # a new brain on the same library knows the skill and rehearses its demonstrations
+    again = BrainCore(BrainConfig(session=SMALL, learning=False), SkillLibrary(tmp_path / "lib"))
+    assert again.learner.buffer.skills() == ["sit"] and again.learner.steps == 0
+    again.close()
+
+
+def test_save_without_a_library_fails_clearly():
+    b = brain()
+    assert b.save_skill() == (False, "no skill library configured (parameter library_dir)")
+    b.close()
+
+
+def test_config_validates_itself():
+    with pytest.raises(ValueError, match="control_hz"):
+        BrainConfig(control_hz=0)
+    with pytest.raises(ValueError, match="demo_source"):
+        BrainConfig(demo_source="robot")
+    with pytest.raises(ValueError, match="skill"):
+        BrainConfig(skill="")
+    assert BrainConfig(cue="").cue is None
+
+
+def test_tick_stats_count_missed_ticks_and_summarise_latency():
+    from yan_dog.brain import TickStats
+    s = TickStats(DT_S, window=100)
+    for t in (0.0, 0.02, 0.04, 0.10, 0.12):  # 0.04 -> 0.10: two ticks missed
+        s.tick(t)
+    for lat in (0.005, 0.010, 0.015):
+        s.latency(lat)
+    out = s.summary()
+    assert out["ticks"] == 5 and out["missed_ticks"] == 2
+    assert out["latency_ms_median"] == 10.0 and out["period_ms_median"] == 20.0
+    assert out["compute_ms_median"] is None  # nothing measured: null in the status JSON, never NaN
+    with pytest.raises(ValueError, match="period_s"):
+        TickStats(0.0)
+
+
+def test_phase_lock_moves_the_ticks_to_just_after_the_samples():
+    from yan_dog.brain import PhaseLock
+    lock = PhaseLock(DT_S, target_s=0.004, tolerance_s=0.003, window=5)
+    for _ in range(4):
+        lock.observe(0.015)  # ticks run 15 ms after each sample arrived
+    assert lock.shift_s() is None  # not a full window yet
+    lock.observe(0.015)
+    assert lock.shift_s() == pytest.approx(0.009)  # (0.004 - 0.015) mod 0.02: move the ticks 9 ms later
+    for age in (0.005, 0.003, 0.030, 0.004, 0.006):  # a stale age (>= a period) says nothing: ignored
+        lock.observe(age)
+    assert lock.shift_s() is None  # 4 ages: not a full window
+    lock.observe(0.004)
+    assert lock.shift_s() is None and lock.shifts == 1  # in phase: no move
+    with pytest.raises(ValueError, match="target_s"):
+        PhaseLock(DT_S, target_s=0.02)

@@ -1,0 +1,103 @@
+"""`yan_dog.teaching_protocol`: the scripted teaching session as a state machine (no ROS)."""
+
+import json
+
+import pytest
+
+from yan_dog.teaching_protocol import TeachingConfig, TeachingProtocol
+
+DT_S = 0.02
+
+
+def run_demo(proto, episode: int, success=True):
+    """Answer the set-up requests of one demonstration and feed statuses until it asks to stop."""
+    kinds = []
+    (req,) = proto.on_response("configure_sim", True, "", 0.0)
+    kinds.append(req.kind)
+    (req,) = proto.on_response("reset_sim", True, json.dumps({"episode": episode}), 0.0)
+    kinds.append(req.kind)
+    assert req.args == {"skill": proto.config.skill}
+    (req,) = proto.on_response("configure_brain", True, "", 0.0)
+    kinds.append(req.kind)
+    assert proto.on_response("start_demo", True, "", 0.0) == [] and proto.relaying
+    t = 0.0
+    while True:
+        t = round(t + DT_S, 6)
+        proto.on_relayed()
+        # a stale status of the previous episode is ignored
+        assert proto.on_status({"episode": episode - 1, "time_s": 99.0}, t) == []
+        reqs = proto.on_status({"episode": episode, "time_s": t, "success": success, "fallen": False}, t)
+        if reqs:
+            kinds.append(reqs[0].kind)
+            if reqs[0].kind == "play_cue":
+                assert proto.on_response("play_cue", True, "", t) == []
+                continue
+            break
+    return kinds, t
+
+
+def test_session_runs_k_demos_in_order_with_distinct_seeds():
+    proto = TeachingProtocol(TeachingConfig(skill="sit", demos=2, seed_base=10, save_skill=True))
+    (req,) = proto.start(0.0)
+    assert req.kind == "configure_sim" and req.args == {"skill": "sit", "seed": 10, "play_cue": True}
+    kinds, t = run_demo(proto, episode=2)
+    assert kinds == ["reset_sim", "configure_brain", "start_demo", "stop_demo"]
+    assert abs(t - 4.0) < 1e-9 and not proto.relaying
+    (req,) = proto.on_response("stop_demo", True, "", t)
+    assert req.kind == "configure_sim" and req.args["seed"] == 11
+    run_demo(proto, episode=3, success=False)
+    (req,) = proto.on_response("stop_demo", True, "", t)
+    assert req.kind == "save_skill"
+    assert proto.on_response("save_skill", True, "", t) == [] and proto.finished and proto.error is None
+    assert [(r.seed, r.success, r.relayed) for r in proto.results] == [(10, True, 200), (11, False, 200)]
+
+
+def test_service_cue_mode_plays_the_cue_at_its_time():
+    proto = TeachingProtocol(TeachingConfig(skill="sit", demos=1, cue_mode="service", cue_at_s=0.5))
+    (req,) = proto.start(0.0)
+    assert req.args["play_cue"] is False
+    kinds, _ = run_demo(proto, episode=1)
+    assert kinds == ["reset_sim", "configure_brain", "start_demo", "play_cue", "stop_demo"]
+
+
+def test_a_refused_request_fails_the_session():
+    proto = TeachingProtocol(TeachingConfig(skill="sit", demos=1))
+    proto.start(0.0)
+    assert proto.on_response("configure_sim", False, "no such node", 0.0) == []
+    assert proto.finished and proto.phase == "failed" and "configure_sim failed: no such node" in proto.error
+
+
+def test_a_silent_sim_during_a_demo_stops_the_demo_then_fails():
+    proto = TeachingProtocol(TeachingConfig(skill="sit", demos=1, status_timeout_s=1.0))
+    proto.start(0.0)
+    proto.on_response("configure_sim", True, "", 0.0)
+    proto.on_response("reset_sim", True, '{"episode": 4}', 0.0)
+    proto.on_response("configure_brain", True, "", 0.0)
+    proto.on_response("start_demo", True, "", 0.0)
+    assert proto.on_clock(0.5) == []
+    (req,) = proto.on_clock(1.5)
+    assert req.kind == "stop_demo" and not proto.relaying
+    assert proto.on_response("stop_demo", True, "", 1.6) == [] and proto.phase == "failed"
+    assert "no sim status" in proto.error
+
+
+def test_a_fall_ends_the_demo_early():
+    proto = TeachingProtocol(TeachingConfig(skill="sit", demos=1))
+    proto.start(0.0)
+    proto.on_response("configure_sim", True, "", 0.0)
+    proto.on_response("reset_sim", True, '{"episode": 1}', 0.0)
+    proto.on_response("configure_brain", True, "", 0.0)
+    proto.on_response("start_demo", True, "", 0.0)
+    (req,) = proto.on_status({"episode": 1, "time_s": 1.0, "fallen": True}, 1.0)
+    assert req.kind == "stop_demo" and proto.results[0].fallen
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("demos", 0), ("seed_base", -1), ("cue_mode", "shout"), ("episode_s", -1.0), ("cue_at_s", 9.0)],
+)
+def test_config_rejects_bad_fields_by_name(field, value):
+    with pytest.raises(ValueError, match=field):
+        TeachingConfig(skill="sit", **{field: value})
+    with pytest.raises(KeyError, match="fly"):
+        TeachingConfig(skill="fly")

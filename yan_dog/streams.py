@@ -1,0 +1,473 @@
+"""Raw sensor messages -> validated arrays -> token matrices -> the policy's per-tick observation.
+
+ROS-free: every function reads message-like objects by the standard ROS 2 field names, so the same code
+works on rclpy messages (live graph) and on messages decoded from an MCAP bag (`mcap_ros2`), which is how
+a recorded session is rebuilt into episodes exactly as the brain saw it.
+
+Stages (S samples per tick, s the policy's image size, J = 12 joints, hop the audio token width):
+    decode    Image rgb8/bgr8          -> uint8 (H, W, 3) RGB          `decode_image`
+              Int16MultiArray          -> int16 (n,) PCM, any n        `decode_audio`
+              JointState (any order)   -> float32 (3, J) policy order  `decode_joint_state`
+              Imu                      -> float32 (10,) xyzw/gyro/acc  `decode_imu`
+    tokenize  camera frame             -> float32 (s, 3s), 0..255      `camera_tokens`
+              audio chunks             -> int16 (S,) blocks            `AudioRechunker`
+              one block                -> float32 (S / hop, hop)       `audio_tokens`
+              joints + imu             -> float32 (1, 3J + 10)         `proprio_tokens`
+    inverse   token matrices           -> the obs dict `policy.step` takes:     `obs_from_tokens`
+              camera uint8 (s, s, 3), audio int16 (S,), joints float32 (3, J), imu float32 (10,)
+              (`tokens_from_obs` is the forward path in one call, e.g. for the sim env's observations)
+    align     `TickAligner`: keeps the latest token matrix of each stream (camera zero-order hold, one
+              audio block per control tick from a short queue) and hands one observation per tick;
+              `InputMonitor` says which streams are stale (age > expected period + N control periods).
+
+The learned parts of the tokenizers (conv stem, log-mel projection, proprio MLP) stay in the policy: they
+learn. This module does only the sensor-side work, and every step is exactly invertible, so
+`obs_from_tokens(tokens_from_obs(obs)) == obs` for a frame already at the policy's size.
+
+Episodes the brain records hold camera frames at the policy's size s (what the tokens carry);
+`episode_at_image_size` brings episodes recorded at another size (the sim's 96x96) to s, so both can share
+a training batch (the policy resizes every frame to s anyway, with the same INTER_AREA resize).
+
+Every decode/validate function raises a ValueError naming the stream, the field and the fault.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from sim.robot import MOTOR_NAMES
+from yan_policy.config import TokenizerConfig
+from yan_policy.episode import Episode
+from yan_policy.tokenizers import IMU_DIM
+
+JOINT_NAMES: tuple[str, ...] = MOTOR_NAMES  # the policy's joint order: FR, FL, RR, RL x hip, upper, lower
+CAMERA_ENCODINGS = ("rgb8", "bgr8")
+RGB_CHANNELS = 3
+PCM_FULL_SCALE = 32768  # int16 range is [-32768, 32767]
+NS_PER_S = 1_000_000_000
+
+# Token streams (the /tokens/<stream> topics) and how often each source publishes (s), as in the sim.
+TOKEN_STREAMS = ("camera", "audio", "proprio")
+DEFAULT_PERIODS_S = {"camera": 0.1, "audio": 0.02, "proprio": 0.02}
+STALE_CONTROL_PERIODS = 3  # a stream is stale once its age exceeds its period + this many control periods
+AUDIO_QUEUE_TICKS = 4  # audio blocks queued beyond this are dropped, oldest first (bounds the latency)
+CLOCK_RESTART_S = 1.0  # a source stamp this far behind the last one means the source restarted its clock
+
+
+# --------------------------------------------------------------------------- helpers
+
+def stamp_to_s(stamp: Any) -> float:
+    """builtin_interfaces/Time (sec, nanosec) -> seconds."""
+    return float(stamp.sec) + float(stamp.nanosec) / NS_PER_S
+
+
+def s_to_sec_nanosec(t_s: float) -> tuple[int, int]:
+    """Seconds -> (sec, nanosec) for builtin_interfaces/Time (t_s >= 0)."""
+    if not math.isfinite(t_s) or t_s < 0:
+        raise ValueError(f"stamp: need a finite time >= 0 s, got {t_s}")
+    ns = int(round(t_s * NS_PER_S))
+    return ns // NS_PER_S, ns % NS_PER_S
+
+
+def _byte_array(data: Any) -> np.ndarray:
+    """Message bytes (bytes, array.array('B'), list of ints, numpy) -> uint8 (n,), no copy if possible."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return np.frombuffer(data, np.uint8)
+    if isinstance(data, np.ndarray):
+        return data.astype(np.uint8, copy=False).reshape(-1)
+    try:
+        return np.frombuffer(data, np.uint8)  # array.array and other buffer objects
+    except TypeError:
+        return np.asarray(data, np.uint8).reshape(-1)  # a plain list (some decoders)
+
+
+# --------------------------------------------------------------------------- decode + validate
+
+def decode_image(msg: Any) -> np.ndarray:
+    """sensor_msgs/Image (rgb8 or bgr8) -> uint8 (H, W, 3) RGB (a copy, safe to keep)."""
+    enc = str(msg.encoding).lower()
+    if enc not in CAMERA_ENCODINGS:
+        raise ValueError(f"camera: encoding {msg.encoding!r} is not supported, expected one of "
+                         f"{CAMERA_ENCODINGS}")
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    if h <= 0 or w <= 0:
+        raise ValueError(f"camera: height and width must be > 0, got {h}x{w}")
+    row_bytes = w * RGB_CHANNELS
+    if step < row_bytes:
+        raise ValueError(f"camera: step {step} is smaller than width * 3 = {row_bytes} bytes")
+    data = _byte_array(msg.data)
+    if data.size != step * h:
+        raise ValueError(f"camera: data has {data.size} bytes, expected step * height = {step * h}")
+    frame = data.reshape(h, step)[:, :row_bytes].reshape(h, w, RGB_CHANNELS)  # (H, W, 3)
+    if enc == "bgr8":
+        frame = frame[:, :, ::-1]
+    return np.ascontiguousarray(frame)
+
+
+def decode_audio(msg: Any) -> np.ndarray:
+    """std_msgs/Int16MultiArray -> int16 (n,) mono PCM (n >= 1, any chunk size)."""
+    data = msg.data
+    pcm = np.frombuffer(data, np.int16) if isinstance(data, (bytes, bytearray)) else np.asarray(data)
+    if pcm.ndim != 1 or pcm.size == 0:
+        raise ValueError(f"audio: expected a non-empty 1-D chunk, got shape {pcm.shape}")
+    if pcm.dtype != np.int16:
+        if pcm.dtype.kind not in "iu" or pcm.min() < -PCM_FULL_SCALE or pcm.max() >= PCM_FULL_SCALE:
+            raise ValueError(f"audio: expected int16 samples, got dtype {pcm.dtype}")
+        pcm = pcm.astype(np.int16)
+    return pcm.copy()
+
+
+def decode_joint_state(msg: Any, names: Sequence[str] = JOINT_NAMES) -> np.ndarray:
+    """sensor_msgs/JointState in any joint order -> float32 (3, J) rows position, velocity, effort.
+
+    Joints are matched by name (extra joints are ignored). Position is required for every joint;
+    velocity and effort may be empty (then zeros, as many drivers leave them out) but, when given, must
+    have one value per name. Missing, duplicated or non-finite joints raise a ValueError naming them.
+    """
+    msg_names = list(msg.name)
+    if len(set(msg_names)) != len(msg_names):
+        dups = sorted({n for n in msg_names if msg_names.count(n) > 1})
+        raise ValueError(f"joints: duplicated joint names {dups}")
+    index = {n: i for i, n in enumerate(msg_names)}
+    missing = [n for n in names if n not in index]
+    if missing:
+        raise ValueError(f"joints: missing joints {missing}")
+    order = np.array([index[n] for n in names])  # (J,)
+    out = np.zeros((3, len(names)), np.float32)
+    for row, field_name in enumerate(("position", "velocity", "effort")):
+        values = np.asarray(getattr(msg, field_name), np.float64).reshape(-1)
+        if values.size == 0 and field_name != "position":
+            continue
+        if values.size != len(msg_names):
+            raise ValueError(f"joints: {field_name} has {values.size} values for {len(msg_names)} names")
+        picked = values[order]
+        bad = [names[i] for i in np.flatnonzero(~np.isfinite(picked))]
+        if bad:
+            raise ValueError(f"joints: non-finite {field_name} for {bad}")
+        out[row] = picked
+    return out
+
+
+def decode_imu(msg: Any) -> np.ndarray:
+    """sensor_msgs/Imu -> float32 (10,): quaternion xyzw, angular velocity rad/s, linear acceleration m/s²."""
+    o, g, a = msg.orientation, msg.angular_velocity, msg.linear_acceleration
+    imu = np.array([o.x, o.y, o.z, o.w, g.x, g.y, g.z, a.x, a.y, a.z], np.float64)  # (10,)
+    bad = np.flatnonzero(~np.isfinite(imu))
+    if bad.size:
+        labels = ["qx", "qy", "qz", "qw", "gx", "gy", "gz", "ax", "ay", "az"]
+        raise ValueError(f"imu: non-finite fields {[labels[i] for i in bad]}")
+    return imu.astype(np.float32)
+
+
+# --------------------------------------------------------------------------- token shapes
+
+@dataclass(frozen=True)
+class TokenSpec:
+    """Shapes of the three token matrices, derived from the policy's tokenizer settings.
+
+    Args:
+        image_size: s, the policy's square camera size (camera tokens are (s, 3s)).
+        samples_per_tick: S, audio samples per control tick.
+        hop: audio token width; S / hop tokens per tick.
+        n_joints: J.
+    """
+
+    image_size: int = TokenizerConfig.image_size
+    samples_per_tick: int = TokenizerConfig().samples_per_tick
+    hop: int = TokenizerConfig.hop
+    n_joints: int = TokenizerConfig.n_joints
+
+    def __post_init__(self):
+        for name in ("image_size", "samples_per_tick", "hop", "n_joints"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"TokenSpec.{name} must be > 0, got {getattr(self, name)}")
+        if self.samples_per_tick % self.hop:
+            raise ValueError(f"TokenSpec: hop {self.hop} must divide samples_per_tick "
+                             f"{self.samples_per_tick}")
+
+    @classmethod
+    def from_tokenizer(cls, cfg: TokenizerConfig) -> TokenSpec:
+        return cls(cfg.image_size, cfg.samples_per_tick, cfg.hop, cfg.n_joints)
+
+    def shape(self, stream: str) -> tuple[int, int]:
+        if stream == "camera":
+            return self.image_size, self.image_size * RGB_CHANNELS
+        if stream == "audio":
+            return self.samples_per_tick // self.hop, self.hop
+        if stream == "proprio":
+            return 1, 3 * self.n_joints + IMU_DIM
+        raise ValueError(f"unknown token stream {stream!r}, expected one of {TOKEN_STREAMS}")
+
+
+@dataclass(frozen=True)
+class TokenMatrix:
+    """One token matrix of one stream: what travels on /tokens/<stream> (or directly, in one process)."""
+
+    stream: str
+    stamp_s: float  # the source stamp (s)
+    data: np.ndarray  # float32 (rows, width)
+
+
+def check_tokens(stream: str, data: np.ndarray, spec: TokenSpec) -> np.ndarray:
+    """Validate a token matrix against `spec`; returns it as float32 (rows, width)."""
+    data = np.asarray(data)
+    if data.shape != spec.shape(stream):
+        raise ValueError(f"{stream} tokens: expected shape {spec.shape(stream)}, got {data.shape}")
+    data = data.astype(np.float32, copy=False)
+    if not np.isfinite(data).all():
+        raise ValueError(f"{stream} tokens: contain NaN or inf")
+    return data
+
+
+# --------------------------------------------------------------------------- tokenize / invert
+
+def camera_tokens(frame: np.ndarray, image_size: int) -> np.ndarray:
+    """uint8 (H, W, 3) RGB -> float32 (s, 3s), the frame resized as the policy resizes it (INTER_AREA)."""
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != RGB_CHANNELS:
+        raise ValueError(f"camera: expected uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+    if frame.shape[:2] != (image_size, image_size):
+        frame = cv2.resize(frame, (image_size, image_size), interpolation=cv2.INTER_AREA)  # (s, s, 3)
+    return frame.reshape(image_size, image_size * RGB_CHANNELS).astype(np.float32)  # (s, 3s)
+
+
+def camera_from_tokens(tokens: np.ndarray) -> np.ndarray:
+    """float32 (s, 3s) -> uint8 (s, s, 3) RGB."""
+    s = tokens.shape[0]
+    if tokens.shape != (s, s * RGB_CHANNELS):
+        raise ValueError(f"camera tokens: expected shape (s, 3s), got {tokens.shape}")
+    if tokens.min() < 0 or tokens.max() > 255:
+        raise ValueError("camera tokens: values outside 0..255")
+    return np.rint(tokens).astype(np.uint8).reshape(s, s, RGB_CHANNELS)
+
+
+def audio_tokens(block: np.ndarray, hop: int) -> np.ndarray:
+    """int16 (S,) -> float32 (S / hop, hop) (int16 values, unscaled)."""
+    if block.dtype != np.int16 or block.ndim != 1 or block.size % hop:
+        raise ValueError(f"audio: expected int16 (S,) with S a multiple of {hop}, "
+                         f"got {block.dtype} {block.shape}")
+    return block.astype(np.float32).reshape(-1, hop)
+
+
+def audio_from_tokens(tokens: np.ndarray) -> np.ndarray:
+    """float32 (S / hop, hop) -> int16 (S,)."""
+    if tokens.min() < -PCM_FULL_SCALE or tokens.max() >= PCM_FULL_SCALE:
+        raise ValueError("audio tokens: values outside the int16 range")
+    return np.rint(tokens).astype(np.int16).reshape(-1)
+
+
+def proprio_tokens(joints: np.ndarray, imu: np.ndarray) -> np.ndarray:
+    """joints (3, J) + imu (10,) -> float32 (1, 3J + 10): [position, velocity, effort, imu]."""
+    if joints.ndim != 2 or joints.shape[0] != 3 or imu.shape != (IMU_DIM,):
+        raise ValueError(f"proprio: expected joints (3, J) and imu (10,), got {joints.shape}, {imu.shape}")
+    return np.concatenate([joints.reshape(-1), imu]).astype(np.float32)[None]  # (1, 3J + 10)
+
+
+def proprio_from_tokens(tokens: np.ndarray, n_joints: int) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (1, 3J + 10) -> joints float32 (3, J), imu float32 (10,)."""
+    if tokens.shape != (1, 3 * n_joints + IMU_DIM):
+        raise ValueError(f"proprio tokens: expected shape (1, {3 * n_joints + IMU_DIM}), got {tokens.shape}")
+    row = tokens[0].astype(np.float32)
+    return row[: 3 * n_joints].reshape(3, n_joints).copy(), row[3 * n_joints:].copy()
+
+
+def obs_from_tokens(camera: np.ndarray | None, audio: np.ndarray | None, proprio: np.ndarray | None,
+                    n_joints: int = TokenSpec.n_joints) -> dict[str, np.ndarray]:
+    """Token matrices (None: stream missing) -> the policy's per-tick obs dict."""
+    obs: dict[str, np.ndarray] = {}
+    if camera is not None:
+        obs["camera"] = camera_from_tokens(camera)
+    if audio is not None:
+        obs["audio"] = audio_from_tokens(audio)
+    if proprio is not None:
+        obs["joints"], obs["imu"] = proprio_from_tokens(proprio, n_joints)
+    return obs
+
+
+def tokens_from_obs(obs: Mapping[str, np.ndarray], spec: TokenSpec) -> dict[str, np.ndarray]:
+    """The policy's obs dict (e.g. from the sim env) -> token matrices: the forward path in one call."""
+    return {
+        "camera": camera_tokens(obs["camera"], spec.image_size),
+        "audio": audio_tokens(obs["audio"], spec.hop),
+        "proprio": proprio_tokens(obs["joints"], obs["imu"]),
+    }
+
+
+def episode_at_image_size(episode: Episode, image_size: int) -> Episode:
+    """The episode with its camera resized to image_size² as the policy resizes it (INTER_AREA), so that
+    episodes recorded at any camera size (sim 96x96, brain s x s) can share one training batch."""
+    cam = episode.camera
+    if cam is None or cam.shape[1:3] == (image_size, image_size):
+        return episode
+    small = np.stack([cv2.resize(f, (image_size, image_size), interpolation=cv2.INTER_AREA) for f in cam])
+    return Episode.from_stored(episode.metadata(), {
+        **{k: getattr(episode, k) for k in ("stamps_s", "joints", "imu", "action", "audio")
+           if getattr(episode, k) is not None},
+        "label_mask": episode.label_mask, "camera": small,  # (T, s, s, 3)
+    })
+
+
+# --------------------------------------------------------------------------- audio re-chunking
+
+class AudioRechunker:
+    """Turns audio chunks of any size into blocks of exactly `samples_per_tick` samples.
+
+    `push(chunk, stamp_s)` returns the blocks completed by this chunk, each stamped with the stamp of
+    the chunk that completed it; the remainder waits for the next chunk. `gap()` drops the remainder
+    (call it when the stream had a dropout, so samples from before and after are never joined).
+    """
+
+    def __init__(self, samples_per_tick: int):
+        if samples_per_tick <= 0:
+            raise ValueError(f"samples_per_tick must be > 0, got {samples_per_tick}")
+        self.samples_per_tick = samples_per_tick
+        self._pending = np.zeros(0, np.int16)
+
+    @property
+    def pending(self) -> int:
+        return int(self._pending.size)
+
+    def push(self, chunk: np.ndarray, stamp_s: float) -> list[tuple[float, np.ndarray]]:
+        if chunk.dtype != np.int16 or chunk.ndim != 1:
+            raise ValueError(f"audio: expected an int16 (n,) chunk, got {chunk.dtype} {chunk.shape}")
+        buf = np.concatenate([self._pending, chunk])
+        n = buf.size // self.samples_per_tick
+        s = self.samples_per_tick
+        blocks = [(stamp_s, buf[i * s:(i + 1) * s].copy()) for i in range(n)]  # n x (S,)
+        self._pending = buf[n * s:].copy()
+        return blocks
+
+    def gap(self) -> None:
+        self._pending = np.zeros(0, np.int16)
+
+
+# --------------------------------------------------------------------------- staleness and alignment
+
+class InputMonitor:
+    """When each stream last delivered (receiver clock), and which are stale.
+
+    Args:
+        control_hz: the control rate.
+        periods_s: expected period (s) of each stream.
+        stale_control_periods: a stream is stale once its age exceeds its period + this many control
+            periods; a stream that never delivered is stale.
+    """
+
+    def __init__(self, control_hz: float, periods_s: Mapping[str, float] | None = None,
+                 stale_control_periods: int = STALE_CONTROL_PERIODS):
+        if control_hz <= 0:
+            raise ValueError(f"control_hz must be > 0, got {control_hz}")
+        if stale_control_periods < 1:
+            raise ValueError(f"stale_control_periods must be >= 1, got {stale_control_periods}")
+        self.periods_s = dict(DEFAULT_PERIODS_S if periods_s is None else periods_s)
+        for name, p in self.periods_s.items():
+            if not p > 0:
+                raise ValueError(f"period of stream {name!r} must be > 0 s, got {p}")
+        self.control_period_s = 1.0 / control_hz
+        self.stale_control_periods = stale_control_periods
+        self.last_s: dict[str, float | None] = dict.fromkeys(self.periods_s)
+
+    def limit_s(self, stream: str) -> float:
+        """Age (s) beyond which `stream` is stale."""
+        return self.periods_s[stream] + self.stale_control_periods * self.control_period_s
+
+    def seen(self, stream: str, now_s: float) -> None:
+        self.last_s[stream] = now_s
+
+    def age_s(self, stream: str, now_s: float) -> float:
+        last = self.last_s[stream]
+        return math.inf if last is None else now_s - last
+
+    def stale(self, now_s: float) -> list[str]:
+        return [s for s in self.periods_s if self.age_s(s, now_s) > self.limit_s(s)]
+
+
+@dataclass
+class AlignedTick:
+    """What `TickAligner.tick` hands the control loop for one tick.
+
+    obs is None when a stream is stale (the robot must hold); `stamps_s` are the source stamps of the
+    token matrices used; `audio_gap` is True when no audio block was queued (silence was used).
+    """
+
+    obs: dict[str, np.ndarray] | None
+    stale: list[str]
+    stamps_s: dict[str, float] = field(default_factory=dict)
+    audio_gap: bool = False
+
+
+class TickAligner:
+    """Keeps the latest token matrix of each stream and hands one observation per control tick.
+
+    camera: the latest frame (zero-order hold between refreshes, as the sim env does);
+    audio: one block per tick, first in first out, from a queue of at most `audio_queue_ticks` blocks
+           (a tick with an empty queue gets silence: an audio gap is silence, as in the policy's own
+           ring buffer); proprio: the latest row.
+
+    Args:
+        spec: token shapes.
+        control_hz: control rate.
+        periods_s: expected period of each stream (default: the sim's rates).
+        stale_control_periods: see `InputMonitor`.
+        audio_queue_ticks: bound on queued audio blocks (older ones are dropped: bounded latency).
+    """
+
+    def __init__(self, spec: TokenSpec, control_hz: float, periods_s: Mapping[str, float] | None = None,
+                 stale_control_periods: int = STALE_CONTROL_PERIODS,
+                 audio_queue_ticks: int = AUDIO_QUEUE_TICKS):
+        if audio_queue_ticks < 1:
+            raise ValueError(f"audio_queue_ticks must be >= 1, got {audio_queue_ticks}")
+        self.spec = spec
+        self.monitor = InputMonitor(control_hz, periods_s, stale_control_periods)
+        unknown = set(self.monitor.periods_s) - set(TOKEN_STREAMS)
+        if unknown:
+            raise ValueError(f"periods_s: unknown streams {sorted(unknown)}, expected {TOKEN_STREAMS}")
+        self._latest: dict[str, TokenMatrix | None] = dict.fromkeys(TOKEN_STREAMS)
+        self._audio: deque[TokenMatrix] = deque(maxlen=audio_queue_ticks)
+        self.counts = {"audio_gaps": 0, "audio_dropped": 0, "out_of_order": 0}
+
+    def put(self, tokens: TokenMatrix, now_s: float) -> None:
+        """Accept one token matrix (received at `now_s`); a ValueError names a bad one, which is dropped."""
+        if tokens.stream not in TOKEN_STREAMS:
+            raise ValueError(f"unknown token stream {tokens.stream!r}, expected one of {TOKEN_STREAMS}")
+        data = check_tokens(tokens.stream, tokens.data, self.spec)
+        last = self._latest[tokens.stream]
+        behind_s = -math.inf if last is None else last.stamp_s - tokens.stamp_s
+        if 0 < behind_s < CLOCK_RESTART_S:
+            self.counts["out_of_order"] += 1
+            raise ValueError(f"{tokens.stream} tokens: stamp {tokens.stamp_s:.3f} s is older than the last "
+                             f"one {last.stamp_s:.3f} s (out of order)")
+        tokens = TokenMatrix(tokens.stream, tokens.stamp_s, data)
+        self._latest[tokens.stream] = tokens
+        if tokens.stream == "audio":
+            if len(self._audio) == self._audio.maxlen:
+                self.counts["audio_dropped"] += 1
+            self._audio.append(tokens)
+        self.monitor.seen(tokens.stream, now_s)
+
+    def stale(self, now_s: float) -> list[str]:
+        return self.monitor.stale(now_s)
+
+    def tick(self, now_s: float) -> AlignedTick:
+        """The observation of this tick, or obs=None with the stale streams."""
+        stale = self.stale(now_s)
+        if stale:
+            self._audio.clear()  # audio from before a dropout is not replayed after it
+            return AlignedTick(None, stale)
+        cam, prop = self._latest["camera"], self._latest["proprio"]
+        gap = not self._audio
+        if gap:
+            self.counts["audio_gaps"] += 1
+            audio, audio_stamp = np.zeros(self.spec.shape("audio"), np.float32), self._latest["audio"].stamp_s
+        else:
+            block = self._audio.popleft()
+            audio, audio_stamp = block.data, block.stamp_s
+        obs = obs_from_tokens(cam.data, audio, prop.data, self.spec.n_joints)
+        stamps = {"camera": cam.stamp_s, "audio": audio_stamp, "proprio": prop.stamp_s}
+        return AlignedTick(obs, [], stamps, gap)
