@@ -63,18 +63,20 @@ def test_collate_numbers_cues_marks_heard_ticks_and_weights_the_onset():
     a = _still_then_moving("sit", "whistle_falling", onset=10)
     b = _still_then_moving("lie_down", "whistle_trill", onset=6, t=15)
     c = _still_then_moving("stand", None, onset=4)
-    batch = collate([a, b, c], cue_ids={"whistle_falling": 0, "whistle_trill": 1},
+    b.label_mask[:2] = False  # not the teacher's actions: no label
+    batch = collate([a, b, c], cue_ids={"whistle_falling": 1, "whistle_trill": 2},
                     onset_weight=4.0, onset_lead_ticks=2, onset_window_ticks=3)
-    assert batch["cue_id"].tolist() == [0, 1, -1]
-    assert batch["cue_heard"][0].tolist() == [False] * 10 + [True] * 10
-    assert batch["cue_heard"][1].tolist() == [False] * 6 + [True] * 9 + [False] * 5
+    assert batch["cue_target"][0].tolist() == [0] * 10 + [1] * 10  # 0: no cue heard yet
+    assert batch["cue_target"][1].tolist() == [-1] * 2 + [0] * 4 + [2] * 9 + [-1] * 5
+    assert batch["cue_target"][2].tolist() == [-1] * 20  # no cue
     assert batch["weight"][0].tolist() == [1.0] * 8 + [4.0] * 5 + [1.0] * 7
     assert batch["weight"][1].tolist() == [1.0] * 4 + [4.0] * 5 + [1.0] * 11
-    assert "weight" not in collate([a, b]) and "cue_id" not in collate([a, b])
+    assert "weight" not in collate([a, b]) and "cue_target" not in collate([a, b])
 
 
 def test_cue_head_learns_which_cue_asked_for_the_episode():
-    """The auxiliary cue loss falls when the cue is audible; a bad cue id is refused."""
+    """The cue loss ("nothing heard yet" before the onset, then which cue) falls when the cue is audible;
+    a cue class beyond the head is refused."""
     torch.manual_seed(0)
     learner = OnlineLearner(small_policy(), LearnerConfig(batch_episodes=2, lr=3e-3, seed=0))
     for i, (skill, cue) in enumerate([("sit", "whistle_falling"), ("lie_down", "whistle_trill")]):
@@ -84,12 +86,12 @@ def test_cue_head_learns_which_cue_asked_for_the_episode():
         n = np.arange(4 * 320)
         ep.audio[2:6] = (8000 * np.sin(2 * np.pi * tone_hz * n / 16000)).astype(np.int16).reshape(4, 320)
         learner.add_episode(ep)
-    assert learner.cue_ids == {"whistle_falling": 0, "whistle_trill": 1}
+    assert learner.cue_ids == {"whistle_falling": 1, "whistle_trill": 2}
     first = learner.train_step()["cue_loss"]
     for _ in range(60):
         last = learner.train_step()["cue_loss"]
-    assert first > 0.3 and last < 0.5 * first and last < np.log(2)  # below a coin flip between two cues
-    batch = collate(learner.buffer.all(), cue_ids={"whistle_falling": 0, "whistle_trill": 99})
+    assert first > 0.3 and last < 0.5 * first and last < np.log(3)  # below chance among 3 labels
+    batch = collate(learner.buffer.all(), cue_ids={"whistle_falling": 1, "whistle_trill": 99})
     with pytest.raises(ValueError, match="cue_classes"):
         learner.policy(batch)
 

@@ -222,11 +222,13 @@ class PolicyConfig:
         action_dim: A, e.g. 12 joint targets or 3 for a gait command (vx, vy, yaw rate).
         chunk: the head predicts the next `chunk` actions at every tick (action chunking).
         loss: "l1" or "mse" on normalised actions.
-        cue_classes: outputs of the auxiliary cue head (training only; 0 disables it). A demonstration's
-            cue is what later selects its skill; from the tick the teacher starts acting (the onset,
-            when the cue has been heard) the head must tell which cue it was from the backbone output,
-            so the recurrent state is trained to keep the cue, not only the motion under way. The
-            learner numbers the cues of its demonstrations 0..cue_classes-1.
+        cue_classes: outputs of the cue head; class 0 is "no cue heard yet", so up to cue_classes - 1
+            cues (0 disables the head). A demonstration's cue is what later selects its skill. The head
+            reads the backbone output every tick and is trained (cross-entropy, demonstrations' cue
+            labels) to say "nothing yet" before the teacher starts acting (the onset) and which cue it
+            was from then on; its softmax, through a learned embedding, is added to the action head's
+            input. So the recurrent state must keep the cue, and the actions are conditioned on a
+            low-dimensional "what was I asked" signal instead of having to find it in the state.
         cue_loss_weight: weight of that cross-entropy in the training loss.
         mcsd, sparse, memory: Yan backbone sections.
         transformer, mlp: baseline sections (the GRU needs only d_model and n_layers).

@@ -32,6 +32,7 @@ from yan_policy.episode import STREAMS, Episode
 
 GIL_SWITCH_S = 0.0005  # thread switch interval (s) while a control loop runs (Python's default: 5 ms)
 VELOCITY_NOISE_PER_RAD = 10.0  # joint-velocity noise (rad/s) per rad of joint-position noise
+NO_CUE_CLASS = 0  # the cue head's label before the teacher starts acting
 ONSET_ACTION_TOL = 0.02  # an action entry this far (rad, m/s or rad/s) from the first one is motion
 
 
@@ -114,10 +115,11 @@ def collate(
     teacher label (the loss covers only those); `<stream>_present` marks ticks where a stream exists.
     Unlabelled ticks still run through the recurrence, so they remain context for later ticks.
 
-    With `cue_ids` (cue name -> class), the batch also holds `cue_id` (B,) (-1: no cue or unnumbered)
-    and `cue_heard` (B, T), true from each episode's motion onset. With `onset_weight` > 1, `weight`
-    (B, T) is `onset_weight` from `onset_lead_ticks` before the onset for `onset_window_ticks` after
-    it, and 1 elsewhere."""
+    With `cue_ids` (cue name -> class >= 1), the batch also holds `cue_target` (B, T): 0 ("no cue heard
+    yet") before each episode's motion onset, its cue's class from the onset on, and -1 (no label) in
+    episodes without a numbered cue or without an onset, at unlabelled ticks and in padding. With
+    `onset_weight` > 1, `weight` (B, T) is `onset_weight` from `onset_lead_ticks` before the onset for
+    `onset_window_ticks` after it, and 1 elsewhere."""
     t_max = max(len(e) for e in episodes)
     if window_ticks:
         t_max = min(t_max, window_ticks)
@@ -148,11 +150,13 @@ def collate(
         return out
     onsets = [motion_onset(e) for e in episodes]
     if cue_ids is not None:
-        out["cue_id"] = np.array([cue_ids.get(e.cue, -1) if e.cue else -1 for e in episodes], np.int64)
-        out["cue_heard"] = np.zeros((b, t_max), bool)
+        out["cue_target"] = np.full((b, t_max), -1, np.int64)
         for i, (onset, e) in enumerate(zip(onsets, episodes, strict=True)):
-            if onset is not None:
-                out["cue_heard"][i, onset: min(len(e), t_max)] = True
+            cue = cue_ids.get(e.cue, -1) if e.cue else -1
+            if onset is not None and cue >= 1:
+                n = min(len(e), t_max)
+                out["cue_target"][i, :n] = np.where(np.arange(n) < onset, NO_CUE_CLASS, cue)
+                out["cue_target"][i, :n][~e.label_mask[:n]] = -1
     if onset_weight != 1.0:
         out["weight"] = np.ones((b, t_max), np.float32)
         for i, onset in enumerate(onsets):
@@ -233,7 +237,7 @@ class OnlineLearner:
         self.steps = 0
         self.train_seconds = 0.0  # CPU-thread time spent in training steps
         self.history: list[dict] = []
-        self.cue_ids: dict[str, int] = {}  # cue name -> class of the auxiliary cue head, in order seen
+        self.cue_ids: dict[str, int] = {}  # cue name -> class (>= 1) of the policy's cue head, in order seen
         self._cue_overflow_warned = False
         self._rng = np.random.default_rng(self.config.seed)
         self._optim = torch.optim.AdamW(
@@ -255,8 +259,8 @@ class OnlineLearner:
                 f"{self.policy.config.action_dim}"
             )
         if episode.cue and episode.cue not in self.cue_ids:
-            if len(self.cue_ids) < self.policy.config.cue_classes:
-                self.cue_ids[episode.cue] = len(self.cue_ids)
+            if len(self.cue_ids) + 1 < self.policy.config.cue_classes:  # class 0 is NO_CUE_CLASS
+                self.cue_ids[episode.cue] = len(self.cue_ids) + 1
             elif not self._cue_overflow_warned:  # the skill still trains, without the cue loss
                 self._cue_overflow_warned = True
                 warnings.warn(f"more cues than cue_classes={self.policy.config.cue_classes}: cue "

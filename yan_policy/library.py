@@ -14,7 +14,10 @@ reported and the newest intact older version is used instead. The last `keep_ver
 
 Exported skills (`export_skill` / `import_skill`) are one safetensors file: the skill's demonstrations
 concatenated, with the metadata (name, cue, action mode, episode boundaries, format version) and a
-sha256 of the tensors in its JSON header. Data only, no pickle; checked before use.
+sha256 of the tensors in its JSON header. Data only, no pickle; checked before use: the format and its
+version, the content hash, the header's structure, skill names (a name becomes a folder: no paths),
+every tensor's name, dtype and shape (through `Episode` validation), and that every episode is of the
+file's skill. Anything else is refused with a LibraryError saying why.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -45,6 +49,10 @@ SKILL_FILE_VERSION = 1
 VERSION_PREFIX = "v"
 VERSION_DIGITS = 6
 HASH_CHUNK_BYTES = 1 << 20
+SKILL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # a skill name is a folder name: no paths
+_TENSOR_KEY_RE = re.compile(r"ep(\d+)\.(stamps_s|camera|audio|joints|imu|action|label_mask)")
+_STORED_DTYPES = {"stamps_s": "float64", "camera": "uint8", "audio": "int16", "joints": "float32",
+                  "imu": "float32", "action": "float32", "label_mask": "uint8"}
 
 
 class LibraryError(RuntimeError):
@@ -75,6 +83,14 @@ class SkillRecord:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+def check_skill_name(name) -> str:
+    """`name` if it is a valid skill name (letters, digits, '_' and '-', up to 64), else ValueError."""
+    if not isinstance(name, str) or not SKILL_NAME_RE.fullmatch(name):
+        raise ValueError(f"skill name {name!r} is not valid: use letters, digits, '_' or '-' (up to 64), "
+                         f"starting with a letter or digit")
+    return name
 
 
 def _sha256(path: Path) -> str:
@@ -129,7 +145,7 @@ class SkillLibrary:
     def add_demo(self, episode: Episode) -> str:
         """Store a demonstration; returns its path relative to the root. The skill is recorded in the
         library (in memory) and becomes durable with the next `commit`."""
-        rel = Path("demos") / episode.skill / f"{uuid.uuid4().hex[:12]}.safetensors"
+        rel = Path("demos") / check_skill_name(episode.skill) / f"{uuid.uuid4().hex[:12]}.safetensors"
         episode.save(self.root / rel)
         rec = self.skills.get(episode.skill)
         if rec is None:
@@ -269,6 +285,8 @@ class SkillLibrary:
             tensors = load_file(str(path))
         except Exception as e:
             raise LibraryError(f"{path} is not a yan-dog skill file: {e}") from e
+        if not isinstance(header, dict):
+            raise LibraryError(f"{path} is not a yan-dog skill file: its header is not a JSON object")
         if header.get("format") != SKILL_FILE_FORMAT or header.get("format_version") != SKILL_FILE_VERSION:
             raise LibraryError(
                 f"{path}: format {header.get('format')!r} v{header.get('format_version')} is not "
@@ -276,13 +294,29 @@ class SkillLibrary:
             )
         if _tensor_digest(tensors) != header.get("sha256"):
             raise LibraryError(f"{path}: content hash mismatch (the file was modified or damaged)")
+        skill, metas = header.get("skill"), header.get("episodes")
+        if not isinstance(skill, dict) or not isinstance(metas, list) or not metas:
+            raise LibraryError(f"{path}: header needs a 'skill' object and a non-empty 'episodes' list")
+        try:
+            check_skill_name(skill.get("name"))
+        except ValueError as e:
+            raise LibraryError(f"{path}: {e}") from e
+        for key, value in tensors.items():
+            m = _TENSOR_KEY_RE.fullmatch(key)
+            if m is None or int(m.group(1)) >= len(metas):
+                raise LibraryError(f"{path}: unexpected tensor {key!r}")
+            if str(value.dtype) != _STORED_DTYPES[m.group(2)]:
+                raise LibraryError(f"{path}: tensor {key!r} has dtype {value.dtype}, expected "
+                                   f"{_STORED_DTYPES[m.group(2)]}")
         episodes = []
-        for i, meta in enumerate(header["episodes"]):
+        for i, meta in enumerate(metas):
+            if not isinstance(meta, dict) or meta.get("skill") != skill["name"]:
+                raise LibraryError(f"{path}: episode {i} is not of skill {skill['name']!r}")
             arrays = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(f"ep{i}.")}
             try:
                 episodes.append(Episode.from_stored(meta, arrays))
-            except (ValueError, TypeError, KeyError) as e:
-                raise LibraryError(f"{path}: episode {i} is malformed: {e}") from e
+            except (ValueError, TypeError, KeyError, AttributeError) as e:
+                raise LibraryError(f"{path}: episode {i} is malformed: {e!r}") from e
         return header, episodes
 
     def import_skill(self, path: str | os.PathLike, *, expect_action_dim: int | None = None) -> list[Episode]:

@@ -21,8 +21,8 @@ Training `batch` (numpy or torch), leading dims (B, T):
     "mask" bool (B, T)                optional, False marks padding after an episode's end;
     "weight" float (B, T)             optional per-tick loss weight (default 1; the learner weights
                                       the onset of a motion, where the cue decides what to do);
-    "cue_id" int (B,), "cue_heard" bool (B, T)   optional: the cue of each episode (-1: none) and
-                                      the ticks from which it must be recognised (auxiliary cue loss).
+    "cue_target" int (B, T)           optional: the cue head's label per tick (0: no cue heard yet,
+                                      1..: the episode's cue, -1: no label), for the cue loss.
 The head predicts, at tick t, actions t .. t+K-1; the loss (L1 or MSE on actions normalised with
 `set_action_normalization`) covers the chunk entries that fall on valid ticks of the same episode.
 Episodes in a batch start from the initial state; padding goes at the end.
@@ -36,6 +36,7 @@ Recurrent state (flat dict, so `checkpoint.save_state` stores it as one safetens
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -108,8 +109,12 @@ class PolicyBase(nn.Module):
         self.encoder = ObservationEncoder(config.tokenizer, config.d_model)
         self.backbone = self.build_backbone(config)
         self.head = ActionHead(config.d_model, config.action_dim, config.chunk)
-        # training only: which cue asked for this episode, from the backbone output (see PolicyConfig)
-        self.cue_head = nn.Linear(config.d_model, config.cue_classes) if config.cue_classes else None
+        # which cue asked for this episode, from the backbone output; conditions the actions (PolicyConfig)
+        self.cue_head = self.cue_embed = None
+        if config.cue_classes:
+            self.cue_head = nn.Linear(config.d_model, config.cue_classes)
+            self.cue_embed = nn.Linear(config.cue_classes, config.d_model, bias=False)
+            nn.init.normal_(self.cue_embed.weight, std=1.0 / math.sqrt(config.cue_classes))
         self._state: State | None = None
 
     def build_backbone(self, config: PolicyConfig) -> nn.Module:
@@ -151,15 +156,23 @@ class PolicyBase(nn.Module):
 
     # -- sequences (training) ---------------------------------------------------------------------
 
+    def _head_input(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Backbone output y (..., D) -> action-head input y + E softmax(cue logits), and the logits."""
+        if self.cue_head is None:
+            return y, None
+        logits = linear(self.cue_head, y)  # (..., cue_classes)
+        return y + linear(self.cue_embed, torch.softmax(logits, dim=-1)), logits  # (..., D)
+
     def _run(self, batch: Mapping[str, Any], state: State | None
-             ) -> tuple[torch.Tensor, State, torch.Tensor, torch.Tensor]:
-        """-> normalised action chunks (B, T, K, A), final state, backbone aux loss, backbone output y."""
+             ) -> tuple[torch.Tensor, State, torch.Tensor, torch.Tensor | None]:
+        """-> normalised action chunks (B, T, K, A), final state, backbone aux loss, cue logits."""
         streams = self.encoder.streams_from_batch(batch)
         if state is None:
             state = self._initial_state(streams.present.shape[0])
         x, enc_state = self.encoder(streams, state)  # (B, T, D)
         y, bb_state, aux = self.backbone(x, state)  # (B, T, D)
-        return self.head(y), {**enc_state, **bb_state}, aux, y
+        h, cue_logits = self._head_input(y)
+        return self.head(h), {**enc_state, **bb_state}, aux, cue_logits
 
     def predict_sequence(self, batch: Mapping[str, Any], state: State | None = None
                          ) -> tuple[torch.Tensor, State]:
@@ -185,7 +198,7 @@ class PolicyBase(nn.Module):
             raise ValueError(f"mask: expected bool (B, T) = {(b, t)}, got {mask.dtype} {tuple(mask.shape)}")
         if not torch.isfinite(action[mask]).all():
             raise ValueError("action: contains NaN or inf at unmasked ticks")
-        pred, _, aux, y = self._run(batch, None)  # (B, T, K, A), (B, T, D)
+        pred, _, aux, cue_logits = self._run(batch, None)  # (B, T, K, A), (B, T, cue_classes)
         if pred.shape[:2] != (b, t):
             raise ValueError(f"action: (B, T) = {(b, t)} differs from the streams' {tuple(pred.shape[:2])}")
         targets, valid = chunk_targets(self.head.normalize(torch.where(mask[..., None], action, 0.0)),
@@ -202,29 +215,29 @@ class PolicyBase(nn.Module):
                                  f"got {tuple(tick_weight.shape)}")
             weight = weight * tick_weight[..., None, None]
         action_loss = (per_entry * weight).sum() / (weight.sum() * self.config.action_dim).clamp_min(1.0)
-        cue_loss = self._cue_loss(batch, y, mask)
+        cue_loss = self._cue_loss(batch, cue_logits, mask)
         loss = action_loss + aux + self.config.cue_loss_weight * cue_loss
         logs = {"loss": loss.item(), "action_loss": action_loss.item(), "aux_loss": float(aux.detach()),
                 "cue_loss": float(cue_loss.detach())}
         return loss, logs
 
-    def _cue_loss(self, batch: Mapping[str, Any], y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the cue head at the ticks where the episode's cue must be known (0 if none)."""
-        if self.cue_head is None or batch.get("cue_id") is None or batch.get("cue_heard") is None:
-            return y.new_zeros(())
+    def _cue_loss(self, batch: Mapping[str, Any], logits: torch.Tensor | None, mask: torch.Tensor
+                  ) -> torch.Tensor:
+        """Cross-entropy of the cue head at the labelled ticks of `cue_target` (0 without labels)."""
+        if logits is None or batch.get("cue_target") is None:
+            return mask.new_zeros((), dtype=self.dtype)
         b, t = mask.shape
-        cue_id = _as_tensor(batch["cue_id"], "cue_id").long()  # (B,)
-        heard = _as_tensor(batch["cue_heard"], "cue_heard")  # (B, T)
-        if tuple(cue_id.shape) != (b,) or heard.dtype != torch.bool or tuple(heard.shape) != (b, t):
-            raise ValueError(f"cue_id must be int ({b},) and cue_heard bool {(b, t)}, got "
-                             f"{tuple(cue_id.shape)}, {heard.dtype} {tuple(heard.shape)}")
-        if (cue_id >= self.config.cue_classes).any():
-            raise ValueError(f"cue_id must be < cue_classes={self.config.cue_classes}, got {cue_id.tolist()}")
-        sel = heard & mask & (cue_id >= 0)[:, None]  # (B, T)
+        target = _as_tensor(batch["cue_target"], "cue_target")
+        if target.dtype.is_floating_point or target.dtype == torch.bool or tuple(target.shape) != (b, t):
+            raise ValueError(f"cue_target must be int {(b, t)}, got {target.dtype} {tuple(target.shape)}")
+        target = target.long()
+        if (target >= self.config.cue_classes).any() or (target < -1).any():
+            raise ValueError(f"cue_target must be in -1..cue_classes-1={self.config.cue_classes - 1}, got "
+                             f"{sorted(set(target.flatten().tolist()))}")
+        sel = mask & (target >= 0)  # (B, T)
         if not sel.any():
-            return y.new_zeros(())
-        logits = linear(self.cue_head, y[sel])  # (N, cue_classes)
-        return F.cross_entropy(logits, cue_id[:, None].expand(b, t)[sel])
+            return logits.new_zeros(())
+        return F.cross_entropy(logits[sel], target[sel])
 
     # -- one tick (inference) ---------------------------------------------------------------------
 
@@ -238,7 +251,7 @@ class PolicyBase(nn.Module):
         streams = self.encoder.streams_from_obs(obs)
         x, enc_state = self.encoder.forward(streams, state)  # (1, 1, D); .forward: see yan_policy.fastops
         y, bb_state = self.backbone.step(x[:, 0], state)  # (1, D)
-        chunk = self.head.denormalize(self.head.forward(y))[0]  # (K, A)
+        chunk = self.head.denormalize(self.head.forward(self._head_input(y)[0]))[0]  # (K, A)
         return chunk.float().numpy(), {**enc_state, **bb_state}
 
     def step(self, obs: Mapping[str, Any], state: State) -> tuple[np.ndarray, State]:
