@@ -45,7 +45,8 @@ def test_idle_and_stale_ticks_hold_the_stand_pose():
 
 
 def test_teach_actions_are_decoded_exactly_like_the_env_hybrid_mode():
-    b, rng = brain(), np.random.default_rng(1)
+    # decoding only: the joint speed limit (tests/faults/test_command_safety.py) would smooth the jump
+    b, rng = brain(max_joint_speed_rad_s=np.inf), np.random.default_rng(1)
     ref = TrotController()
     b.start_demo(0.0)
     for k, action in enumerate([np.r_[0.5, 0.0, 0.3, np.zeros(12)], np.r_[0.5, 0.1, 0.0, np.full(12, 0.2)],

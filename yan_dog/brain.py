@@ -16,7 +16,9 @@ services to it). It owns
 `tick(obs, teach_action, now_s)` returns 12 joint targets (rad). Actions are 15-D hybrid actions (gait
 command + joint offsets) decoded exactly as the sim env's hybrid mode (`sim.env.hybrid_joint_targets`,
 with the brain's own trot controller). Safety: obs None (a stale stream) -> hold; idle and not trying ->
-hold; a non-finite or malformed action -> hold (counted); every output is clamped to the joint limits.
+hold; a non-finite or malformed action -> hold (counted); every output is clamped to the joint limits and
+moves at most `max_joint_speed_rad_s` from the previous command (the first command starts from the
+measured joint positions), so neither a policy jump nor the switch to the hold can slam a joint.
 The hold is the hybrid zero action: stand targets of the trot controller.
 
 While a demonstration runs, each tick's observation and teach action are recorded; ticks without a
@@ -40,7 +42,7 @@ from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig, build_learner
 from yan_dog.streams import TokenSpec, episode_at_image_size
 from yan_policy.episode import SOURCES, Episode
 from yan_policy.learner import Actor
-from yan_policy.library import SkillLibrary
+from yan_policy.library import SkillLibrary, check_skill_name
 
 MODES = ("idle", "demonstrating")
 HOLD_ACTION = np.zeros(HYBRID_ACTION_DIM)  # zero gait command, zero offsets: stand still
@@ -53,6 +55,9 @@ LEARNER_THREAD_NAME = "yan-learner"  # the name OnlineLearner gives its backgrou
 PHASE_TARGET_S = 0.004  # ticks run this long after the sensor sample arrives (covers the transport jitter)
 PHASE_TOLERANCE_S = 0.003
 PHASE_WINDOW_TICKS = 50  # one phase decision per second at 50 Hz
+# Joint targets move at most this fast (rad/s): the A1's motor speed limit (Unitree A1 spec, 21 rad/s);
+# the scripted trot at its fastest command needs ~16 rad/s, so gaits pass unchanged.
+MAX_JOINT_SPEED_RAD_S = 21.0
 
 
 @dataclass
@@ -70,6 +75,7 @@ class BrainConfig:
         min_demo_ticks, max_demo_s: see the module constants.
         learner_nice: niceness of the learner thread (Linux; 0 = unchanged), so the OS runs the control
             loop and the robot's processes first when the cores are busy.
+        max_joint_speed_rad_s: the fastest a joint target may move between two commands (rad/s).
         session: policy kind, its size, seed, chunked execution and learner settings, shared with sim
             teach sessions (`SessionConfig`; its learn_seconds and camera_size are not used here).
     """
@@ -83,6 +89,7 @@ class BrainConfig:
     min_demo_ticks: int = MIN_DEMO_TICKS
     max_demo_s: float = MAX_DEMO_S
     learner_nice: int = LEARNER_NICE  # measured: tick p99 37 -> 15 ms while learning, same learner steps
+    max_joint_speed_rad_s: float = MAX_JOINT_SPEED_RAD_S
     session: SessionConfig = field(default_factory=SessionConfig)
 
     def __post_init__(self):
@@ -98,6 +105,8 @@ class BrainConfig:
             raise ValueError(f"max_demo_s must be > 0, got {self.max_demo_s}")
         if not 0 <= self.learner_nice <= MAX_NICE:
             raise ValueError(f"learner_nice must be in [0, {MAX_NICE}], got {self.learner_nice}")
+        if not self.max_joint_speed_rad_s > 0:
+            raise ValueError(f"max_joint_speed_rad_s must be > 0, got {self.max_joint_speed_rad_s}")
         if self.cue == "":
             self.cue = None
 
@@ -269,6 +278,8 @@ class BrainCore:
         self.actor = Actor(self.learner, execute_chunk=config.session.execute_chunk)
         self.gait = TrotController()
         self.dt_s = 1.0 / config.control_hz
+        self.max_step_rad = config.max_joint_speed_rad_s * self.dt_s
+        self._last_targets: np.ndarray | None = None  # (12,) the previous command (rad)
         self.skill = config.skill
         self.trying = config.trying
         self.learning = False
@@ -278,7 +289,8 @@ class BrainCore:
         self._learning_lock = threading.Lock()  # serialises learner start / stop
         self._stopping: threading.Thread | None = None
         self.counts = {"ticks": 0, "stale_holds": 0, "idle_holds": 0, "bad_actions": 0,
-                       "teach_missing": 0, "policy_ticks": 0, "demos": 0, "demos_discarded": 0}
+                       "teach_missing": 0, "policy_ticks": 0, "demos": 0, "demos_discarded": 0,
+                       "speed_limited": 0}
         self.last_event = "started"
         self.set_learning(config.learning)
 
@@ -293,6 +305,10 @@ class BrainCore:
         """
         with self._lock:
             self.counts["ticks"] += 1
+            if self._last_targets is None and obs is not None:  # start from where the joints are
+                measured = np.asarray(obs["joints"], np.float64)[0]  # (12,) positions
+                if measured.shape == (NUM_MOTORS,) and np.isfinite(measured).all():
+                    self._last_targets = clamp_to_joint_limits(measured)
             if obs is None:
                 self.counts["stale_holds"] += 1
                 return self._decode(HOLD_ACTION)
@@ -323,7 +339,17 @@ class BrainCore:
         if targets.shape != (NUM_MOTORS,) or not np.isfinite(targets).all():  # cannot happen; never send it
             self.counts["bad_actions"] += 1
             targets = self.gait.stand_targets()
-        return clamp_to_joint_limits(targets)
+        return self._limit_speed(clamp_to_joint_limits(targets))
+
+    def _limit_speed(self, targets: np.ndarray) -> np.ndarray:
+        """Move each target at most `max_step_rad` from the previous command (inside the limits too)."""
+        if self._last_targets is not None:
+            step = targets - self._last_targets  # (12,)
+            if np.abs(step).max() > self.max_step_rad:
+                self.counts["speed_limited"] += 1
+                targets = self._last_targets + np.clip(step, -self.max_step_rad, self.max_step_rad)
+        self._last_targets = targets
+        return targets
 
     # --- teaching -----------------------------------------------------------------------------------------
     def start_demo(self, now_s: float) -> tuple[bool, str]:
@@ -405,8 +431,10 @@ class BrainCore:
 
     def set_skill(self, name: str) -> tuple[bool, str]:
         with self._lock:
-            if not name:
-                return False, "skill name must not be empty"
+            try:
+                check_skill_name(name)
+            except ValueError as e:
+                return False, str(e)
             if self.mode == "demonstrating":
                 return False, f"cannot switch skill during a demonstration of {self.skill!r}"
             self.skill = name

@@ -59,6 +59,8 @@ DEFAULT_PERIODS_S = {"camera": 0.1, "audio": 0.02, "proprio": 0.02}
 STALE_CONTROL_PERIODS = 3  # a stream is stale once its age exceeds its period + this many control periods
 AUDIO_QUEUE_TICKS = 4  # audio blocks queued beyond this are dropped, oldest first (bounds the latency)
 CLOCK_RESTART_S = 1.0  # a source stamp this far behind the last one means the source restarted its clock
+MAX_STAMP_AGE_S = 1.0  # a sample older than this on the receiver's clock (in the source's time base) is stale
+HELD_STREAMS = ("camera", "proprio")  # one sample per stamp; audio blocks of one chunk share its stamp
 
 
 # --------------------------------------------------------------------------- helpers
@@ -147,7 +149,8 @@ def decode_joint_state(msg: Any, names: Sequence[str] = JOINT_NAMES) -> np.ndarr
             continue
         if values.size != len(msg_names):
             raise ValueError(f"joints: {field_name} has {values.size} values for {len(msg_names)} names")
-        picked = values[order]
+        with np.errstate(over="ignore"):
+            picked = values[order].astype(np.float32)  # beyond float32's range becomes inf: refused too
         bad = [names[i] for i in np.flatnonzero(~np.isfinite(picked))]
         if bad:
             raise ValueError(f"joints: non-finite {field_name} for {bad}")
@@ -158,12 +161,13 @@ def decode_joint_state(msg: Any, names: Sequence[str] = JOINT_NAMES) -> np.ndarr
 def decode_imu(msg: Any) -> np.ndarray:
     """sensor_msgs/Imu -> float32 (10,): quaternion xyzw, angular velocity rad/s, linear acceleration m/s²."""
     o, g, a = msg.orientation, msg.angular_velocity, msg.linear_acceleration
-    imu = np.array([o.x, o.y, o.z, o.w, g.x, g.y, g.z, a.x, a.y, a.z], np.float64)  # (10,)
+    with np.errstate(over="ignore"):  # beyond float32's range becomes inf: refused too
+        imu = np.array([o.x, o.y, o.z, o.w, g.x, g.y, g.z, a.x, a.y, a.z], np.float64).astype(np.float32)
     bad = np.flatnonzero(~np.isfinite(imu))
     if bad.size:
         labels = ["qx", "qy", "qz", "qw", "gx", "gy", "gz", "ax", "ay", "az"]
         raise ValueError(f"imu: non-finite fields {[labels[i] for i in bad]}")
-    return imu.astype(np.float32)
+    return imu  # (10,) float32
 
 
 # --------------------------------------------------------------------------- token shapes
@@ -416,13 +420,18 @@ class TickAligner:
         periods_s: expected period of each stream (default: the sim's rates).
         stale_control_periods: see `InputMonitor`.
         audio_queue_ticks: bound on queued audio blocks (older ones are dropped: bounded latency).
+        max_stamp_age_s: `put` with `source_now_s` drops a sample whose stamp is older than this (a driver
+            re-sending old data keeps arriving but must still count as stale); 0 turns the check off.
     """
 
     def __init__(self, spec: TokenSpec, control_hz: float, periods_s: Mapping[str, float] | None = None,
                  stale_control_periods: int = STALE_CONTROL_PERIODS,
-                 audio_queue_ticks: int = AUDIO_QUEUE_TICKS):
+                 audio_queue_ticks: int = AUDIO_QUEUE_TICKS, max_stamp_age_s: float = MAX_STAMP_AGE_S):
         if audio_queue_ticks < 1:
             raise ValueError(f"audio_queue_ticks must be >= 1, got {audio_queue_ticks}")
+        if not max_stamp_age_s >= 0:
+            raise ValueError(f"max_stamp_age_s must be >= 0 (0: off), got {max_stamp_age_s}")
+        self.max_stamp_age_s = max_stamp_age_s
         self.spec = spec
         self.monitor = InputMonitor(control_hz, periods_s, stale_control_periods)
         unknown = set(self.monitor.periods_s) - set(TOKEN_STREAMS)
@@ -430,15 +439,29 @@ class TickAligner:
             raise ValueError(f"periods_s: unknown streams {sorted(unknown)}, expected {TOKEN_STREAMS}")
         self._latest: dict[str, TokenMatrix | None] = dict.fromkeys(TOKEN_STREAMS)
         self._audio: deque[TokenMatrix] = deque(maxlen=audio_queue_ticks)
-        self.counts = {"audio_gaps": 0, "audio_dropped": 0, "out_of_order": 0}
+        self.counts = {"audio_gaps": 0, "audio_dropped": 0, "out_of_order": 0, "duplicated": 0,
+                       "stale_stamps": 0}
 
-    def put(self, tokens: TokenMatrix, now_s: float) -> None:
-        """Accept one token matrix (received at `now_s`); a ValueError names a bad one, which is dropped."""
+    def put(self, tokens: TokenMatrix, now_s: float, source_now_s: float | None = None) -> None:
+        """Accept one token matrix (received at `now_s`, monotonic s); a ValueError names a bad one, which
+        is dropped. `source_now_s`: the receiver's clock in the stamps' time base (ROS time), to drop
+        samples with stale stamps; None skips that check (no common clock)."""
         if tokens.stream not in TOKEN_STREAMS:
             raise ValueError(f"unknown token stream {tokens.stream!r}, expected one of {TOKEN_STREAMS}")
         data = check_tokens(tokens.stream, tokens.data, self.spec)
+        if not math.isfinite(tokens.stamp_s):
+            raise ValueError(f"{tokens.stream} tokens: stamp {tokens.stamp_s} is not finite")
+        age_s = None if source_now_s is None else source_now_s - tokens.stamp_s
+        if self.max_stamp_age_s and age_s is not None and age_s > self.max_stamp_age_s:
+            self.counts["stale_stamps"] += 1
+            raise ValueError(f"{tokens.stream} tokens: stale stamp, {age_s:.3f} s old (limit "
+                             f"{self.max_stamp_age_s} s)")
         last = self._latest[tokens.stream]
         behind_s = -math.inf if last is None else last.stamp_s - tokens.stamp_s
+        if behind_s == 0 and tokens.stream in HELD_STREAMS:
+            self.counts["duplicated"] += 1
+            raise ValueError(f"{tokens.stream} tokens: duplicated stamp {tokens.stamp_s:.3f} s (the same "
+                             f"sample again)")
         if 0 < behind_s < CLOCK_RESTART_S:
             self.counts["out_of_order"] += 1
             raise ValueError(f"{tokens.stream} tokens: stamp {tokens.stamp_s:.3f} s is older than the last "
@@ -453,6 +476,11 @@ class TickAligner:
 
     def stale(self, now_s: float) -> list[str]:
         return self.monitor.stale(now_s)
+
+    @property
+    def queued_audio(self) -> int:
+        """Audio blocks waiting for their tick (at most `audio_queue_ticks`)."""
+        return len(self._audio)
 
     def tick(self, now_s: float) -> AlignedTick:
         """The observation of this tick, or obs=None with the stale streams."""

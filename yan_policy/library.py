@@ -135,7 +135,8 @@ class SkillLibrary:
 
     def current(self) -> str | None:
         path = self.root / "CURRENT"
-        return path.read_text().strip() if path.is_file() else None
+        # a damaged pointer (any bytes) names no version: load() then falls back to the newest intact one
+        return path.read_bytes().decode(errors="replace").strip() if path.is_file() else None
 
     def _next_version(self) -> str:
         existing = [int(v[1:]) for v in self.versions()]

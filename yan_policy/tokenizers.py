@@ -49,7 +49,10 @@ def _as_tensor(x: Any, name: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x
     if isinstance(x, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(x))
+        try:
+            return torch.from_numpy(np.ascontiguousarray(x))
+        except TypeError as e:  # strings, objects: not numbers at all
+            raise ValueError(f"{name}: expected a numeric array, got dtype {x.dtype}") from e
     raise ValueError(f"{name}: expected a numpy array or torch tensor, got {type(x).__name__}")
 
 

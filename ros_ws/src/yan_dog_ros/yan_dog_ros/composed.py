@@ -21,7 +21,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
-from yan_dog_ros.brain_node import BrainNode, configure_process
+from yan_dog_ros.brain_node import BrainNode, configure_process, freeze_startup_objects
 from yan_dog_ros.tokenizer_nodes import TOKENIZERS
 
 
@@ -46,6 +46,7 @@ def main(args=None) -> None:
         nodes = [brain, *tokenizers]
         for node in nodes:
             executor.add_node(node)
+        freeze_startup_objects()
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

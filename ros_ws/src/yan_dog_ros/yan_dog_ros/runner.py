@@ -12,11 +12,16 @@ Ctrl-C (or `duration_s`) stops it cleanly: nodes are closed (the recorder finish
 destroyed; child processes get SIGINT, then SIGKILL after `STOP_TIMEOUT_S`. A process that exits by
 itself with code 0 (the teacher, after its demonstrations) leaves the rest running; a failing one
 stops the graph.
+
+Network: a graph with the simulator in it keeps DDS discovery on this host
+(ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, unless the environment already sets a range), for this process
+and its children; the robot graph leaves it to the robot's environment (launch/README.md).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import signal
 import subprocess
@@ -35,6 +40,7 @@ from yan_dog_ros.graph import (
 STOP_TIMEOUT_S = 10.0  # s a child process gets to exit after SIGINT before it is killed
 POLL_S = 0.2  # s between checks of the children / the deadline
 MIN_EXECUTOR_THREADS = 4
+DISCOVERY_RANGE_VAR = "ROS_AUTOMATIC_DISCOVERY_RANGE"
 
 
 def parse_overrides(items: list[str]) -> dict[str, str]:
@@ -66,6 +72,14 @@ def commands(graph_name: str, overrides: dict[str, str] | None = None) -> list[l
     return [[executable_path(p.executable), *p.ros_args] for p in procs]
 
 
+def keep_sim_on_localhost(procs: list[Process], environ=os.environ) -> bool:
+    """Set ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST (if unset) when the graph runs the simulator; returns
+    whether DDS discovery is now limited to this host."""
+    if any(node.clock_source for p in procs for node in p.nodes):
+        environ.setdefault(DISCOVERY_RANGE_VAR, "LOCALHOST")
+    return environ.get(DISCOVERY_RANGE_VAR) == "LOCALHOST"
+
+
 def run(
     graph_name: str = "sim",
     overrides: dict[str, str] | None = None,
@@ -79,6 +93,7 @@ def run(
     procs = processes(graph, values)
     log(f"yan-dog up {graph_name}: " + ", ".join(f"{p.executable}[{', '.join(n.name for n in p.nodes)}]"
                                                for p in procs))  # fmt: skip
+    keep_sim_on_localhost(procs)
     if separate_processes:
         return _run_processes(procs, duration_s, log)
     return _run_in_process(procs, duration_s, log)

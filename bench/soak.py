@@ -1,0 +1,176 @@
+"""Soak: the composed brain (learning on, trying on) under sensor streams at several times their nominal
+rates, for M minutes per rate: does memory stay flat, does the control loop keep every tick, do the
+queues stay bounded?
+
+    python bench/soak.py --minutes 30 --json bench_out/soak.json              # the issue's target run
+    python bench/soak.py --minutes 0.5 --rates 2 --json /tmp/soak.json        # a smoke run
+
+The robot is this script (as in bench/ros_loop.py): camera 96x96 rgb8, 320-sample audio chunks, joint
+states and IMU, all published `rate`x as often as the sim does (camera 10 Hz x rate, the rest 50 Hz x
+rate), stamped with the wall clock. The brain is `brain_composed` in its own process with the YAML
+defaults; a 3 s demonstration is recorded first so the background learner trains throughout.
+
+Measured per rate (over the window after a WARMUP_S warm-up):
+    rss_mb_start/end, rss_slope_mb_per_min, rss_growth_pct   brain process RSS (/proc), least-squares slope;
+                   growth = slope x window / start
+    ticks, missed_ticks, rate_hz                             the brain's own tick counters (/brain/status)
+    publish_hz     joint states this script actually sent per second (it may fall short of rate x 50 on
+                   2 busy cores: then the offered load was lower than asked)
+    queued_audio_max, audio_dropped, dropped                 the audio queue (bounded by audio_queue_ticks),
+                   blocks dropped from it, messages refused
+    learner_steps, episodes                                  training kept going; the demo buffer is bounded
+Targets (issue #6): 30 minutes at 2x with RSS growth under 5% and zero missed ticks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import rclpy  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+
+from bench._common import format_table, machine_info, write_json  # noqa: E402
+from bench.ros_loop import (  # noqa: E402
+    CAMERA_EVERY,
+    CONTROL_HZ,
+    DEMO_S,
+    STARTUP_TIMEOUT_S,
+    FakeRobot,
+    brain_processes,
+    spin_until,
+    stop,
+    trigger,
+)
+
+WARMUP_S = 10.0  # after a rate change, before the window opens (allocator and DDS queues settle)
+SAMPLE_S = 2.0  # RSS and status sampling period
+TARGETS = {"rate": 2, "minutes": 30, "rss_growth_pct_max": 5.0, "missed_ticks": 0}
+
+
+class LoadedRobot(FakeRobot):
+    """FakeRobot publishing every stream `rate` times per control period (its 50 Hz timer stays)."""
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.rate = 1
+        self.sent = 0
+        self._extra = None
+
+    def set_rate(self, rate: int) -> None:
+        if self._extra is not None:
+            self.destroy_timer(self._extra)
+            self._extra = None
+        self.rate = rate
+        if rate > 1:
+            self._extra = self.create_timer(1.0 / (CONTROL_HZ * (rate - 1)), self.tick)
+
+    def tick(self) -> None:
+        super().tick()
+        self.sent += 1
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def soak(robot: LoadedRobot, executor, pid: int, rate: int, minutes: float) -> dict:
+    robot.set_rate(rate)
+    spin_until(executor, lambda: False, WARMUP_S)
+    before, sent0 = robot.status, robot.sent
+    t0 = time.monotonic()
+    times, rss, queued = [], [], []
+    while time.monotonic() - t0 < minutes * 60.0:
+        spin_until(executor, lambda: False, SAMPLE_S)
+        times.append((time.monotonic() - t0) / 60.0)
+        rss.append(rss_mb(pid))
+        queued.append(robot.status["queued_audio"])
+    elapsed = time.monotonic() - t0
+    after = robot.status
+    slope = float(np.polyfit(times, rss, 1)[0]) if len(times) >= 2 else 0.0  # MB / min
+    s0, s1 = before["tick_stats"], after["tick_stats"]
+    return {
+        "rate": rate,
+        "minutes": elapsed / 60.0,
+        "rss_mb_start": rss[0],
+        "rss_mb_end": rss[-1],
+        "rss_slope_mb_per_min": slope,
+        "rss_growth_pct": 100.0 * slope * (elapsed / 60.0) / rss[0],
+        "ticks": s1["ticks"] - s0["ticks"],
+        "missed_ticks": s1["missed_ticks"] - s0["missed_ticks"],
+        "rate_hz": s1["rate_hz"],
+        "publish_hz": (robot.sent - sent0) / elapsed,
+        "queued_audio_max": max(queued),
+        "audio_dropped": after["audio_dropped"] - before["audio_dropped"],
+        "dropped": after["dropped"] - before["dropped"],
+        "learner_steps": after["learner_steps"] - before["learner_steps"],
+        "episodes": after["episodes"],
+        "load_average_1min": os.getloadavg()[0],
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=float, required=True, help="soak time per rate (minutes)")
+    ap.add_argument("--json", type=Path, required=True, help="write the results here")
+    ap.add_argument("--rates", type=int, nargs="+", default=[2, 5], help="stream rate multipliers")
+    args = ap.parse_args(argv)
+    if args.minutes <= 0 or any(r < 1 for r in args.rates):
+        raise SystemExit("--minutes must be > 0 and every rate >= 1")
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    results = []
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    robot = LoadedRobot(context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(robot)
+    with tempfile.TemporaryDirectory(prefix="soak_") as log_dir:
+        procs = brain_processes(composed=True, learning=True, log_dir=log_dir)
+        try:
+            if not spin_until(executor, lambda: robot.status is not None and not robot.status["stale"],
+                              STARTUP_TIMEOUT_S):
+                raise RuntimeError(f"the brain did not come up (logs in {log_dir})")
+            trigger(robot, executor, "/yan_brain/start_demo")
+            robot.teaching = True
+            spin_until(executor, lambda: False, DEMO_S)
+            robot.teaching = False
+            trigger(robot, executor, "/yan_brain/stop_demo")
+            for rate in args.rates:
+                results.append(soak(robot, executor, procs[0].pid, rate, args.minutes))
+                print(f"  {rate}x: done", flush=True)
+        finally:
+            stop(procs)
+            executor.shutdown()
+            robot.destroy_node()
+            rclpy.try_shutdown(context=context)
+    headers = ["rate", "min", "RSS MB", "slope MB/min", "growth %", "ticks", "missed", "Hz", "sent Hz",
+               "audio q max", "audio dropped", "refused", "learner steps", "load"]
+    rows = [[f"{r['rate']}x", r["minutes"], r["rss_mb_end"], r["rss_slope_mb_per_min"], r["rss_growth_pct"],
+             r["ticks"], r["missed_ticks"], r["rate_hz"], r["publish_hz"], r["queued_audio_max"],
+             r["audio_dropped"], r["dropped"], r["learner_steps"], r["load_average_1min"]] for r in results]
+    print(format_table(headers, rows))
+    print(f"targets: {TARGETS}")
+    write_json(args.json, {
+        "rates": results,
+        "params": {"minutes": args.minutes, "warmup_s": WARMUP_S, "sample_s": SAMPLE_S, "demo_s": DEMO_S,
+                   "control_hz": CONTROL_HZ, "camera_every": CAMERA_EVERY,
+                   "brain": "brain_composed, learning on, trying on, config/*.yaml defaults"},
+        "targets": TARGETS,
+        "machine": machine_info(),
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

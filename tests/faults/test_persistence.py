@@ -1,0 +1,224 @@
+"""Persistence under faults: kill -9 while learning and saving, damaged checkpoints, damaged bags.
+
+The 5-kill smoke test and single-file damage cases live in tests/test_teach_data.py and tests/test_bag.py;
+here: 50 kills at random moments, every kind of checkpoint damage, and bags damaged inside (not cut).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from mcap.reader import make_reader
+from rclpy.serialization import serialize_message
+from std_msgs.msg import Float64MultiArray
+
+from yan_dog import bag
+from yan_policy.config import PolicyConfig
+from yan_policy.episode import Episode
+from yan_policy.library import LibraryError, SkillLibrary
+from yan_policy.registry import load_policy, make_policy
+
+KILLS = 50
+KILL_AFTER_S = (0.02, 0.3)  # a random moment in the child's learn/save loop
+WALL_LIMIT_S = 45.0
+LEARNING_RATE = 1e-3
+
+
+def tiny_policy(seed=0):
+    torch.manual_seed(seed)
+    cfg = PolicyConfig().to_dict() | {"d_model": 16, "n_layers": 1, "action_dim": 15}
+    return make_policy("yan", PolicyConfig.from_dict(cfg))
+
+
+def tiny_episode(skill: str, seed: int) -> Episode:
+    rng = np.random.default_rng(seed)
+    t = 4
+    return Episode(skill=skill, action_mode="hybrid", control_hz=50, stamps_s=np.arange(t) / 50.0,
+                   joints=rng.normal(size=(t, 3, 12)).astype(np.float32),
+                   imu=rng.normal(size=(t, 10)).astype(np.float32),
+                   action=rng.normal(size=(t, 15)).astype(np.float32), seed=seed)
+
+
+def learn_and_save_forever(root: str, generation: int, conn) -> None:
+    """The child: load the library, then forever learn a little (a step on the weights), record a demo
+    of a new skill and commit; report (version, skill) once each commit has returned."""
+    torch.set_num_threads(1)
+    lib = SkillLibrary(root)
+    policy = lib.load(load_policy) or tiny_policy()
+    conn.send(("ready", None))
+    i = 0
+    while True:
+        policy.zero_grad()
+        loss = sum((p ** 2).sum() for p in policy.parameters())
+        loss.backward()
+        with torch.no_grad():  # one plain SGD step (torch.optim's first step imports torch._dynamo: ~1 s)
+            for p in policy.parameters():
+                p -= LEARNING_RATE * p.grad
+        skill = f"g{generation}-{i}"
+        lib.add_demo(tiny_episode(skill, seed=generation * 1000 + i))
+        version = lib.commit(policy)
+        conn.send((version, skill))
+        i += 1
+
+
+def test_kill_9_during_learning_and_saving_never_loses_a_saved_skill(tmp_path):
+    """Fault: kill -9 at a random moment of a learn/save loop, 50 times (a fresh process each time, resuming
+    from the library). Outcome: the library always loads, its version is at least the last one whose
+    commit returned, and it holds every skill whose commit returned before a kill."""
+    root = str(tmp_path / "lib")
+    ctx = mp.get_context("forkserver")  # fast restarts: the children fork from a server with torch loaded
+    ctx.set_forkserver_preload(["torch", "yan_policy.library", "yan_policy.registry", __name__])
+    rng = np.random.default_rng(0)
+    saved: set[str] = set()
+    last_version = 0
+    t_start = time.monotonic()
+    for generation in range(KILLS):
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=learn_and_save_forever, args=(root, generation, child))
+        proc.start()
+        child.close()
+        assert parent.poll(30) and parent.recv()[0] == "ready"
+        time.sleep(float(rng.uniform(*KILL_AFTER_S)))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
+        while parent.poll():
+            try:
+                version, skill = parent.recv()
+            except EOFError:
+                break
+            saved.add(skill)
+            last_version = int(version[1:])
+        parent.close()
+        check = SkillLibrary(root)
+        assert check.load(load_policy) is not None, generation
+        assert int(check.version[1:]) >= last_version, generation
+        missing = saved - set(check.skills)
+        assert not missing, (generation, sorted(missing))
+    wall_s = time.monotonic() - t_start
+    leftovers = list((tmp_path / "lib" / "versions").glob(".tmp-*"))
+    assert len(leftovers) <= 1  # a killed commit's temp folder is removed by the next process
+    assert len(saved) > KILLS  # commits did happen between the kills
+    assert wall_s < WALL_LIMIT_S, wall_s
+    print(f"{KILLS} kills, {len(saved)} commits survived, {wall_s:.1f} s")
+
+
+# --- damaged checkpoints --------------------------------------------------------------------------------
+
+def _flip_byte(path, at: float = 0.5) -> None:
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * at)] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = {
+    "weights bit flip": (lambda v: _flip_byte(v / "policy" / "model.safetensors", 0.9), "model.safetensors"),
+    "weights file deleted": (lambda v: (v / "policy" / "model.safetensors").unlink(), "model.safetensors"),
+    "config garbage": (lambda v: (v / "policy" / "config.json").write_text("{]"), "config.json"),
+    "manifest deleted": (lambda v: (v / "manifest.json").unlink(), "manifest.json is missing"),
+    "manifest not JSON": (lambda v: (v / "manifest.json").write_text("\x00\x01"), "not valid JSON"),
+    "whole version deleted": (lambda v: shutil.rmtree(v), None),
+}
+
+
+@pytest.fixture
+def two_versions(tmp_path):
+    lib = SkillLibrary(tmp_path / "lib")
+    lib.add_demo(tiny_episode("sit", 0))
+    v1 = lib.commit(tiny_policy(0))
+    lib.add_demo(tiny_episode("lie_down", 1))
+    v2 = lib.commit(tiny_policy(1))
+    return tmp_path / "lib", v1, v2
+
+
+@pytest.mark.parametrize("kind", DAMAGE, ids=list(DAMAGE))
+def test_a_damaged_checkpoint_is_reported_and_the_last_good_one_is_used(two_versions, kind, caplog):
+    """Fault: the current version's files are damaged in one of several ways.
+    Outcome: load() logs an error naming the version and the damaged file, and loads the previous one."""
+    root, v1, v2 = two_versions
+    damage, names = DAMAGE[kind]
+    damage(root / "versions" / v2)
+    lib = SkillLibrary(root)
+    assert lib.load(load_policy) is not None
+    assert lib.version == v1 and set(lib.skills) == {"sit"}
+    if names is not None:
+        assert f"version {v2} is unusable" in caplog.text and names in caplog.text, caplog.text
+
+
+def test_a_damaged_demo_file_makes_its_version_unusable_and_falls_back(two_versions, caplog):
+    """Fault: a demonstration file listed by the current version is flipped on disk.
+    Outcome: the version fails its sha256 check by name; the previous version loads."""
+    root, v1, v2 = two_versions
+    demo = next((root / "demos" / "lie_down").glob("*.safetensors"))
+    _flip_byte(demo)
+    lib = SkillLibrary(root)
+    assert lib.load(load_policy) is not None and lib.version == v1
+    assert f"demo demos/lie_down/{demo.name} is missing or damaged" in caplog.text
+
+
+def test_a_garbage_current_pointer_falls_back_to_the_newest_intact_version(two_versions, caplog):
+    """Fault: CURRENT names no version (garbage bytes). Outcome: the newest intact version loads, with a
+    warning that it is not CURRENT."""
+    root, _, v2 = two_versions
+    (root / "CURRENT").write_bytes(b"\xff\xfe garbage")
+    lib = SkillLibrary(root)
+    assert lib.load(load_policy) is not None and lib.version == v2
+    assert f"loaded {v2} instead of CURRENT" in caplog.text
+
+
+def test_every_version_damaged_is_one_clear_error_listing_each(two_versions):
+    """Fault: no intact version at all. Outcome: LibraryError listing every version and its fault."""
+    root, v1, v2 = two_versions
+    for v in (v1, v2):
+        _flip_byte(root / "versions" / v / "policy" / "model.safetensors", 0.9)
+    with pytest.raises(LibraryError, match="no intact version") as err:
+        SkillLibrary(root).load(load_policy)
+    assert f"{v1}: version {v1}: policy/model.safetensors" in str(err.value) and v2 in str(err.value)
+
+
+# --- damaged bags ---------------------------------------------------------------------------------------
+
+BAG_MESSAGES = 60
+LOG_TIMES_NS = [i * 20_000_000 for i in range(BAG_MESSAGES)]  # 50 Hz
+
+
+def _write_bag(path, n=BAG_MESSAGES):
+    with bag.BagWriter(path, chunk_bytes=1024) as writer:
+        for i in range(n):
+            msg = Float64MultiArray(data=[float(i)] * 8)
+            writer.write("/teach/action", "std_msgs/msg/Float64MultiArray", serialize_message(msg),
+                         LOG_TIMES_NS[i])
+    return n
+
+
+@pytest.mark.parametrize("chunk", [1, -1])
+def test_a_bag_damaged_inside_a_chunk_is_read_up_to_the_damage_and_reported(tmp_path, chunk):
+    """Fault: bytes flipped inside one compressed chunk (a bad sector, not a cut). Outcome: the messages
+    read are exactly the ones before that chunk, in order and intact, and the damage is reported
+    (a warning; BagDamaged when strict) with the count read: never a silent short read, never garbage."""
+    path = tmp_path / "flipped.mcap"
+    n = _write_bag(path)
+    with open(path, "rb") as f:
+        chunks = sorted(make_reader(f).get_summary().chunk_indexes, key=lambda c: c.chunk_start_offset)
+    target = chunks[chunk]
+    data = bytearray(path.read_bytes())
+    start = target.chunk_start_offset + target.chunk_length // 2
+    data[start:start + 16] = bytes(b ^ 0xA5 for b in data[start:start + 16])
+    path.write_bytes(bytes(data))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read = list(bag.read_bag(path))
+    damaged = [w.message for w in caught if isinstance(w.message, bag.BagDamagedWarning)]
+    assert damaged and damaged[0].messages_read == len(read) < n, (len(read), caught)
+    assert [list(m.data) for _, _, m in read] == [[float(i)] * 8 for i in range(len(read))]
+    before = [t for t in LOG_TIMES_NS[:n] if t < target.message_start_time]
+    assert len(read) == len(before)  # every message of the intact chunks before the damaged one
+    with pytest.raises(bag.BagDamaged):
+        list(bag.read_bag(path, strict=True))
