@@ -20,6 +20,7 @@ and its children; the robot graph leaves it to the robot's environment (launch/R
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
 import shutil
@@ -100,6 +101,18 @@ def run(
 
 
 # --- separate processes ---------------------------------------------------------------------------------
+_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): signal this process when its parent dies
+
+
+def _die_with_parent() -> None:
+    """In a child, before exec: get SIGTERM when the runner dies, even by SIGKILL, so no node is left
+    running without it (Linux; elsewhere a no-op)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def _stop(children: list[subprocess.Popen]) -> None:
     for child in children:
         if child.poll() is None:
@@ -119,7 +132,9 @@ def _run_processes(procs: list[Process], duration_s: float | None, log) -> int:
     deadline = None if duration_s is None else time.monotonic() + duration_s
     try:
         for p in procs:
-            children.append(subprocess.Popen([executable_path(p.executable), *p.ros_args]))
+            children.append(
+                subprocess.Popen([executable_path(p.executable), *p.ros_args], preexec_fn=_die_with_parent)
+            )
         finished: set[int] = set()
         while deadline is None or time.monotonic() < deadline:
             for i, (p, child) in enumerate(zip(procs, children, strict=True)):
