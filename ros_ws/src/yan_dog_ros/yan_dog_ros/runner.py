@@ -95,6 +95,7 @@ def run(
     log(f"yan-dog up {graph_name}: " + ", ".join(f"{p.executable}[{', '.join(n.name for n in p.nodes)}]"
                                                for p in procs))  # fmt: skip
     keep_sim_on_localhost(procs)
+    _honour_ctrl_c()
     if separate_processes:
         return _run_processes(procs, duration_s, log)
     return _run_in_process(procs, duration_s, log)
@@ -104,9 +105,18 @@ def run(
 _PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): signal this process when its parent dies
 
 
+def _honour_ctrl_c() -> None:
+    """Make SIGINT raise KeyboardInterrupt here even if this process inherited it as ignored (a shell
+    starts background jobs with SIGINT ignored, and Python then installs no handler): Ctrl-C is how a
+    graph is stopped, and the runner forwards it to its children."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _die_with_parent() -> None:
-    """In a child, before exec: get SIGTERM when the runner dies, even by SIGKILL, so no node is left
-    running without it (Linux; elsewhere a no-op)."""
+    """In a child, before exec: default SIGINT handling (the runner forwards Ctrl-C as SIGINT) and
+    SIGTERM when the runner dies, even by SIGKILL, so no node is left running without it (Linux; the
+    latter is a no-op elsewhere)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
