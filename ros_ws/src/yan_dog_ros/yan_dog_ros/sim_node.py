@@ -38,10 +38,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Twist
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import Image, Imu, JointState
@@ -50,6 +48,7 @@ from std_srvs.srv import Trigger
 
 from sim.device import GAIT_COMMAND_SIZE, JOINT_NAMES, SimDevice, SimDeviceConfig
 from yan_dog_ros import msgs
+from yan_dog_ros.spin import spin_node
 
 NODE_NAME = "sim_node"
 TIME_ORIGINS = ("wall", "zero")
@@ -265,17 +264,7 @@ class SimNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(SimNode, args)
 
 
 if __name__ == "__main__":

@@ -24,14 +24,13 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Image, Imu, JointState
 from std_msgs.msg import Int16MultiArray
 
 from yan_dog import streams
 from yan_dog_ros import msgs
+from yan_dog_ros.spin import spin_node
 from yan_policy.config import TokenizerConfig
 
 LOG_THROTTLE_S = 1.0  # at most one "dropped" line per second per node (a bad stream must not flood the log)
@@ -161,21 +160,6 @@ TOKENIZERS: dict[str, type[TokenizerNode]] = {
     "audio": AudioTokenizerNode,
     "proprio": JointTokenizerNode,
 }
-
-
-def spin_node(node_cls: type[Node], args=None) -> None:
-    """rclpy.init, spin one node until Ctrl-C or shutdown, clean up (the standard console-script main)."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = node_cls()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
 
 
 def camera_main(args=None) -> None:
