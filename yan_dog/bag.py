@@ -46,6 +46,8 @@ from mcap.writer import Writer as McapWriter
 from mcap_ros2._dynamic import serialize_dynamic
 from mcap_ros2.decoder import DecoderFactory
 
+from yan_policy.checkpoint import fsync_dir
+
 if TYPE_CHECKING:
     from yan_policy.episode import Episode
 
@@ -169,14 +171,6 @@ def message_definition(type_name: str) -> str:
 
 
 # --- writing --------------------------------------------------------------------------------------------
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class BagWriter:
     """Write one MCAP bag crash-safely (see the module docstring).
 
@@ -299,7 +293,7 @@ class BagWriter:
             os.fsync(self._file.fileno())
             self._file.close()
             os.replace(self.part_path, self.path)
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         return self.path
 
     def __enter__(self) -> BagWriter:

@@ -18,6 +18,15 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
 
+def fsync_dir(path: str | Path) -> None:
+    """fsync a directory, so a rename or a new file inside it survives a power cut."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` atomically (same-directory temp file, fsync, os.replace)."""
     path = Path(path)

@@ -38,7 +38,7 @@ from safetensors import safe_open
 from safetensors.numpy import load_file
 from safetensors.numpy import save as safetensors_bytes
 
-from yan_policy.checkpoint import atomic_write_bytes, save_json_atomic
+from yan_policy.checkpoint import atomic_write_bytes, fsync_dir, save_json_atomic
 from yan_policy.episode import Episode
 
 log = logging.getLogger(__name__)
@@ -99,14 +99,6 @@ def _sha256(path: Path) -> str:
         while chunk := f.read(HASH_CHUNK_BYTES):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SkillLibrary:
@@ -185,9 +177,9 @@ class SkillLibrary:
                 "demo_files": demo_hashes,
             }
             save_json_atomic(manifest, tmp / "manifest.json")
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             os.rename(tmp, self.root / "versions" / name)
-            _fsync_dir(self.root / "versions")
+            fsync_dir(self.root / "versions")
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
