@@ -19,6 +19,8 @@ Measured per rate (over the window after a WARMUP_S warm-up):
     queued_audio_max, audio_dropped, dropped                 the audio queue (bounded by audio_queue_ticks),
                    blocks dropped from it, messages refused
     learner_steps, episodes                                  training kept going; the demo buffer is bounded
+    missed_at      [{minute, missed, load_average_1min}] per sample in which ticks were missed (the soak
+                   measures a quiet machine: other work on the 2 cores shows up here as load)
 Targets (issue #6): 30 minutes at 2x with RSS growth under 5% and zero missed ticks.
 """
 
@@ -90,12 +92,18 @@ def soak(robot: LoadedRobot, executor, pid: int, rate: int, minutes: float) -> d
     spin_until(executor, lambda: False, WARMUP_S)
     before, sent0 = robot.status, robot.sent
     t0 = time.monotonic()
-    times, rss, queued = [], [], []
+    times, rss, queued, missed_at = [], [], [], []
+    missed_seen = before["tick_stats"]["missed_ticks"]
     while time.monotonic() - t0 < minutes * 60.0:
         spin_until(executor, lambda: False, SAMPLE_S)
         times.append((time.monotonic() - t0) / 60.0)
         rss.append(rss_mb(pid))
         queued.append(robot.status["queued_audio"])
+        missed_now = robot.status["tick_stats"]["missed_ticks"]
+        if missed_now > missed_seen:  # when, and how loaded the machine was: load from elsewhere shows here
+            missed_at.append({"minute": round(times[-1], 2), "missed": missed_now - missed_seen,
+                              "load_average_1min": os.getloadavg()[0]})
+            missed_seen = missed_now
     elapsed = time.monotonic() - t0
     after = robot.status
     slope = float(np.polyfit(times, rss, 1)[0]) if len(times) >= 2 else 0.0  # MB / min
@@ -117,6 +125,7 @@ def soak(robot: LoadedRobot, executor, pid: int, rate: int, minutes: float) -> d
         "learner_steps": after["learner_steps"] - before["learner_steps"],
         "episodes": after["episodes"],
         "load_average_1min": os.getloadavg()[0],
+        "missed_at": missed_at,
     }
 
 
@@ -160,6 +169,10 @@ def main(argv=None) -> int:
              r["ticks"], r["missed_ticks"], r["rate_hz"], r["publish_hz"], r["queued_audio_max"],
              r["audio_dropped"], r["dropped"], r["learner_steps"], r["load_average_1min"]] for r in results]
     print(format_table(headers, rows))
+    for r in results:
+        for m in r["missed_at"]:
+            print(f"  {r['rate']}x: {m['missed']} missed by minute {m['minute']} "
+                  f"(1-min load average {m['load_average_1min']:.2f})")
     print(f"targets: {TARGETS}")
     write_json(args.json, {
         "rates": results,

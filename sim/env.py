@@ -23,7 +23,7 @@ from sim.robot import (
     clamp_to_joint_limits,
 )
 from sim.scene import Scene
-from sim.skills import LIE_POSE_RAD, SkillContext
+from sim.skills import LIE_POSE_RAD, SkillContext, hybrid_hold_offsets
 
 GRAVITY_MPS2 = 9.81
 LIE_SPAWN_HEIGHT_M = 0.14
@@ -433,17 +433,20 @@ class YanDogEnv(gym.Env):
         """The scripted teacher's action for the current state, in this env's action mode.
 
         A gait teacher in a joint-mode env is converted through a trot controller of its own, so call
-        this once per step. In hybrid mode a gait teacher gives (command, zero offsets) and a joint
+        this once per step. In hybrid mode a gait teacher gives (command, offsets that hold the start
+        pose until the go time and fade out after it: `sim.skills.hybrid_hold_offsets`) and a joint
         teacher (zero command, offsets from the standing targets). A joint teacher cannot drive a
         gait-mode env (ValueError)."""
         if self.robot is None:
             raise RuntimeError("call reset() before teacher_action()")
-        native = np.asarray(self.skill.teacher(self.skill_context()), np.float64)
+        ctx = self.skill_context()
+        native = np.asarray(self.skill.teacher(ctx), np.float64)
         if self.skill.action_mode == self.action_mode:
             return native.astype(np.float32)
         if self.action_mode == "hybrid":
             if self.skill.action_mode == "gait":
-                return np.concatenate([native, np.zeros(NUM_MOTORS)]).astype(np.float32)
+                offsets = hybrid_hold_offsets(ctx, self.gait.stand_targets())
+                return np.concatenate([native, offsets]).astype(np.float32)
             offsets = clamp_to_joint_limits(native) - self.gait.stand_targets()
             return np.concatenate([np.zeros(3), offsets]).astype(np.float32)
         if self.skill.action_mode == "gait":

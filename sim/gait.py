@@ -98,9 +98,13 @@ class GaitConfig:
 
 # Phase offsets (fraction of a period): diagonal pairs FR+RL and FL+RR in anti-phase.
 TROT_PHASE_OFFSETS = np.array([0.0, 0.5, 0.5, 0.0])
-# Below this command magnitude the controller stands still instead of trotting in place.
-STILL_SPEED_MPS = 0.02
-STILL_YAW_RATE_RADPS = 0.05
+# Below this command magnitude the controller stands still instead of trotting in place (a deadband). A
+# learned policy's command is a regression output: standing still, it measured up to 0.08 rad/s of yaw
+# rate and 0.08 m/s of speed, and with the former 0.02 m/s / 0.05 rad/s thresholds that noise started a
+# trot in place before the cue (the legs swung, the robot left the states it was taught in). The trot
+# hardly moves the robot below 0.3 m/s commanded, and every teacher turns at >= 1 rad/s.
+STILL_SPEED_MPS = 0.12
+STILL_YAW_RATE_RADPS = 0.25
 
 
 class TrotController:

@@ -72,6 +72,10 @@ def test_collate_numbers_cues_marks_heard_ticks_and_weights_the_onset():
     assert batch["weight"][0].tolist() == [1.0] * 8 + [4.0] * 5 + [1.0] * 7
     assert batch["weight"][1].tolist() == [1.0] * 4 + [4.0] * 5 + [1.0] * 11
     assert "weight" not in collate([a, b]) and "cue_target" not in collate([a, b])
+    # the learner names the cue a chunk before the onset, where the predicted chunk reaches the motion
+    led = collate([a, b], cue_ids={"whistle_falling": 1, "whistle_trill": 2}, cue_lead_ticks=3)
+    assert led["cue_target"][0].tolist() == [0] * 7 + [1] * 13
+    assert led["cue_target"][1].tolist() == [-1] * 2 + [0] + [2] * 12 + [-1] * 5
 
 
 def test_cue_head_learns_which_cue_asked_for_the_episode():

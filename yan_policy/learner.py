@@ -110,16 +110,25 @@ def collate(
     onset_weight: float = 1.0,
     onset_lead_ticks: int = 0,
     onset_window_ticks: int = 0,
+    cue_lead_ticks: int = 0,
 ) -> dict[str, np.ndarray]:
     """Stack episodes into a (B, T) batch, zero-padded at the end. `mask` marks ticks whose action is a
     teacher label (the loss covers only those); `<stream>_present` marks ticks where a stream exists.
     Unlabelled ticks still run through the recurrence, so they remain context for later ticks.
 
     With `cue_ids` (cue name -> class >= 1), the batch also holds `cue_target` (B, T): 0 ("no cue heard
-    yet") before each episode's motion onset, its cue's class from the onset on, and -1 (no label) in
-    episodes without a numbered cue or without an onset, at unlabelled ticks and in padding. With
+    yet") until `cue_lead_ticks` before each episode's motion onset, its cue's class from then on, and -1
+    (no label) in episodes without a numbered cue or without an onset, at unlabelled ticks and in padding. With
     `onset_weight` > 1, `weight` (B, T) is `onset_weight` from `onset_lead_ticks` before the onset for
-    `onset_window_ticks` after it, and 1 elsewhere."""
+    `onset_window_ticks` after it, and 1 elsewhere.
+
+    The learner sets `cue_lead_ticks` to the action chunk: the chunk predicted `chunk` ticks before the
+    onset already holds the onset's first action, so the cue head (whose output conditions the action
+    head) must name the cue there. Switching its label only at the onset (as before) fed "no cue yet"
+    to the action head exactly where it had to start the motion: the policy then learned to start a
+    motion only once the joints showed it had started (teacher-forced turn chunks at the onset predicted
+    0.1-0.25 rad/s instead of 1.0), and on its own it hardly started at all (measured offline on 4 skills
+    x 3 demos, 300 steps: closed-loop success 0.75 -> 0.92, cue head correct before the onset 0.05 -> 0.97)."""
     t_max = max(len(e) for e in episodes)
     if window_ticks:
         t_max = min(t_max, window_ticks)
@@ -155,7 +164,7 @@ def collate(
             cue = cue_ids.get(e.cue, -1) if e.cue else -1
             if onset is not None and cue >= 1:
                 n = min(len(e), t_max)
-                out["cue_target"][i, :n] = np.where(np.arange(n) < onset, NO_CUE_CLASS, cue)
+                out["cue_target"][i, :n] = np.where(np.arange(n) < onset - cue_lead_ticks, NO_CUE_CLASS, cue)
                 out["cue_target"][i, :n][~e.label_mask[:n]] = -1
     if onset_weight != 1.0:
         out["weight"] = np.ones((b, t_max), np.float32)
@@ -280,6 +289,7 @@ class OnlineLearner:
             onset_weight=c.onset_weight,
             onset_lead_ticks=self.policy.config.chunk,
             onset_window_ticks=round(c.onset_window_s * hz),
+            cue_lead_ticks=self.policy.config.chunk,
         )
         if c.joint_noise_rad > 0 and "joints" in batch:
             noise = self._rng.normal(0.0, c.joint_noise_rad, batch["joints"][:, :, :2].shape)  # (B, T, 2, 12)

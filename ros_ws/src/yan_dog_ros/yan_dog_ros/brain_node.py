@@ -43,10 +43,8 @@ import threading
 import time
 
 import numpy as np
-import rclpy
 import torch
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float64MultiArray, String
@@ -64,6 +62,7 @@ from yan_dog.streams import (
     TokenMatrix,
 )
 from yan_dog_ros import msgs
+from yan_dog_ros.spin import spin_nodes
 from yan_policy.config import PolicyConfig
 from yan_policy.learner import GIL_SWITCH_S, LearnerConfig
 from yan_policy.library import SkillLibrary
@@ -312,19 +311,4 @@ def freeze_startup_objects() -> None:
 
 def main(args=None) -> None:
     configure_process()
-    rclpy.init(args=args)
-    node = None
-    executor = SingleThreadedExecutor()
-    try:
-        node = BrainNode()
-        executor.add_node(node)
-        freeze_startup_objects()
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_nodes(lambda: [BrainNode()], args, before_spin=freeze_startup_objects)

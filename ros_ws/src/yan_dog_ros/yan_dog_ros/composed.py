@@ -17,11 +17,10 @@ millisecond, so it cannot hold up a tick; rclpy's MultiThreadedExecutor measured
 
 from __future__ import annotations
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
 from yan_dog_ros.brain_node import BrainNode, configure_process, freeze_startup_objects
+from yan_dog_ros.spin import spin_nodes
 from yan_dog_ros.tokenizer_nodes import TOKENIZERS
 
 
@@ -38,22 +37,9 @@ def compose(context=None):
 
 def main(args=None) -> None:
     configure_process()
-    rclpy.init(args=args)
-    executor = SingleThreadedExecutor()
-    nodes = []
-    try:
+
+    def build():
         brain, tokenizers = compose()
-        nodes = [brain, *tokenizers]
-        for node in nodes:
-            executor.add_node(node)
-        freeze_startup_objects()
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        for node in nodes:
-            if isinstance(node, BrainNode):
-                node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
+        return [brain, *tokenizers]
+
+    spin_nodes(build, args, before_spin=freeze_startup_objects)

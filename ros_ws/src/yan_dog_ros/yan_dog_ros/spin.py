@@ -1,22 +1,42 @@
-"""The console-script main of a single-node process: init, spin until Ctrl-C or shutdown, clean up."""
+"""The console-script main of a node process: init, spin until Ctrl-C or shutdown, clean up."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 
-def spin_node(node_cls: type[Node], args=None) -> None:
-    """rclpy.init, spin one node of `node_cls` until Ctrl-C or shutdown, then destroy it and shut down."""
+def spin_nodes(
+    build: Callable[[], Sequence[Node]], args=None, before_spin: Callable[[], None] | None = None
+) -> None:
+    """rclpy.init, build the nodes, spin them in one executor until Ctrl-C or shutdown, then close
+    (nodes with a `close()` method, e.g. the brain saving its state), destroy them and shut down.
+    `before_spin` runs once the nodes exist (the brain freezes its start-up objects there)."""
     rclpy.init(args=args)
-    node = None
+    executor = SingleThreadedExecutor()
+    nodes: list[Node] = []
     try:
-        node = node_cls()
-        rclpy.spin(node)
+        nodes = list(build())
+        for node in nodes:
+            executor.add_node(node)
+        if before_spin is not None:
+            before_spin()
+        executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if node is not None:
+        executor.shutdown()
+        for node in nodes:
+            close = getattr(node, "close", None)
+            if callable(close):
+                close()
             node.destroy_node()
         rclpy.try_shutdown()
+
+
+def spin_node(node_cls: type[Node], args=None) -> None:
+    """spin_nodes for a process holding one node of `node_cls`."""
+    spin_nodes(lambda: [node_cls()], args)
