@@ -36,6 +36,20 @@ def _weighted_sum(outputs, seed=1):
     return sum((o * torch.randn(o.shape, generator=gen, dtype=o.dtype)).sum() for o in outputs)
 
 
+def _assert_matches(fast, ref, wrt=(), grad_tol=TIGHT):
+    """(y, state) of a fast path equal the reference's; so do the gradients of a random weighted sum of
+    them with respect to `wrt` (none: values only)."""
+    (y_fast, s_fast), (y_ref, s_ref) = fast, ref
+    torch.testing.assert_close(y_fast, y_ref, **TIGHT)
+    for a, b in zip(s_fast, s_ref, strict=True):
+        torch.testing.assert_close(a, b, **TIGHT)
+    if wrt:
+        g_fast = torch.autograd.grad(_weighted_sum([y_fast, *s_fast]), wrt)
+        g_ref = torch.autograd.grad(_weighted_sum([y_ref, *s_ref]), wrt)
+        for a, b in zip(g_fast, g_ref, strict=True):
+            torch.testing.assert_close(a, b, **grad_tol)
+
+
 @pytest.mark.parametrize(("batch", "t_len", "d_mem", "hidden"), [(1, 1, 8, 12), (2, 9, 8, 12), (3, 23, 5, 7)])
 def test_memory_scan_matches_reference_loop_float64(batch, t_len, d_mem, hidden):
     """Values, final state and gradients (inputs, parameters, initial state) of the custom autograd
@@ -44,16 +58,8 @@ def test_memory_scan_matches_reference_loop_float64(batch, t_len, d_mem, hidden)
     gen = torch.Generator().manual_seed(t_len)
     x = torch.randn(batch, t_len, 16, dtype=torch.float64, generator=gen, requires_grad=True)
     state = _state(mem, batch, gen)
-    y_fast, s_fast = mem(x, state)
-    y_ref, s_ref = mem.forward_reference(x, state)
-    torch.testing.assert_close(y_fast, y_ref, **TIGHT)
-    for a, b in zip(s_fast, s_ref, strict=True):
-        torch.testing.assert_close(a, b, **TIGHT)
-    wrt = [x, state.s1, state.s2, *mem.parameters()]
-    g_fast = torch.autograd.grad(_weighted_sum([y_fast, *s_fast]), wrt)
-    g_ref = torch.autograd.grad(_weighted_sum([y_ref, *s_ref]), wrt)
-    for a, b in zip(g_fast, g_ref, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+    _assert_matches(mem(x, state), mem.forward_reference(x, state),
+                    wrt=[x, state.s1, state.s2, *mem.parameters()], grad_tol=dict(rtol=1e-9, atol=1e-10))
 
 
 def test_memory_scan_gradcheck():
@@ -81,11 +87,7 @@ def test_memory_scan_without_grad_runs_in_blocks():
     x = torch.randn(2, t_len, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         state = _state(mem, 2, torch.Generator().manual_seed(4))
-        y_fast, s_fast = mem(x, state)
-        y_ref, s_ref = mem.forward_reference(x, state)
-    torch.testing.assert_close(y_fast, y_ref, **TIGHT)
-    for a, b in zip(s_fast, s_ref, strict=True):
-        torch.testing.assert_close(a, b, **TIGHT)
+        _assert_matches(mem(x, state), mem.forward_reference(x, state))
 
 
 def test_memory_step_matches_reference_step():
@@ -93,16 +95,8 @@ def test_memory_step_matches_reference_step():
     gen = torch.Generator().manual_seed(5)
     x = torch.randn(3, 16, dtype=torch.float64, generator=gen, requires_grad=True)
     state = _state(mem, 3, gen)
-    y_fast, s_fast = mem.step(x, state)
     y_ref, s_ref = mem.step_reference(x, state)
-    torch.testing.assert_close(y_fast, y_ref, **TIGHT)
-    for a, b in zip(s_fast, s_ref, strict=True):
-        torch.testing.assert_close(a, b, **TIGHT)
-    wrt = [x, state.s1, state.s2, *mem.parameters()]
-    g_fast = torch.autograd.grad(_weighted_sum([y_fast, *s_fast]), wrt)
-    g_ref = torch.autograd.grad(_weighted_sum([y_ref, *s_ref]), wrt)
-    for a, b in zip(g_fast, g_ref, strict=True):
-        torch.testing.assert_close(a, b, **TIGHT)
+    _assert_matches(mem.step(x, state), (y_ref, s_ref), wrt=[x, state.s1, state.s2, *mem.parameters()])
     with torch.inference_mode():  # the no-autograd branch (aten's fused silu gradient)
         y_inf, _ = mem.step(x.detach(), MemoryState(*(s.detach() for s in state)))
     torch.testing.assert_close(y_inf, y_ref.detach(), **TIGHT)

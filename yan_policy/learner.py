@@ -118,8 +118,8 @@ def collate(
 
     With `cue_ids` (cue name -> class >= 1), the batch also holds `cue_target` (B, T): 0 ("no cue heard
     yet") until `cue_lead_ticks` before each episode's motion onset, its cue's class from then on, and -1
-    (no label) in episodes without a numbered cue or without an onset, at unlabelled ticks and in padding. With
-    `onset_weight` > 1, `weight` (B, T) is `onset_weight` from `onset_lead_ticks` before the onset for
+    (no label) in episodes without a numbered cue or without an onset, at unlabelled ticks and in padding.
+    With `onset_weight` > 1, `weight` (B, T) is `onset_weight` from `onset_lead_ticks` before the onset for
     `onset_window_ticks` after it, and 1 elsewhere.
 
     The learner sets `cue_lead_ticks` to the action chunk: the chunk predicted `chunk` ticks before the
@@ -128,7 +128,7 @@ def collate(
     to the action head exactly where it had to start the motion: the policy then learned to start a
     motion only once the joints showed it had started (teacher-forced turn chunks at the onset predicted
     0.1-0.25 rad/s instead of 1.0), and on its own it hardly started at all (measured offline on 4 skills
-    x 3 demos, 300 steps: closed-loop success 0.75 -> 0.92, cue head correct before the onset 0.05 -> 0.97)."""
+    x 3 demos, 300 steps: closed-loop success 0.75 -> 0.92, cue head right before the onset 0.05 -> 0.97)."""
     t_max = max(len(e) for e in episodes)
     if window_ticks:
         t_max = min(t_max, window_ticks)

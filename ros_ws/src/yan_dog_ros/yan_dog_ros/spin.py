@@ -37,6 +37,27 @@ def spin_nodes(
         rclpy.try_shutdown()
 
 
+def spin_until(
+    build: Callable[[], Node], done: Callable[[Node], bool], period_s: Callable[[Node], float], args=None
+) -> Node | None:
+    """rclpy.init, build one node and spin it (one callback at a time, waiting at most `period_s(node)`)
+    until `done(node)`, Ctrl-C or shutdown; destroy it and shut down. Returns the node (None if building
+    it failed) so the caller can read how it ended."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = build()
+        while rclpy.ok() and not done(node):
+            rclpy.spin_once(node, timeout_sec=period_s(node))
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return node
+
+
 def spin_node(node_cls: type[Node], args=None) -> None:
     """spin_nodes for a process holding one node of `node_cls`."""
     spin_nodes(lambda: [node_cls()], args)

@@ -19,15 +19,14 @@ from __future__ import annotations
 import sys
 import time
 
-import rclpy
 from rcl_interfaces.srv import SetParameters
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from yan_dog.teaching_protocol import Request, TeachingConfig, TeachingProtocol
 from yan_dog_ros import msgs
+from yan_dog_ros.spin import spin_until
 
 NODE_NAME = "teacher"
 WATCHDOG_PERIOD_S = 0.1  # how often service time-outs and the sim's silence are checked
@@ -196,21 +195,8 @@ class TeacherNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    ok = False
-    try:
-        node = TeacherNode()
-        while rclpy.ok() and not node.finished:
-            rclpy.spin_once(node, timeout_sec=WATCHDOG_PERIOD_S)
-        ok = node.finished and node.protocol.error is None
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    sys.exit(0 if ok else 1)
+    node = spin_until(TeacherNode, lambda n: n.finished, lambda n: WATCHDOG_PERIOD_S, args)
+    sys.exit(0 if node is not None and node.finished and node.protocol.error is None else 1)
 
 
 if __name__ == "__main__":

@@ -23,15 +23,14 @@ import sys
 import termios
 import tty
 
-import rclpy
 from geometry_msgs.msg import Twist
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
 from yan_dog.teleop import HELP, TeleopState, apply_key, step_action
 from yan_dog_ros import msgs
+from yan_dog_ros.spin import spin_until
 
 NODE_NAME = "teleop_keyboard"
 MAX_KEYS_PER_TICK = 16  # keys read per tick at most (a held key repeats ~30/s)
@@ -140,19 +139,8 @@ class TeleopNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        with TerminalKeys() as keys:
-            node = TeleopNode(keys)
-            while rclpy.ok() and not node.quit:
-                rclpy.spin_once(node, timeout_sec=node.dt_s)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    with TerminalKeys() as keys:
+        spin_until(lambda: TeleopNode(keys), lambda n: n.quit, lambda n: n.dt_s, args)
 
 
 if __name__ == "__main__":
