@@ -2,6 +2,8 @@
 
     python bench/few_shot.py --json bench_out/few_shot.json            # full (hours on 2 cores)
     python bench/few_shot.py --quick --json bench_out/few_shot_quick.json   # reduced (~40 min)
+    python bench/few_shot.py --parts single --skills sit lie_down --json bench_out/fs_1.json  # one shard
+    python bench/few_shot.py --merge bench_out/fs_*.json --json bench_out/few_shot.json     # shards merged
 
 What is measured (every policy is trained on the same scripted demonstrations, recorded once per
 (skill, K, seed), for the same budget of learner-thread CPU seconds, one torch thread each, two worker
@@ -21,6 +23,7 @@ JSON: {"skills": {skill: {policy: {K: mean}}}, "spread": {...std...}, "learn_sec
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import sys
 import time
@@ -164,6 +167,67 @@ def _run(fn_job):
     return fn(job)
 
 
+PARTS = ("single", "multi", "loop")
+
+
+def build_jobs(cfg: dict, policies: list[str], parts: list[str]) -> list[tuple]:
+    """(function, job) pairs for the chosen parts; the long multi-skill jobs first, so two workers
+    finish together (the loop job runs alone afterwards, see main)."""
+    jobs = []
+    if "multi" in parts:
+        for policy in policies:
+            for seed in cfg["seeds"]:
+                job = {"kind": "multi", "policy": policy, "seed": seed, "skills": cfg["multi_skills"],
+                       "learn_seconds": cfg["multi_learn_seconds"], "eval_episodes": cfg["eval_episodes"]}
+                jobs.append((multi_skill_job, job))
+    if "single" in parts:
+        for skill in cfg["skills"]:
+            for k in cfg["ks"]:
+                for policy in policies:
+                    for seed in cfg["seeds"]:
+                        job = {"kind": "single", "skill": skill, "k": k, "policy": policy, "seed": seed,
+                               "learn_seconds": cfg["learn_seconds"], "eval_episodes": cfg["eval_episodes"],
+                               "checkpoints": k == 3}
+                        jobs.append((single_skill_job, job))
+    return jobs
+
+
+def summarize(results: list[dict], policies: list[str]) -> dict:
+    """The JSON summary of whatever results there are (one run, or shards merged with --merge): means and
+    spreads over seeds per (skill, policy, K), time to competence, retention, cue accuracy, loop."""
+    single = [r for r in results if r["kind"] == "single"]
+    multi = [r for r in results if r["kind"] == "multi"]
+    loops = [r for r in results if r["kind"] == "loop"]
+    skills = list(dict.fromkeys(r["skill"] for r in single))
+    ks = sorted({r["k"] for r in single})
+    out = {"skills": {}, "spread": {}, "competence_seconds": {}, "learn_seconds": {}, "retention": {},
+           "cue_accuracy": {}, "loop": loops[-1]["loop"] if loops else None,
+           "seeds": sorted({r["seed"] for r in single + multi})}
+    for skill in skills:
+        out["skills"][skill], out["spread"][skill], out["competence_seconds"][skill] = {}, {}, {}
+        for policy in policies:
+            mine = [r for r in single if r["skill"] == skill and r["policy"] == policy]
+            by_k = {k: [r["success"] for r in mine if r["k"] == k] for k in ks}
+            out["skills"][skill][policy] = {str(k): float(np.mean(v)) for k, v in by_k.items() if v}
+            out["spread"][skill][policy] = {str(k): float(np.std(v)) for k, v in by_k.items() if v}
+            comp = [r["competence_seconds"] for r in mine
+                    if r["k"] == 3 and r["competence_seconds"] is not None]
+            out["competence_seconds"][skill][policy] = float(np.median(comp)) if comp else None
+    for policy in policies:
+        mine = [r for r in multi if r["policy"] == policy]
+        if not mine:
+            continue
+        out["learn_seconds"][policy] = float(np.mean([v for r in mine for v in r["learn_s"].values()]))
+        rets = [r["retention"] for r in mine if r["retention"] is not None]
+        out["retention"][policy] = float(np.mean(rets)) if rets else None
+        out["cue_accuracy"][policy] = float(np.mean([r["cue_accuracy"] for r in mine]))
+    return out
+
+
+def _job_key(r: dict) -> tuple:
+    return (r["kind"], r.get("skill"), r.get("k"), r.get("policy"), r.get("seed"))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", type=Path, default=Path("bench_out/few_shot.json"))
@@ -171,175 +235,106 @@ def main(argv=None) -> int:
                     help="reduced run (2 skills, K in {1, 3}, 1 seed; 4 skills taught in turn)")
     ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
     ap.add_argument("--workers", type=int, default=2, help="worker processes (one torch thread each)")
+    shard = ap.add_argument_group("shards (the full run takes hours on 2 cores: run parts, then --merge)")
+    shard.add_argument("--skills", nargs="+", help="only these skills (single-skill part)")
+    shard.add_argument("--ks", nargs="+", type=int, help="only these demonstration counts")
+    shard.add_argument("--seeds", nargs="+", type=int, help="only these seeds")
+    shard.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS, help="which parts to run")
+    shard.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                       help="run nothing: merge these result files (their raw jobs) into --json")
     args = ap.parse_args(argv)
-    cfg = dict(QUICK if args.quick else FULL)
     t0 = time.perf_counter()
 
-    jobs = []
-    for skill in cfg["skills"]:
-        for k in cfg["ks"]:
-            for policy in args.policies:
-                for seed in cfg["seeds"]:
-                    jobs.append(
-                        (
-                            single_skill_job,
-                            {
-                                "kind": "single",
-                                "skill": skill,
-                                "k": k,
-                                "policy": policy,
-                                "seed": seed,
-                                "learn_seconds": cfg["learn_seconds"],
-                                "eval_episodes": cfg["eval_episodes"],
-                                "checkpoints": k == 3,
-                            },
-                        )
-                    )
-    for policy in args.policies:
-        for seed in cfg["seeds"]:
-            jobs.append(
-                (
-                    multi_skill_job,
-                    {
-                        "kind": "multi",
-                        "policy": policy,
-                        "seed": seed,
-                        "skills": cfg["multi_skills"],
-                        "learn_seconds": cfg["multi_learn_seconds"],
-                        "eval_episodes": cfg["eval_episodes"],
-                    },
-                )
+    if args.merge:
+        merged = {}
+        for path in args.merge:
+            for r in json.loads(path.read_text())["raw"]:
+                merged[_job_key(r)] = r  # a job run twice: the later file wins
+        results = list(merged.values())
+        cfg = {"merged_from": [str(p) for p in args.merge]}
+    else:
+        cfg = dict(QUICK if args.quick else FULL)
+        for key in ("skills", "ks", "seeds"):
+            if getattr(args, key):
+                cfg[key] = getattr(args, key)
+        unknown = sorted(set(cfg["skills"]) - set(FULL["skills"]))
+        if unknown:
+            ap.error(f"unknown skills {unknown}; the benchmark's skills: {FULL['skills']}")
+        jobs = build_jobs(cfg, args.policies, args.parts)
+        results = []
+        with mp.get_context("spawn").Pool(args.workers, maxtasksperchild=1) as pool:
+            jobs_done = pool.imap_unordered(_run, jobs)
+            for res in tqdm(jobs_done, total=len(jobs), desc="few-shot jobs", unit="job"):
+                results.append(res)
+        if "loop" in args.parts:  # alone, so the other worker does not share its cores
+            results.append(
+                loop_job({"kind": "loop", "skill": cfg["multi_skills"][0], "seconds": cfg["loop_seconds"]})
             )
-    # The long multi-skill jobs first, so the two workers finish together; the loop timing runs alone
-    # at the end, so the other worker does not share its cores.
-    jobs.sort(key=lambda fn_job: fn_job[1]["kind"] != "multi")
-    results = []
-    with mp.get_context("spawn").Pool(args.workers, maxtasksperchild=1) as pool:
-        for res in tqdm(pool.imap_unordered(_run, jobs), total=len(jobs), desc="few-shot jobs", unit="job"):
-            results.append(res)
-    results.append(
-        loop_job({"kind": "loop", "skill": cfg["multi_skills"][0], "seconds": cfg["loop_seconds"]})
-    )
-
-    single = [r for r in results if r["kind"] == "single"]
-    multi = [r for r in results if r["kind"] == "multi"]
-    loop = next(r for r in results if r["kind"] == "loop")["loop"]
-    out = {
-        "skills": {},
-        "spread": {},
-        "competence_seconds": {},
-        "learn_seconds": {},
-        "retention": {},
-        "cue_accuracy": {},
-        "loop": loop,
-        "config": cfg | {"policies": args.policies},
-        "machine": machine_info(),
-    }
-    for skill in cfg["skills"]:
-        out["skills"][skill], out["spread"][skill], out["competence_seconds"][skill] = {}, {}, {}
-        for policy in args.policies:
-            mine = [r for r in single if r["skill"] == skill and r["policy"] == policy]
-            out["skills"][skill][policy] = {
-                str(k): float(np.mean([r["success"] for r in mine if r["k"] == k])) for k in cfg["ks"]
-            }
-            out["spread"][skill][policy] = {
-                str(k): float(np.std([r["success"] for r in mine if r["k"] == k])) for k in cfg["ks"]
-            }
-            comp = [r["competence_seconds"] for r in mine if r["k"] == 3]
-            out["competence_seconds"][skill][policy] = (
-                float(np.median([c for c in comp if c is not None]))
-                if any(c is not None for c in comp)
-                else None
-            )
-    for policy in args.policies:
-        mine = [r for r in multi if r["policy"] == policy]
-        out["learn_seconds"][policy] = float(np.mean([v for r in mine for v in r["learn_s"].values()]))
-        rets = [r["retention"] for r in mine if r["retention"] is not None]
-        out["retention"][policy] = float(np.mean(rets)) if rets else None
-        out["cue_accuracy"][policy] = float(np.mean([r["cue_accuracy"] for r in mine]))
+    out = summarize(results, args.policies)
+    out["config"] = cfg | {"policies": args.policies, "parts": sorted({r["kind"] for r in results})}
+    out["machine"] = machine_info()
     out["raw"] = results
     out["wall_seconds"] = time.perf_counter() - t0
     write_json(args.json, out)
-
-    ks = cfg["ks"]
-    rows = [
-        [
-            s,
-            p,
-            *[out["skills"][s][p][str(k)] for k in ks],
-            out["competence_seconds"][s][p] if out["competence_seconds"][s][p] is not None else "never",
-        ]
-        for s in cfg["skills"]
-        for p in args.policies
-    ]
-    print(format_table(["skill", "policy", *[f"K={k}" for k in ks], "s to competence (K=3)"], rows))
-    print()
-    print(
-        format_table(
-            ["policy", "learn CPU s/skill", "retention", "cue accuracy"],
-            [
-                [
-                    p,
-                    out["learn_seconds"][p],
-                    out["retention"][p] if out["retention"][p] is not None else "n/a",
-                    out["cue_accuracy"][p],
-                ]
-                for p in args.policies
-            ],
-        )
-    )
-    print()
-    print(
-        format_table(
-            ["loop", "period ms median", "p99", "jitter ms", "missed ticks", "learner steps", "resets"],
-            [
-                [
-                    m,
-                    v["period_ms_median"],
-                    v["period_ms_p99"],
-                    v["jitter_ms_std"],
-                    v["missed_ticks"],
-                    v.get("learner_steps", 0),
-                    v.get("resets", 0),
-                ]
-                for m, v in loop.items()
-            ],
-        )
-    )
-    print()
-    _print_targets(out, cfg, args.policies)
+    report(out, args.policies)
     print(f"\nwrote {args.json} ({out['wall_seconds']:.0f} s)")
     return 0
 
 
-def _print_targets(out: dict, cfg: dict, policies: list[str]) -> None:
+def report(out: dict, policies: list[str]) -> None:
+    """Print the tables and the targets of whatever `out` holds."""
+    skills = list(out["skills"])
+    ks = sorted({int(k) for s in skills for p in policies for k in out["skills"][s][p]})
+    if skills:
+        rows = [
+            [s, p, *[out["skills"][s][p].get(str(k), "-") for k in ks],
+             out["competence_seconds"][s][p] if out["competence_seconds"][s][p] is not None else "never"]
+            for s in skills
+            for p in policies
+        ]
+        print(format_table(["skill", "policy", *[f"K={k}" for k in ks], "s to competence (K=3)"], rows))
+        print()
+    if out["cue_accuracy"]:
+        rows = [[p, out["learn_seconds"][p], "n/a" if out["retention"][p] is None else out["retention"][p],
+                 out["cue_accuracy"][p]] for p in policies if p in out["cue_accuracy"]]
+        print(format_table(["policy", "learn CPU s/skill", "retention", "cue accuracy"], rows))
+        print()
+    if out["loop"]:
+        rows = [[m, v["period_ms_median"], v["period_ms_p99"], v["jitter_ms_std"], v["missed_ticks"],
+                 v.get("learner_steps", 0), v.get("resets", 0)] for m, v in out["loop"].items()]
+        print(format_table(["loop", "period ms median", "p99", "jitter ms", "missed ticks", "learner steps",
+                            "resets"], rows))
+        print()
+    _print_targets(out, policies)
+
+
+def _print_targets(out: dict, policies: list[str]) -> None:
     """Say plainly which of the issue's targets this run met (for Yan) and which it missed."""
     lines = []
-    for skill in cfg["skills"]:
-        ks = [k for k in cfg["ks"] if k <= (3 if skill in POSTURE_SKILLS else 5)]
+    for skill, by_policy in out["skills"].items():
+        limit = 3 if skill in POSTURE_SKILLS else 5
+        yan = {int(k): v for k, v in by_policy.get("yan", {}).items() if int(k) <= limit}
         target = TARGET_POSTURE if skill in POSTURE_SKILLS else TARGET_MOVING
-        best = max(out["skills"][skill]["yan"][str(k)] for k in ks)
-        lines.append(
-            f"{skill}: Yan best success {best:.2f} with K <= {max(ks)} (target {target}) "
-            f"-> {'met' if best >= target else 'MISSED'}"
-        )
-        if 3 in cfg["ks"]:
-            others = {p: out["skills"][skill][p]["3"] for p in policies if p != "yan"}
-            ahead = all(out["skills"][skill]["yan"]["3"] > v for v in others.values())
-            lines.append(
-                f"  K=3: yan {out['skills'][skill]['yan']['3']:.2f} vs "
-                + ", ".join(f"{p} {v:.2f}" for p, v in others.items())
-                + f" -> {'ahead of every baseline' if ahead else 'NOT ahead of every baseline'}"
-            )
-    lines.append(f"learning CPU per skill {out['learn_seconds']['yan']:.1f} s (target <= {TARGET_LEARN_S})")
-    r = out["retention"]["yan"]
-    lines.append(f"retention {r if r is None else round(r, 2)} (target >= {TARGET_RETENTION})")
-    lines.append(f"cue accuracy {out['cue_accuracy']['yan']:.2f} (target >= {TARGET_CUE})")
-    lp = out["loop"]["learning"]
-    lines.append(
-        f"loop while learning: median {lp['period_ms_median']:.1f} ms, p99 {lp['period_ms_p99']:.1f} ms, "
-        f"missed {lp['missed_ticks']} ticks"
-    )
+        if yan:
+            best = max(yan.values())
+            lines.append(f"{skill}: Yan best success {best:.2f} with K <= {max(yan)} (target {target}) "
+                         f"-> {'met' if best >= target else 'MISSED'}")
+        if "3" in by_policy.get("yan", {}):
+            others = {p: by_policy[p]["3"] for p in policies if p != "yan" and "3" in by_policy.get(p, {})}
+            ahead = all(by_policy["yan"]["3"] > v for v in others.values())
+            lines.append(f"  K=3: yan {by_policy['yan']['3']:.2f} vs "
+                         + ", ".join(f"{p} {v:.2f}" for p, v in others.items())
+                         + f" -> {'ahead of every baseline' if ahead else 'NOT ahead of every baseline'}")
+    if "yan" in out["cue_accuracy"]:
+        learn_s = out["learn_seconds"]["yan"]
+        lines.append(f"learning CPU per skill {learn_s:.1f} s (target <= {TARGET_LEARN_S})")
+        r = out["retention"]["yan"]
+        lines.append(f"retention {r if r is None else round(r, 2)} (target >= {TARGET_RETENTION})")
+        lines.append(f"cue accuracy {out['cue_accuracy']['yan']:.2f} (target >= {TARGET_CUE})")
+    if out["loop"]:
+        lp = out["loop"]["learning"]
+        lines.append(f"loop while learning: median {lp['period_ms_median']:.1f} ms, "
+                     f"p99 {lp['period_ms_p99']:.1f} ms, missed {lp['missed_ticks']} ticks")
     print("Targets (Yan):\n  " + "\n  ".join(lines))
 
 
