@@ -199,7 +199,7 @@ class TeachSession:
             rec = self.library.skills[skill]
             rec.learn_seconds += spent
             rec.taught_at = time.time()
-        curve = learner.history[start_steps:]
+        curve = [h for h in learner.history if h["step"] > start_steps]  # the newest HISTORY_STEPS at most
         return TeachReport(
             skill,
             demos,

@@ -1,0 +1,121 @@
+"""Persistence of the real brain: `kill -9` of the brain process (`brain_composed`: the tokenizers and
+`yan_brain`) at random moments while it learns and saves skills.
+
+Each generation starts the brain on the same skill library (it loads what is there and keeps learning),
+feeds it sensor streams from a fake robot in this process, demonstrates a new skill over /teach/action,
+then calls ~/save_skill again and again while the background learner trains, and kills the process
+with SIGKILL at a random moment (often in the middle of a save). Outcome: the library always loads,
+and it holds every skill whose ~/save_skill answered success before the kill.
+
+`make test` runs FAST_KILLS generations; `make test-slow` runs KILLS (the issue's >= 50).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from std_srvs.srv import Trigger
+
+from bench.ros_loop import FakeRobot
+from tests.ros.sim_graph import spawn, spin_for, spin_until
+from yan_policy.library import SkillLibrary
+
+FAST_KILLS = 3
+KILLS = 50
+STARTUP_TIMEOUT_S = 90.0  # torch + rclpy import and DDS discovery on 2 cores shared with another worker
+DEMO_S = 2.0  # one demonstration of each new skill (the brain keeps demos of >= 1 s)
+SAVE_WINDOW_S = (0.2, 3.0)  # the kill comes this long (uniform) after the saves start
+SERVICE_TIMEOUT_S = 20.0
+BRAIN_CONFIGS = ("camera_tokenizer.yaml", "audio_tokenizer.yaml", "joint_tokenizer.yaml")
+# small and quick to start; learning on, so every save races the learner's weight publication
+BRAIN_ARGS = ("-p", "d_model:=32", "-p", "n_layers:=1", "-p", "learning:=true", "-p", "trying:=false",
+              "-p", "status_hz:=5.0")
+
+
+@contextlib.contextmanager
+def fake_robot():
+    """The fake robot (camera, audio, joints, IMU at the sim's rates; /teach/action while `teaching`) in
+    a private rclpy context: yields (robot, executor)."""
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    robot = FakeRobot(ctx)
+    executor = SingleThreadedExecutor(context=ctx)
+    executor.add_node(robot)
+    try:
+        yield robot, executor
+    finally:
+        executor.shutdown()
+        robot.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+
+
+def _call(robot, executor, name: str) -> Trigger.Response:
+    client = robot.create_client(Trigger, name)
+    try:
+        assert spin_until(executor, client.service_is_ready, SERVICE_TIMEOUT_S), f"no service {name}"
+        future = client.call_async(Trigger.Request())
+        assert spin_until(executor, future.done, SERVICE_TIMEOUT_S), f"{name} did not answer"
+        return future.result()
+    finally:
+        robot.destroy_client(client)
+
+
+def _generation(root: str, g: int, rng: np.random.Generator, robot, executor) -> set[str]:
+    """One brain process: demonstrate skill `g<g>`, save it again and again, kill -9 at a random moment.
+    Returns the skills whose save answered success before the kill."""
+    skill = f"g{g}"
+    args = [a for c in BRAIN_CONFIGS for a in ("--params-file", f"ros_ws/src/yan_dog_ros/config/{c}")]
+    saved: set[str] = set()
+    with spawn("brain_composed", *args, *BRAIN_ARGS, "-p", f"library_dir:={root}", "-p", f"skill:={skill}",
+               params_file="yan_brain.yaml") as brain:
+        robot.status = None
+        up = spin_until(executor, lambda: robot.status is not None and not robot.status["stale"],
+                        STARTUP_TIMEOUT_S)
+        assert up, f"generation {g}: the brain did not come up\n{brain.log()}"
+        assert _call(robot, executor, "/yan_brain/start_demo").success
+        robot.teaching = True
+        spin_for(executor, DEMO_S)
+        robot.teaching = False
+        stopped = _call(robot, executor, "/yan_brain/stop_demo")
+        assert stopped.success, f"generation {g}: {stopped.message}\n{brain.log()}"
+
+        client = robot.create_client(Trigger, "/yan_brain/save_skill")
+        kill_at = time.monotonic() + float(rng.uniform(*SAVE_WINDOW_S))
+        while time.monotonic() < kill_at:
+            future = client.call_async(Trigger.Request())
+            spin_until(executor, lambda f=future: f.done(), max(0.0, kill_at - time.monotonic()))
+            if future.done() and future.result().success:
+                saved.add(skill)
+        os.kill(brain.proc.pid, signal.SIGKILL)
+        brain.proc.wait()
+        robot.destroy_client(client)
+    return saved
+
+
+def _kill_repeatedly(tmp_path, kills: int) -> None:
+    root = str(tmp_path / "library")
+    rng = np.random.default_rng(0)
+    saved: set[str] = set()
+    with fake_robot() as (robot, executor):
+        for g in range(kills):
+            saved |= _generation(root, g, rng, robot, executor)
+            library = SkillLibrary(root)  # raises if no version loads
+            missing = saved - set(library.skills)
+            assert not missing, f"after kill {g + 1}: saved skills {sorted(missing)} are gone"
+    assert saved, "no save answered before any kill: the test exercised nothing"
+
+
+def test_kill_9_of_the_brain_while_it_learns_and_saves(tmp_path):
+    _kill_repeatedly(tmp_path, FAST_KILLS)
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_brain_50_times(tmp_path):
+    _kill_repeatedly(tmp_path, KILLS)
