@@ -26,6 +26,7 @@ from std_srvs.srv import Trigger
 from bench.ros_loop import FakeRobot
 from tests.ros.sim_graph import spawn, spin_for, spin_until
 from yan_policy.library import SkillLibrary
+from yan_policy.registry import load_policy
 
 FAST_KILLS = 3
 KILLS = 50
@@ -106,7 +107,8 @@ def _kill_repeatedly(tmp_path, kills: int) -> None:
     with fake_robot() as (robot, executor):
         for g in range(kills):
             saved |= _generation(root, g, rng, robot, executor)
-            library = SkillLibrary(root)  # raises if no version loads
+            library = SkillLibrary(root)
+            library.load(load_policy)  # the newest intact version; raises if none loads
             missing = saved - set(library.skills)
             assert not missing, f"after kill {g + 1}: saved skills {sorted(missing)} are gone"
     assert saved, "no save answered before any kill: the test exercised nothing"
