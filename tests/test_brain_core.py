@@ -158,8 +158,8 @@ def test_config_validates_itself():
 def test_tick_stats_count_missed_ticks_and_summarise_latency():
     from yan_dog.brain import TickStats
     s = TickStats(DT_S, window=100)
-    for t in (0.0, 0.02, 0.04, 0.10, 0.12):  # 0.04 -> 0.10: two ticks missed
-        s.tick(t)
+    missed = [s.tick(t) for t in (0.0, 0.02, 0.04, 0.10, 0.12)]  # 0.04 -> 0.10: two ticks missed
+    assert missed == [0, 0, 0, 2, 0]
     for lat in (0.005, 0.010, 0.015):
         s.latency(lat)
     out = s.summary()
@@ -168,6 +168,31 @@ def test_tick_stats_count_missed_ticks_and_summarise_latency():
     assert out["compute_ms_median"] is None  # nothing measured: null in the status JSON, never NaN
     with pytest.raises(ValueError, match="period_s"):
         TickStats(0.0)
+
+
+def test_a_late_tick_says_whether_a_garbage_collection_was_behind_it():
+    from yan_dog.brain import GcPauses, late_tick_message
+    now = [0.0]
+    pauses = GcPauses(keep=2, clock=lambda: now[0])
+    for start, end, gen in ((0.100, 0.102, 0), (0.200, 0.230, 2), (0.300, 0.301, 1)):
+        now[0] = start
+        pauses.on_gc("start", {"generation": gen})
+        now[0] = end
+        pauses.on_gc("stop", {"generation": gen})
+    assert [g for g, _ in pauses.since(0.0)] == [2, 1]  # only the newest `keep` are kept
+    assert pauses.since(0.25) == [(1, pytest.approx(0.001))]
+    msg = late_tick_message(0.046, 1, 0.004, pauses.since(0.19))
+    assert msg.startswith("control tick 46.0 ms after the previous one (1 missed)")
+    assert "computed in 4.0 ms" in msg and "gen2 30.0 ms" in msg and "gen1 1.0 ms" in msg
+    assert late_tick_message(0.05, 1, None, []).endswith("no garbage collection meanwhile")
+    import gc
+    with_real = GcPauses().install()
+    try:
+        gc.collect()
+        assert with_real.since(-1.0) and with_real.since(-1.0)[-1][0] == 2
+    finally:
+        with_real.uninstall()
+    assert with_real.on_gc not in gc.callbacks
 
 
 def test_phase_lock_moves_the_ticks_to_just_after_the_samples():

@@ -27,10 +27,12 @@ fresh teach action are recorded as context only (label_mask False) and the robot
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +51,7 @@ HOLD_ACTION = np.zeros(HYBRID_ACTION_DIM)  # zero gait command, zero offsets: st
 MIN_DEMO_TICKS = 10  # shorter demonstrations (0.2 s at 50 Hz) are discarded as accidental
 MAX_DEMO_S = 120.0  # a demonstration is not recorded beyond this (bounds memory: ~40 MB at 32x32)
 STATS_WINDOW_TICKS = 500  # 10 s at 50 Hz
+GC_PAUSES_KEPT = 32  # recent garbage-collector pauses kept to explain a late tick
 MAX_NICE = 19
 LEARNER_NICE = 10
 LEARNER_THREAD_NAME = "yan-learner"  # the name OnlineLearner gives its background thread
@@ -131,13 +134,18 @@ class TickStats:
         self.ticks = 0
         self.missed_ticks = 0
 
-    def tick(self, start_s: float) -> None:
-        """A tick started at `start_s` (monotonic s); a gap of k >= 1 extra whole periods: k missed."""
+    def tick(self, start_s: float) -> int:
+        """A tick started at `start_s` (monotonic s); a gap of k >= 1 extra whole periods: k missed.
+        Returns the ticks this one missed."""
+        missed = 0
         if self.starts_s:
             late = start_s - self.starts_s[-1] - self.period_s
-            self.missed_ticks += max(0, int(late // self.period_s))
+            missed = max(0, int(late // self.period_s))
+            self.missed_ticks += missed
         self.starts_s.append(start_s)
         self.ticks += 1
+        return missed
+
 
     def latency(self, seconds: float) -> None:
         self.latencies_s.append(seconds)
@@ -164,6 +172,46 @@ class TickStats:
             "compute_ms_median": stat(compute, 50),
             "compute_ms_p99": stat(compute, 99),
         }
+
+
+class GcPauses:
+    """The cyclic garbage collector's recent pauses in this process (it stops every thread): recorded so
+    a late control tick can say whether a collection was behind it. `install()` hooks `gc.callbacks`."""
+
+    def __init__(self, keep: int = GC_PAUSES_KEPT, clock: Callable[[], float] = time.monotonic):
+        self.pauses: deque[tuple[float, int, float]] = deque(maxlen=keep)  # (end s, generation, duration s)
+        self._clock = clock
+        self._started: float | None = None
+
+    def on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = self._clock()
+        elif self._started is not None:
+            end = self._clock()
+            self.pauses.append((end, int(info.get("generation", -1)), end - self._started))
+            self._started = None
+
+    def install(self) -> GcPauses:
+        if self.on_gc not in gc.callbacks:
+            gc.callbacks.append(self.on_gc)
+        return self
+
+    def uninstall(self) -> None:
+        if self.on_gc in gc.callbacks:
+            gc.callbacks.remove(self.on_gc)
+
+    def since(self, t_s: float) -> list[tuple[int, float]]:
+        """(generation, duration s) of the pauses that ended after `t_s`."""
+        return [(g, d) for end, g, d in self.pauses if end > t_s]
+
+
+def late_tick_message(gap_s: float, missed: int, compute_s: float | None,
+                      pauses: list[tuple[int, float]]) -> str:
+    """The log line for a control tick that came `gap_s` after the previous one (`missed` ticks missed)."""
+    gc_part = ("garbage collections meanwhile: " + ", ".join(f"gen{g} {d * 1e3:.1f} ms" for g, d in pauses)
+               if pauses else "no garbage collection meanwhile")
+    compute = f"; the previous tick computed in {compute_s * 1e3:.1f} ms" if compute_s is not None else ""
+    return f"control tick {gap_s * 1e3:.1f} ms after the previous one ({missed} missed){compute}; {gc_part}"
 
 
 class PhaseLock:

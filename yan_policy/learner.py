@@ -17,7 +17,6 @@ earlier ones (`rehearsal_fraction`), so teaching skill B keeps rehearsing A.
 from __future__ import annotations
 
 import copy
-import os
 import sys
 import threading
 import time
@@ -33,9 +32,6 @@ import torch
 from yan_policy.episode import STREAMS, Episode
 
 GIL_SWITCH_S = 0.0005  # thread switch interval (s) while a control loop runs (Python's default: 5 ms)
-# Scheduling priority of the background learner thread (Linux nice, per thread): the learner is
-# best-effort, the control loop and the DDS threads are not, so they win every contended wake-up.
-LEARNER_NICE = 10
 HISTORY_STEPS = 2000  # training logs kept (the newest): unbounded, a robot that learns for hours grew
 # its memory by ~0.7 kB per step (measured in the soak: 0.18 MB/min, the whole RSS slope)
 VELOCITY_NOISE_PER_RAD = 10.0  # joint-velocity noise (rad/s) per rad of joint-position noise
@@ -224,17 +220,6 @@ class DemoBuffer:
         return picks
 
 
-def _lower_thread_priority(nice: int) -> None:
-    """Lower the calling thread's scheduling priority to `nice` (Linux: nice is per thread). Best
-    effort: lowering never needs privileges, but a platform without per-thread nice just keeps it."""
-    try:
-        tid = threading.get_native_id()
-        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
-            os.setpriority(os.PRIO_PROCESS, tid, nice)
-    except (AttributeError, OSError):
-        pass
-
-
 @contextmanager
 def _torch_threads(n: int):
     """Run a block with n torch intra-op threads, then restore the caller's setting."""
@@ -381,7 +366,6 @@ class OnlineLearner:
         # once, in this thread: setting it per step (as before) re-sized torch's thread pools every step
         # and starved the learner while a paced control loop ran beside it
         torch.set_num_threads(self.config.threads)
-        _lower_thread_priority(LEARNER_NICE)
         try:
             while not self._stop.is_set():
                 if len(self.buffer) == 0:

@@ -51,7 +51,15 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
 from yan_dog.bag import DEMO_ABORT, DEMO_START, DEMO_STOP, SKILL_SAVED, TEACH_EVENTS_TOPIC, teach_event
-from yan_dog.brain import PHASE_TARGET_S, BrainConfig, BrainCore, PhaseLock, TickStats
+from yan_dog.brain import (
+    PHASE_TARGET_S,
+    BrainConfig,
+    BrainCore,
+    GcPauses,
+    PhaseLock,
+    TickStats,
+    late_tick_message,
+)
 from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig
 from yan_dog.streams import (
     AUDIO_QUEUE_TICKS,
@@ -97,6 +105,7 @@ class BrainNode(Node):
                                    p["audio_queue_ticks"], p["max_stamp_age_s"])
         self.teach_timeout_s = p["teach_timeout_periods"] * self.period_s
         self.stats = TickStats(self.period_s)
+        self.gc_pauses = GcPauses().install()
         self.phase = PhaseLock(self.period_s, p["phase_target_ms"] / MS_PER_S) if p["phase_lock"] else None
         self._rephase_timer = None
         self._inputs_lock = threading.Lock()  # aligner + teach action, should callbacks run in threads
@@ -182,7 +191,13 @@ class BrainNode(Node):
     # --- the control tick -----------------------------------------------------------------------------------
     def on_tick(self) -> None:
         now_s = time.monotonic()
-        self.stats.tick(now_s)
+        previous_s = self.stats.starts_s[-1] if self.stats.starts_s else None
+        missed = self.stats.tick(now_s)
+        if missed:  # say why, as far as this process can tell (a collection stops every thread)
+            compute_s = self.stats.compute_s[-1] if self.stats.compute_s else None
+            self.get_logger().warning(
+                late_tick_message(now_s - previous_s, missed, compute_s, self.gc_pauses.since(previous_s)),
+                throttle_duration_sec=LOG_THROTTLE_S)
         with self._inputs_lock:
             aligned = self.aligner.tick(now_s)
             teach = self._teach
@@ -292,6 +307,7 @@ class BrainNode(Node):
         self.status_pub.publish(msgs.json_string(self.status()))
 
     def close(self) -> None:
+        self.gc_pauses.uninstall()
         self.core.close()
 
 
