@@ -77,9 +77,10 @@ def _generation(root: str, g: int, rng: np.random.Generator, robot, executor) ->
     with spawn("brain_composed", *args, *BRAIN_ARGS, "-p", f"library_dir:={root}", "-p", f"skill:={skill}",
                params_file="yan_brain.yaml") as brain:
         robot.status = None
-        up = spin_until(executor, lambda: robot.status is not None and not robot.status["stale"],
+        up = spin_until(executor, lambda: not brain.alive() or (robot.status is not None
+                                                                and not robot.status["stale"]),
                         STARTUP_TIMEOUT_S)
-        assert up, f"generation {g}: the brain did not come up\n{brain.log()}"
+        assert up and brain.alive(), f"generation {g}: the brain did not come up\n{brain.log()}"
         assert _call(robot, executor, "/yan_brain/start_demo").success
         robot.teaching = True
         spin_for(executor, DEMO_S)
