@@ -48,8 +48,7 @@ import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
-from sensor_msgs.msg import Image, Imu, JointState  # noqa: E402
-from std_msgs.msg import Float64MultiArray, Int16MultiArray, String  # noqa: E402
+from std_msgs.msg import Float64MultiArray, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from yan_dog_ros import msgs  # noqa: E402
 
@@ -78,10 +77,7 @@ class FakeRobot(Node):
     def __init__(self, context):
         super().__init__("bench_robot", context=context)
         self.pubs = {
-            "camera": self.create_publisher(Image, msgs.CAMERA_TOPIC, msgs.SENSOR_QOS),
-            "audio": self.create_publisher(Int16MultiArray, msgs.AUDIO_TOPIC, msgs.AUDIO_QOS),
-            "joints": self.create_publisher(JointState, msgs.JOINT_STATES_TOPIC, msgs.SENSOR_QOS),
-            "imu": self.create_publisher(Imu, msgs.IMU_TOPIC, msgs.SENSOR_QOS),
+            **msgs.sensor_publishers(self),
             "teach": self.create_publisher(Float64MultiArray, msgs.TEACH_ACTION_TOPIC, msgs.COMMAND_QOS),
         }
         rng = np.random.default_rng(0)

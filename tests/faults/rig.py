@@ -20,7 +20,7 @@ import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from sensor_msgs.msg import Image, Imu, JointState
+from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, Int16MultiArray
 from yan_dog_ros import msgs
 from yan_dog_ros.composed import compose
@@ -146,10 +146,7 @@ class Rig:
             self.executor.add_node(node)
         p = self.probe
         self.pubs = {
-            "camera": p.create_publisher(Image, msgs.CAMERA_TOPIC, msgs.SENSOR_QOS),
-            "audio": p.create_publisher(Int16MultiArray, msgs.AUDIO_TOPIC, msgs.AUDIO_QOS),
-            "joints": p.create_publisher(JointState, msgs.JOINT_STATES_TOPIC, msgs.SENSOR_QOS),
-            "imu": p.create_publisher(Imu, msgs.IMU_TOPIC, msgs.SENSOR_QOS),
+            **msgs.sensor_publishers(p),
             "teach": p.create_publisher(Float64MultiArray, msgs.TEACH_ACTION_TOPIC, msgs.COMMAND_QOS),
         }
         p.create_subscription(Float64MultiArray, msgs.JOINT_COMMANDS_TOPIC,

@@ -13,8 +13,7 @@ import pytest
 import rclpy
 from rclpy.context import Context
 from rclpy.serialization import serialize_message
-from sensor_msgs.msg import Image, Imu, JointState
-from std_msgs.msg import Float64MultiArray, Int16MultiArray, String
+from std_msgs.msg import Float64MultiArray, String
 from yan_dog_ros import msgs
 from yan_dog_ros.graph import config_dir
 
@@ -55,10 +54,7 @@ class Robot:
         self.node = rclpy.create_node("fake_robot", context=context)
         n = self.node
         self.pubs = {
-            "camera": n.create_publisher(Image, msgs.CAMERA_TOPIC, msgs.SENSOR_QOS),
-            "joints": n.create_publisher(JointState, msgs.JOINT_STATES_TOPIC, msgs.SENSOR_QOS),
-            "imu": n.create_publisher(Imu, msgs.IMU_TOPIC, msgs.SENSOR_QOS),
-            "audio": n.create_publisher(Int16MultiArray, msgs.AUDIO_TOPIC, msgs.AUDIO_QOS),
+            **msgs.sensor_publishers(n),
             "action": n.create_publisher(Float64MultiArray, msgs.TEACH_ACTION_TOPIC, msgs.COMMAND_QOS),
             "events": n.create_publisher(String, bag.TEACH_EVENTS_TOPIC, msgs.COMMAND_QOS),
         }

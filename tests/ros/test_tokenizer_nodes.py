@@ -4,7 +4,7 @@ the source stamp; bad input is dropped with a log line and the node keeps workin
 import time
 
 import numpy as np
-from sensor_msgs.msg import Image, Imu, JointState
+from sensor_msgs.msg import Image
 from std_msgs.msg import Int16MultiArray
 from yan_dog_ros import msgs
 
@@ -45,15 +45,12 @@ def test_tokenizers_turn_raw_streams_into_stamped_token_matrices_and_survive_bad
             spawn("audio_tokenizer", params_file="audio_tokenizer.yaml") as audio_proc, \
             spawn("joint_tokenizer", params_file="joint_tokenizer.yaml") as joint_proc, \
             ros_node("tokenizer_probe") as (node, executor):
-        pub_cam = node.create_publisher(Image, msgs.CAMERA_TOPIC, msgs.SENSOR_QOS)
-        pub_audio = node.create_publisher(Int16MultiArray, msgs.AUDIO_TOPIC, msgs.AUDIO_QOS)
-        pub_joints = node.create_publisher(JointState, msgs.JOINT_STATES_TOPIC, msgs.SENSOR_QOS)
-        pub_imu = node.create_publisher(Imu, msgs.IMU_TOPIC, msgs.SENSOR_QOS)
+        pubs = msgs.sensor_publishers(node)
+        pub_cam, pub_audio, pub_joints, pub_imu = (pubs[k] for k in ("camera", "audio", "joints", "imu"))
         cam_tokens = _collect(node, msgs.CAMERA_TOKENS_TOPIC)
         audio_tokens = _collect(node, msgs.AUDIO_TOKENS_TOPIC)
         proprio_tokens = _collect(node, msgs.PROPRIO_TOKENS_TOPIC)
-        pubs = (pub_cam, pub_audio, pub_joints, pub_imu)
-        subscribed = spin_until(executor, lambda: all(p.get_subscription_count() > 0 for p in pubs),
+        subscribed = spin_until(executor, lambda: all(p.get_subscription_count() > 0 for p in pubs.values()),
                                 STARTUP_TIMEOUT_S)
         assert subscribed, "the tokenizers did not subscribe"
         assert spin_until(executor, lambda: all(node.count_publishers(t) > 0 for t in (

@@ -75,6 +75,22 @@ STATUS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=R
 
 StampLike = float | Time
 
+# The robot's sensor streams: key -> (message type, topic, QoS). A robot driver, the sim and test robots
+# publish exactly these; `sensor_publishers` makes them.
+SENSOR_STREAMS = {
+    "camera": (Image, CAMERA_TOPIC, SENSOR_QOS),
+    "audio": (Int16MultiArray, AUDIO_TOPIC, AUDIO_QOS),
+    "joints": (JointState, JOINT_STATES_TOPIC, SENSOR_QOS),
+    "imu": (Imu, IMU_TOPIC, SENSOR_QOS),
+}
+
+
+def sensor_publishers(node) -> dict:
+    """One publisher per robot sensor stream on `node` (an rclpy Node): {"camera", "audio", "joints",
+    "imu"} -> Publisher, with the streams' message types, topics and QoS (SENSOR_STREAMS)."""
+    return {key: node.create_publisher(msg_type, topic, qos) for key, (msg_type, topic, qos) in
+            SENSOR_STREAMS.items()}
+
 
 # --- Stamps -----------------------------------------------------------------------------------------------
 def to_stamp(t: StampLike) -> Time:

@@ -42,8 +42,7 @@ from geometry_msgs.msg import Twist
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
-from sensor_msgs.msg import Image, Imu, JointState
-from std_msgs.msg import Float64MultiArray, Int16MultiArray, String
+from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from sim.device import GAIT_COMMAND_SIZE, JOINT_NAMES, SimDevice, SimDeviceConfig
@@ -107,10 +106,7 @@ class SimNode(Node):
         self._skipped = 0  # ticks dropped to catch up with real time
         self._tick_ms = 0.0
 
-        self.pub_camera = self.create_publisher(Image, msgs.CAMERA_TOPIC, msgs.SENSOR_QOS)
-        self.pub_audio = self.create_publisher(Int16MultiArray, msgs.AUDIO_TOPIC, msgs.AUDIO_QOS)
-        self.pub_joints = self.create_publisher(JointState, msgs.JOINT_STATES_TOPIC, msgs.SENSOR_QOS)
-        self.pub_imu = self.create_publisher(Imu, msgs.IMU_TOPIC, msgs.SENSOR_QOS)
+        self.pubs = msgs.sensor_publishers(self)  # camera, audio, joints, imu
         self.pub_clock = self.create_publisher(ClockMsg, msgs.CLOCK_TOPIC, msgs.STATUS_QOS)
         self.pub_teacher = self.create_publisher(
             Float64MultiArray, msgs.TEACHER_ACTION_TOPIC, msgs.COMMAND_QOS
@@ -199,12 +195,12 @@ class SimNode(Node):
     def _publish(self, out, start: float) -> None:
         stamp = msgs.to_stamp(out.sim_time_s)
         if out.camera is not None:
-            self.pub_camera.publish(msgs.image_rgb8(out.camera, stamp))
-        self.pub_audio.publish(msgs.audio_chunk(out.audio))
-        self.pub_joints.publish(
+            self.pubs["camera"].publish(msgs.image_rgb8(out.camera, stamp))
+        self.pubs["audio"].publish(msgs.audio_chunk(out.audio))
+        self.pubs["joints"].publish(
             msgs.joint_state(JOINT_NAMES, out.joints[0], out.joints[1], out.joints[2], stamp)
         )
-        self.pub_imu.publish(msgs.imu_msg(out.imu, stamp))
+        self.pubs["imu"].publish(msgs.imu_msg(out.imu, stamp))
         self.pub_clock.publish(msgs.clock_msg(stamp))
         if out.teacher_action is not None:
             self.pub_teacher.publish(msgs.float_array(out.teacher_action, "hybrid_action"))
