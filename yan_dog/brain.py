@@ -146,7 +146,6 @@ class TickStats:
         self.ticks += 1
         return missed
 
-
     def latency(self, seconds: float) -> None:
         self.latencies_s.append(seconds)
 

@@ -12,19 +12,16 @@ and it holds every skill whose ~/save_skill answered success before the kill.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import time
 
 import numpy as np
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from std_srvs.srv import Trigger
 
 from bench.ros_loop import FakeRobot
-from tests.ros.sim_graph import spawn, spin_for, spin_until
+from tests.ros.sim_graph import call, ros_node, spawn, spin_for, spin_until
 from yan_policy.library import SkillLibrary
 from yan_policy.registry import load_policy
 
@@ -40,34 +37,6 @@ BRAIN_ARGS = ("-p", "d_model:=32", "-p", "n_layers:=1", "-p", "learning:=true", 
               "-p", "status_hz:=5.0")
 
 
-@contextlib.contextmanager
-def fake_robot():
-    """The fake robot (camera, audio, joints, IMU at the sim's rates; /teach/action while `teaching`) in
-    a private rclpy context: yields (robot, executor)."""
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    robot = FakeRobot(ctx)
-    executor = SingleThreadedExecutor(context=ctx)
-    executor.add_node(robot)
-    try:
-        yield robot, executor
-    finally:
-        executor.shutdown()
-        robot.destroy_node()
-        rclpy.try_shutdown(context=ctx)
-
-
-def _call(robot, executor, name: str) -> Trigger.Response:
-    client = robot.create_client(Trigger, name)
-    try:
-        assert spin_until(executor, client.service_is_ready, SERVICE_TIMEOUT_S), f"no service {name}"
-        future = client.call_async(Trigger.Request())
-        assert spin_until(executor, future.done, SERVICE_TIMEOUT_S), f"{name} did not answer"
-        return future.result()
-    finally:
-        robot.destroy_client(client)
-
-
 def _generation(root: str, g: int, rng: np.random.Generator, robot, executor) -> set[str]:
     """One brain process: demonstrate skill `g<g>`, save it again and again, kill -9 at a random moment.
     Returns the skills whose save answered success before the kill."""
@@ -81,11 +50,14 @@ def _generation(root: str, g: int, rng: np.random.Generator, robot, executor) ->
                                                                 and not robot.status["stale"]),
                         STARTUP_TIMEOUT_S)
         assert up and brain.alive(), f"generation {g}: the brain did not come up\n{brain.log()}"
-        assert _call(robot, executor, "/yan_brain/start_demo").success
+        started = call(robot, executor, Trigger, "/yan_brain/start_demo", Trigger.Request(),
+                       SERVICE_TIMEOUT_S)
+        assert started.success, f"generation {g}: {started.message}"
         robot.teaching = True
         spin_for(executor, DEMO_S)
         robot.teaching = False
-        stopped = _call(robot, executor, "/yan_brain/stop_demo")
+        stopped = call(robot, executor, Trigger, "/yan_brain/stop_demo", Trigger.Request(),
+                       SERVICE_TIMEOUT_S)
         assert stopped.success, f"generation {g}: {stopped.message}\n{brain.log()}"
 
         client = robot.create_client(Trigger, "/yan_brain/save_skill")
@@ -105,7 +77,7 @@ def _kill_repeatedly(tmp_path, kills: int) -> None:
     root = str(tmp_path / "library")
     rng = np.random.default_rng(0)
     saved: set[str] = set()
-    with fake_robot() as (robot, executor):
+    with ros_node("bench_robot", make=FakeRobot) as (robot, executor):
         for g in range(kills):
             saved |= _generation(root, g, rng, robot, executor)
             library = SkillLibrary(root)

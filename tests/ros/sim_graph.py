@@ -64,13 +64,14 @@ def spawn(console_script: str, *ros_args: str, params_file: str | None = None):
 
 
 @contextlib.contextmanager
-def ros_node(name: str):
-    """An in-process node in a private rclpy context, with its executor: yields (node, executor)."""
+def ros_node(name: str, make=None):
+    """An in-process node in a private rclpy context, with its executor: yields (node, executor).
+    `make(context)` builds a node of another class (default: a plain Node called `name`)."""
     ctx = rclpy.Context()
     rclpy.init(context=ctx)
     node = executor = None
     try:
-        node = Node(name, context=ctx)
+        node = make(ctx) if make is not None else Node(name, context=ctx)
         executor = SingleThreadedExecutor(context=ctx)
         executor.add_node(node)
         yield node, executor
