@@ -51,6 +51,7 @@ from bench.ros_loop import (  # noqa: E402
     stop,
     trigger,
 )
+from yan_dog.brain import LATE_TICK_MARK  # noqa: E402
 
 WARMUP_S = 10.0  # after a rate change, before the window opens (allocator and DDS queues settle)
 SAMPLE_S = 2.0  # RSS and status sampling period
@@ -129,6 +130,16 @@ def soak(robot: LoadedRobot, executor, pid: int, rate: int, minutes: float) -> d
     }
 
 
+def late_tick_lines(log_dir: str) -> list[str]:
+    """The brain's own account of each late control tick (gap, compute time, garbage collections), from
+    its log: why a tick was missed, not just that it was."""
+    lines = []
+    for log in sorted(Path(log_dir).glob("*.log")):
+        lines += [line.strip() for line in log.read_text(errors="replace").splitlines()
+                  if LATE_TICK_MARK in line]
+    return lines
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, required=True, help="soak time per rate (minutes)")
@@ -163,6 +174,7 @@ def main(argv=None) -> int:
             executor.shutdown()
             robot.destroy_node()
             rclpy.try_shutdown(context=context)
+            late_ticks = late_tick_lines(log_dir)
     headers = ["rate", "min", "RSS MB", "slope MB/min", "growth %", "ticks", "missed", "Hz", "sent Hz",
                "audio q max", "audio dropped", "refused", "learner steps", "load"]
     rows = [[f"{r['rate']}x", r["minutes"], r["rss_mb_end"], r["rss_slope_mb_per_min"], r["rss_growth_pct"],
@@ -173,9 +185,12 @@ def main(argv=None) -> int:
         for m in r["missed_at"]:
             print(f"  {r['rate']}x: {m['missed']} missed by minute {m['minute']} "
                   f"(1-min load average {m['load_average_1min']:.2f})")
+    for line in late_ticks:
+        print(f"  brain: {line}")
     print(f"targets: {TARGETS}")
     write_json(args.json, {
         "rates": results,
+        "late_ticks": late_ticks,
         "params": {"minutes": args.minutes, "warmup_s": WARMUP_S, "sample_s": SAMPLE_S, "demo_s": DEMO_S,
                    "control_hz": CONTROL_HZ, "camera_every": CAMERA_EVERY,
                    "brain": "brain_composed, learning on, trying on, config/*.yaml defaults"},

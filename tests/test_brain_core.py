@@ -185,6 +185,8 @@ def test_a_late_tick_says_whether_a_garbage_collection_was_behind_it():
     assert msg.startswith("control tick 46.0 ms after the previous one (1 missed)")
     assert "computed in 4.0 ms" in msg and "gen2 30.0 ms" in msg and "gen1 1.0 ms" in msg
     assert late_tick_message(0.05, 1, None, []).endswith("no garbage collection meanwhile")
+    busy = late_tick_message(0.05, 1, 0.004, [], busy_s=0.012)
+    assert "ran 12.0 ms of CPU meanwhile and waited 38.0 ms for a core or the GIL" in busy
     import gc
     with_real = GcPauses().install()
     try:

@@ -204,13 +204,20 @@ class GcPauses:
         return [(g, d) for end, g, d in self.pauses if end > t_s]
 
 
+LATE_TICK_MARK = "ms after the previous one ("  # in every late-tick log line: tools find them by it
+
+
 def late_tick_message(gap_s: float, missed: int, compute_s: float | None,
-                      pauses: list[tuple[int, float]]) -> str:
-    """The log line for a control tick that came `gap_s` after the previous one (`missed` ticks missed)."""
+                      pauses: list[tuple[int, float]], busy_s: float | None = None) -> str:
+    """The log line for a control tick that came `gap_s` after the previous one (`missed` ticks missed).
+    `busy_s`: CPU time the control thread used over that gap (its callbacks); the rest of the gap it waited
+    for a core or for the GIL."""
     gc_part = ("garbage collections meanwhile: " + ", ".join(f"gen{g} {d * 1e3:.1f} ms" for g, d in pauses)
                if pauses else "no garbage collection meanwhile")
     compute = f"; the previous tick computed in {compute_s * 1e3:.1f} ms" if compute_s is not None else ""
-    return f"control tick {gap_s * 1e3:.1f} ms after the previous one ({missed} missed){compute}; {gc_part}"
+    busy = (f"; the control thread ran {busy_s * 1e3:.1f} ms of CPU meanwhile and waited "
+            f"{max(0.0, gap_s - busy_s) * 1e3:.1f} ms for a core or the GIL" if busy_s is not None else "")
+    return f"control tick {gap_s * 1e3:.1f} {LATE_TICK_MARK}{missed} missed){compute}{busy}; {gc_part}"
 
 
 class PhaseLock:

@@ -21,7 +21,7 @@ import pytest
 from std_srvs.srv import Trigger
 
 from bench.ros_loop import FakeRobot
-from tests.ros.sim_graph import call, ros_node, spawn, spin_for, spin_until
+from tests.ros.sim_graph import call_client, ros_node, spawn, spin_for, spin_until
 from yan_policy.library import SkillLibrary
 from yan_policy.registry import load_policy
 
@@ -31,10 +31,41 @@ STARTUP_TIMEOUT_S = 90.0  # torch + rclpy import and DDS discovery on 2 cores sh
 DEMO_S = 2.0  # one demonstration of each new skill (the brain keeps demos of >= 1 s)
 SAVE_WINDOW_S = (0.2, 3.0)  # the kill comes this long (uniform) after the saves start
 SERVICE_TIMEOUT_S = 20.0
+ANSWER_WAIT_S = 3.0  # a start_demo unanswered this long is checked against the brain's status and re-sent
 BRAIN_CONFIGS = ("camera_tokenizer.yaml", "audio_tokenizer.yaml", "joint_tokenizer.yaml")
 # small and quick to start; learning on, so every save races the learner's weight publication
 BRAIN_ARGS = ("-p", "d_model:=32", "-p", "n_layers:=1", "-p", "learning:=true", "-p", "trying:=false",
               "-p", "status_hz:=5.0")
+
+
+def _trigger(client, executor, brain, g: int):
+    """Call a Trigger service of the brain; a timeout names the generation and shows the brain's log."""
+    try:
+        return call_client(client, executor, Trigger.Request(), SERVICE_TIMEOUT_S)
+    except TimeoutError as error:
+        raise TimeoutError(f"generation {g}: {error}\n--- brain log ---\n{brain.log()}") from error
+
+
+def _start_demo(client, executor, robot, brain, g: int) -> None:
+    """Start a demonstration on a brain that replaced a killed one.
+
+    `kill -9` leaves the dead brain's endpoints in DDS discovery until their lease runs out, so the
+    client's `service_is_ready()` can be true before it has matched the new brain's request reader: such a
+    request goes only to the dead process and is never answered. An unanswered request is therefore
+    checked against the new brain's own status: demonstrating means it arrived (only the answer was lost);
+    anything else means it did not, and it is sent again."""
+    deadline = time.monotonic() + SERVICE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        started = call_client(client, executor, Trigger.Request(), SERVICE_TIMEOUT_S, answer_s=ANSWER_WAIT_S)
+        if started is not None:
+            assert started.success, f"generation {g}: {started.message}"
+            return
+        robot.status = None
+        spin_until(executor, lambda: robot.status is not None, ANSWER_WAIT_S)
+        if robot.status is not None and robot.status["mode"] == "demonstrating":
+            return
+    raise TimeoutError(f"generation {g}: /yan_brain/start_demo got no answer and the brain's status never "
+                       f"said demonstrating within {SERVICE_TIMEOUT_S} s\n--- brain log ---\n{brain.log()}")
 
 
 def _generation(root: str, g: int, rng: np.random.Generator, robot, executor) -> set[str]:
@@ -42,34 +73,36 @@ def _generation(root: str, g: int, rng: np.random.Generator, robot, executor) ->
     Returns the skills whose save answered success before the kill."""
     skill = f"g{g}"
     args = [a for c in BRAIN_CONFIGS for a in ("--params-file", f"ros_ws/src/yan_dog_ros/config/{c}")]
+    args += [*BRAIN_ARGS, "-p", f"library_dir:={root}", "-p", f"skill:={skill}"]
     saved: set[str] = set()
-    with spawn("brain_composed", *args, *BRAIN_ARGS, "-p", f"library_dir:={root}", "-p", f"skill:={skill}",
-               params_file="yan_brain.yaml") as brain:
-        robot.status = None
-        up = spin_until(executor, lambda: not brain.alive() or (robot.status is not None
-                                                                and not robot.status["stale"]),
-                        STARTUP_TIMEOUT_S)
-        assert up and brain.alive(), f"generation {g}: the brain did not come up\n{brain.log()}"
-        started = call(robot, executor, Trigger, "/yan_brain/start_demo", Trigger.Request(),
-                       SERVICE_TIMEOUT_S)
-        assert started.success, f"generation {g}: {started.message}"
-        robot.teaching = True
-        spin_for(executor, DEMO_S)
-        robot.teaching = False
-        stopped = call(robot, executor, Trigger, "/yan_brain/stop_demo", Trigger.Request(),
-                       SERVICE_TIMEOUT_S)
-        assert stopped.success, f"generation {g}: {stopped.message}\n{brain.log()}"
+    # the clients exist before the brain starts, so it discovers them with the rest of this node
+    clients = {name: robot.create_client(Trigger, f"/yan_brain/{name}")
+               for name in ("start_demo", "stop_demo", "save_skill")}
+    try:
+        with spawn("brain_composed", *args, params_file="yan_brain.yaml") as brain:
+            robot.status = None
+            up = spin_until(executor, lambda: not brain.alive() or (robot.status is not None
+                                                                    and not robot.status["stale"]),
+                            STARTUP_TIMEOUT_S)
+            assert up and brain.alive(), f"generation {g}: the brain did not come up\n{brain.log()}"
+            _start_demo(clients["start_demo"], executor, robot, brain, g)
+            robot.teaching = True
+            spin_for(executor, DEMO_S)
+            robot.teaching = False
+            stopped = _trigger(clients["stop_demo"], executor, brain, g)
+            assert stopped.success, f"generation {g}: {stopped.message}\n{brain.log()}"
 
-        client = robot.create_client(Trigger, "/yan_brain/save_skill")
-        kill_at = time.monotonic() + float(rng.uniform(*SAVE_WINDOW_S))
-        while time.monotonic() < kill_at:
-            future = client.call_async(Trigger.Request())
-            spin_until(executor, lambda f=future: f.done(), max(0.0, kill_at - time.monotonic()))
-            if future.done() and future.result().success:
-                saved.add(skill)
-        os.kill(brain.proc.pid, signal.SIGKILL)
-        brain.proc.wait()
-        robot.destroy_client(client)
+            kill_at = time.monotonic() + float(rng.uniform(*SAVE_WINDOW_S))
+            while time.monotonic() < kill_at:
+                future = clients["save_skill"].call_async(Trigger.Request())
+                spin_until(executor, lambda f=future: f.done(), max(0.0, kill_at - time.monotonic()))
+                if future.done() and future.result().success:
+                    saved.add(skill)
+            os.kill(brain.proc.pid, signal.SIGKILL)
+            brain.proc.wait()
+    finally:
+        for client in clients.values():
+            robot.destroy_client(client)
     return saved
 
 

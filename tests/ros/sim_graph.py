@@ -103,14 +103,25 @@ def call(node: Node, executor, srv_type, name: str, request, timeout_s: float = 
     """Call a service (waiting for it to appear); returns the response or raises TimeoutError."""
     client = node.create_client(srv_type, name)
     try:
-        if not spin_until(executor, client.service_is_ready, timeout_s):
-            raise TimeoutError(f"service {name} did not appear within {timeout_s} s")
-        future = client.call_async(request)
-        if not spin_until(executor, future.done, timeout_s):
-            raise TimeoutError(f"service {name} did not answer within {timeout_s} s")
-        return future.result()
+        return call_client(client, executor, request, timeout_s)
     finally:
         node.destroy_client(client)
+
+
+def call_client(client, executor, request, timeout_s: float = 10.0, answer_s: float | None = None):
+    """`call` with a client made beforehand (so a server started later discovers it with the rest of its
+    node). With `answer_s`, an answer that has not come within that long gives None (the request is
+    abandoned) instead of a TimeoutError: for callers that can check by other means whether it arrived."""
+    name = client.srv_name
+    if not spin_until(executor, client.service_is_ready, timeout_s):
+        raise TimeoutError(f"service {name} did not appear within {timeout_s} s")
+    future = client.call_async(request)
+    if not spin_until(executor, future.done, timeout_s if answer_s is None else answer_s):
+        if answer_s is not None:
+            client.remove_pending_request(future)
+            return None
+        raise TimeoutError(f"service {name} did not answer within {timeout_s} s")
+    return future.result()
 
 
 def set_parameters(node: Node, executor, target_node: str, **values) -> None:

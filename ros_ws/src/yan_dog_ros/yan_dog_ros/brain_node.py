@@ -106,6 +106,7 @@ class BrainNode(Node):
         self.teach_timeout_s = p["teach_timeout_periods"] * self.period_s
         self.stats = TickStats(self.period_s)
         self.gc_pauses = GcPauses().install()
+        self._tick_cpu_s = time.thread_time()  # CPU time of the control (executor) thread at the last tick
         self.phase = PhaseLock(self.period_s, p["phase_target_ms"] / MS_PER_S) if p["phase_lock"] else None
         self._rephase_timer = None
         self._inputs_lock = threading.Lock()  # aligner + teach action, should callbacks run in threads
@@ -190,14 +191,16 @@ class BrainNode(Node):
 
     # --- the control tick -----------------------------------------------------------------------------------
     def on_tick(self) -> None:
-        now_s = time.monotonic()
+        now_s, cpu_s = time.monotonic(), time.thread_time()
         previous_s = self.stats.starts_s[-1] if self.stats.starts_s else None
         missed = self.stats.tick(now_s)
         if missed:  # say why, as far as this process can tell (a collection stops every thread)
             compute_s = self.stats.compute_s[-1] if self.stats.compute_s else None
             self.get_logger().warning(
-                late_tick_message(now_s - previous_s, missed, compute_s, self.gc_pauses.since(previous_s)),
+                late_tick_message(now_s - previous_s, missed, compute_s, self.gc_pauses.since(previous_s),
+                                  cpu_s - self._tick_cpu_s),
                 throttle_duration_sec=LOG_THROTTLE_S)
+        self._tick_cpu_s = cpu_s
         with self._inputs_lock:
             aligned = self.aligner.tick(now_s)
             teach = self._teach
