@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from yan_dog_ros.tokenizer_nodes import SLOW_CALLBACK_MARK  # noqa: E402
 
 from bench._common import format_table, machine_info, write_json  # noqa: E402
 from bench.ros_loop import (  # noqa: E402
@@ -131,12 +132,12 @@ def soak(robot: LoadedRobot, executor, pid: int, rate: int, minutes: float) -> d
 
 
 def late_tick_lines(log_dir: str) -> list[str]:
-    """The brain's own account of each late control tick (gap, compute time, garbage collections), from
-    its log: why a tick was missed, not just that it was."""
+    """The brain's own account of each late control tick (gap, compute time, garbage collections) and the
+    tokenizers' slow callbacks, from their logs: why a tick was missed, not just that it was."""
     lines = []
     for log in sorted(Path(log_dir).glob("*.log")):
         lines += [line.strip() for line in log.read_text(errors="replace").splitlines()
-                  if LATE_TICK_MARK in line]
+                  if LATE_TICK_MARK in line or SLOW_CALLBACK_MARK in line]
     return lines
 
 

@@ -187,6 +187,8 @@ def test_a_late_tick_says_whether_a_garbage_collection_was_behind_it():
     assert late_tick_message(0.05, 1, None, []).endswith("no garbage collection meanwhile")
     busy = late_tick_message(0.05, 1, 0.004, [], busy_s=0.012)
     assert "ran 12.0 ms of CPU meanwhile and waited 38.0 ms for a core or the GIL" in busy
+    step = late_tick_message(0.05, 1, 0.004, [], policy_step=(0.003, True))
+    assert "computed in 4.0 ms (its policy step 3.0 ms, just after a weight swap)" in step
     import gc
     with_real = GcPauses().install()
     try:

@@ -208,13 +208,18 @@ LATE_TICK_MARK = "ms after the previous one ("  # in every late-tick log line: t
 
 
 def late_tick_message(gap_s: float, missed: int, compute_s: float | None,
-                      pauses: list[tuple[int, float]], busy_s: float | None = None) -> str:
+                      pauses: list[tuple[int, float]], busy_s: float | None = None,
+                      policy_step: tuple[float, bool] | None = None) -> str:
     """The log line for a control tick that came `gap_s` after the previous one (`missed` ticks missed).
     `busy_s`: CPU time the control thread used over that gap (its callbacks); the rest of the gap it waited
-    for a core or for the GIL."""
+    for a core or for the GIL. `policy_step`: (s, swapped) of the previous tick's policy step, and whether
+    new weights had just been swapped in."""
     gc_part = ("garbage collections meanwhile: " + ", ".join(f"gen{g} {d * 1e3:.1f} ms" for g, d in pauses)
                if pauses else "no garbage collection meanwhile")
     compute = f"; the previous tick computed in {compute_s * 1e3:.1f} ms" if compute_s is not None else ""
+    if compute_s is not None and policy_step is not None:
+        swap = ", just after a weight swap" if policy_step[1] else ""
+        compute += f" (its policy step {policy_step[0] * 1e3:.1f} ms{swap})"
     busy = (f"; the control thread ran {busy_s * 1e3:.1f} ms of CPU meanwhile and waited "
             f"{max(0.0, gap_s - busy_s) * 1e3:.1f} ms for a core or the GIL" if busy_s is not None else "")
     return f"control tick {gap_s * 1e3:.1f} {LATE_TICK_MARK}{missed} missed){compute}{busy}; {gc_part}"
@@ -346,6 +351,7 @@ class BrainCore:
                        "teach_missing": 0, "policy_ticks": 0, "demos": 0, "demos_discarded": 0,
                        "speed_limited": 0}
         self.last_event = "started"
+        self.last_policy_step: tuple[float, bool] | None = None  # (s, weights swapped just before), for logs
         self.set_learning(config.learning)
 
     # --- the control tick ---------------------------------------------------------------------------------
@@ -376,8 +382,10 @@ class BrainCore:
             if not self.trying:
                 self.counts["idle_holds"] += 1
                 return self._decode(HOLD_ACTION)
-            self.actor.refresh()
+            swapped = self.actor.refresh()
+            t0_s = time.perf_counter()
             action = self.actor.act(obs)  # (15,)
+            self.last_policy_step = (time.perf_counter() - t0_s, swapped)
             self.counts["policy_ticks"] += 1
             return self._decode(action if self._valid(action) else HOLD_ACTION)
 

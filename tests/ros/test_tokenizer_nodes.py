@@ -110,3 +110,29 @@ def test_tokenizers_turn_raw_streams_into_stamped_token_matrices_and_survive_bad
         pub_joints.publish(nan_js)
         assert spin_until(executor, lambda: "non-finite position" in joint_proc.log(), RECEIVE_TIMEOUT_S)
         assert cam_proc.alive() and audio_proc.alive() and joint_proc.alive()
+
+
+def test_a_slow_callback_is_logged_with_its_wall_and_cpu_time():
+    from yan_dog_ros.tokenizer_nodes import SLOW_CALLBACK_MARK, SLOW_CALLBACK_S, CameraTokenizerNode
+
+    lines, seen = [], []
+
+    class Logger:
+        def warning(self, message, **_):
+            lines.append(message)
+
+    def busy(msg):  # CPU, not sleep: the line must show the CPU time
+        seen.append(msg)
+        t_end = time.thread_time() + 1.5 * SLOW_CALLBACK_S
+        while time.thread_time() < t_end:
+            pass
+
+    with ros_node("camera_tokenizer", make=lambda ctx: CameraTokenizerNode(context=ctx)) as (node, _):
+        node.get_logger = Logger
+        node.timed(lambda msg: seen.append(msg), "quick")(1)
+        assert seen == [1] and lines == []
+        node.timed(busy, "camera frame")(2)
+    assert seen == [1, 2] and len(lines) == 1
+    assert lines[0].startswith(f"{SLOW_CALLBACK_MARK} camera frame took ")
+    cpu_ms = float(lines[0].split("(")[1].split(" ms of CPU")[0])
+    assert cpu_ms >= 1.5 * SLOW_CALLBACK_S * 1e3

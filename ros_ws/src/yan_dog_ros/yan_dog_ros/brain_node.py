@@ -198,9 +198,10 @@ class BrainNode(Node):
             compute_s = self.stats.compute_s[-1] if self.stats.compute_s else None
             self.get_logger().warning(
                 late_tick_message(now_s - previous_s, missed, compute_s, self.gc_pauses.since(previous_s),
-                                  cpu_s - self._tick_cpu_s),
+                                  cpu_s - self._tick_cpu_s, self.core.last_policy_step),
                 throttle_duration_sec=LOG_THROTTLE_S)
         self._tick_cpu_s = cpu_s
+        self.core.last_policy_step = None  # set again by this tick if it steps the policy
         with self._inputs_lock:
             aligned = self.aligner.tick(now_s)
             teach = self._teach

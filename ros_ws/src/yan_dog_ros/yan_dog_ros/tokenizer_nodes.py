@@ -36,6 +36,8 @@ from yan_policy.config import TokenizerConfig
 LOG_THROTTLE_S = 1.0  # at most one "dropped" line per second per node (a bad stream must not flood the log)
 DEFAULT_IMU_MAX_AGE_S = 0.1  # 5 IMU periods at 50 Hz
 DEFAULT_AUDIO_GAP_S = 0.1  # 5 chunk periods at 50 Hz
+SLOW_CALLBACK_S = 0.02  # one control period at 50 Hz: a callback this long delays a composed brain's tick
+SLOW_CALLBACK_MARK = "slow callback:"  # in every such log line: tools find them by it
 
 TokenSink = Callable[[streams.TokenMatrix], None]
 _TOKEN_TOPICS = {
@@ -74,6 +76,22 @@ class TokenizerNode(Node):
             self._pub.publish(msgs.token_image(tokens, stamp, self.stream))
         self.counts["out"] += 1
 
+    def timed(self, callback: Callable, what: str) -> Callable:
+        """`callback`, logging each call that took longer than SLOW_CALLBACK_S (wall and CPU time): in one
+        process with the brain (`composed.py`) it held up the control tick that long."""
+
+        def run(msg) -> None:
+            t0_s, cpu0_s = time.monotonic(), time.thread_time()
+            callback(msg)
+            wall_s = time.monotonic() - t0_s
+            if wall_s > SLOW_CALLBACK_S:
+                cpu_s = time.thread_time() - cpu0_s
+                self.get_logger().warning(
+                    f"{SLOW_CALLBACK_MARK} {what} took {wall_s * 1e3:.1f} ms ({cpu_s * 1e3:.1f} ms of CPU)",
+                    throttle_duration_sec=LOG_THROTTLE_S)
+
+        return run
+
     def drop(self, what: str, fault: Exception) -> None:
         self.counts["dropped"] += 1
         self.get_logger().warning(f"dropped {what}: {fault}", throttle_duration_sec=LOG_THROTTLE_S)
@@ -84,7 +102,8 @@ class CameraTokenizerNode(TokenizerNode):
 
     def __init__(self, **kwargs):
         super().__init__("camera_tokenizer", "camera", **kwargs)
-        self.create_subscription(Image, msgs.CAMERA_TOPIC, self.on_image, msgs.SENSOR_QOS)
+        self.create_subscription(Image, msgs.CAMERA_TOPIC, self.timed(self.on_image, "camera frame"),
+                                 msgs.SENSOR_QOS)
 
     def on_image(self, msg: Image) -> None:
         self.counts["in"] += 1
@@ -104,7 +123,8 @@ class AudioTokenizerNode(TokenizerNode):
         self.gap_s = float(self.declare_parameter("gap_s", DEFAULT_AUDIO_GAP_S).value)
         self.rechunker = streams.AudioRechunker(self.spec.samples_per_tick)
         self._last_arrival_s: float | None = None
-        self.create_subscription(Int16MultiArray, msgs.AUDIO_TOPIC, self.on_chunk, msgs.AUDIO_QOS)
+        self.create_subscription(Int16MultiArray, msgs.AUDIO_TOPIC, self.timed(self.on_chunk, "audio chunk"),
+                                 msgs.AUDIO_QOS)
 
     def on_chunk(self, msg: Int16MultiArray) -> None:
         self.counts["in"] += 1
@@ -130,8 +150,9 @@ class JointTokenizerNode(TokenizerNode):
         self.imu_max_age_s = float(self.declare_parameter("imu_max_age_s", DEFAULT_IMU_MAX_AGE_S).value)
         self._imu: np.ndarray | None = None  # (10,)
         self._imu_arrival_s = -np.inf
-        self.create_subscription(Imu, msgs.IMU_TOPIC, self.on_imu, msgs.SENSOR_QOS)
-        self.create_subscription(JointState, msgs.JOINT_STATES_TOPIC, self.on_joint_state, msgs.SENSOR_QOS)
+        self.create_subscription(Imu, msgs.IMU_TOPIC, self.timed(self.on_imu, "IMU reading"), msgs.SENSOR_QOS)
+        self.create_subscription(JointState, msgs.JOINT_STATES_TOPIC,
+                                 self.timed(self.on_joint_state, "joint state"), msgs.SENSOR_QOS)
 
     def on_imu(self, msg: Imu) -> None:
         try:
