@@ -171,7 +171,7 @@ def test_tick_stats_count_missed_ticks_and_summarise_latency():
 
 
 def test_a_late_tick_says_whether_a_garbage_collection_was_behind_it():
-    from yan_dog.brain import GcPauses, late_tick_message
+    from yan_dog.brain import GcPauses, PolicyStepTiming, late_tick_message
     now = [0.0]
     pauses = GcPauses(keep=2, clock=lambda: now[0])
     for start, end, gen in ((0.100, 0.102, 0), (0.200, 0.230, 2), (0.300, 0.301, 1)):
@@ -187,8 +187,9 @@ def test_a_late_tick_says_whether_a_garbage_collection_was_behind_it():
     assert late_tick_message(0.05, 1, None, []).endswith("no garbage collection meanwhile")
     busy = late_tick_message(0.05, 1, 0.004, [], busy_s=0.012)
     assert "ran 12.0 ms of CPU meanwhile and waited 38.0 ms for a core or the GIL" in busy
-    step = late_tick_message(0.05, 1, 0.004, [], policy_step=(0.003, True))
-    assert "computed in 4.0 ms (its policy step 3.0 ms, just after a weight swap)" in step
+    step = late_tick_message(0.05, 1, 0.004, [], policy_step=PolicyStepTiming(0.003, True, 0.002, 0.001, 7))
+    assert ("computed in 4.0 ms (its policy step 3.0 ms: 2.0 ms user, 1.0 ms system CPU, 7 page faults, "
+            "just after a weight swap)") in step
     import gc
     with_real = GcPauses().install()
     try:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import gc
 import os
+import resource
 import threading
 import time
 from collections import deque
@@ -207,19 +208,45 @@ class GcPauses:
 LATE_TICK_MARK = "ms after the previous one ("  # in every late-tick log line: tools find them by it
 
 
+@dataclass(frozen=True)
+class PolicyStepTiming:
+    """One policy step on the control thread: wall time, whether new weights were swapped in just before,
+    and (Linux) the thread's user / system CPU time and minor page faults over it: a slow step in user
+    time is arithmetic, in system time with page faults is memory being mapped in."""
+
+    wall_s: float
+    swapped: bool
+    user_s: float | None = None
+    system_s: float | None = None
+    minor_faults: int | None = None
+
+    def describe(self) -> str:
+        text = f"its policy step {self.wall_s * 1e3:.1f} ms"
+        if self.user_s is not None:
+            text += (f": {self.user_s * 1e3:.1f} ms user, {self.system_s * 1e3:.1f} ms system CPU, "
+                     f"{self.minor_faults} page faults")
+        return text + (", just after a weight swap" if self.swapped else "")
+
+
+def _thread_usage() -> tuple[float, float, int] | None:
+    """(user s, system s, minor page faults) of the calling thread so far; None where not available."""
+    if not hasattr(resource, "RUSAGE_THREAD"):
+        return None
+    u = resource.getrusage(resource.RUSAGE_THREAD)
+    return u.ru_utime, u.ru_stime, u.ru_minflt
+
+
 def late_tick_message(gap_s: float, missed: int, compute_s: float | None,
                       pauses: list[tuple[int, float]], busy_s: float | None = None,
-                      policy_step: tuple[float, bool] | None = None) -> str:
+                      policy_step: PolicyStepTiming | None = None) -> str:
     """The log line for a control tick that came `gap_s` after the previous one (`missed` ticks missed).
     `busy_s`: CPU time the control thread used over that gap (its callbacks); the rest of the gap it waited
-    for a core or for the GIL. `policy_step`: (s, swapped) of the previous tick's policy step, and whether
-    new weights had just been swapped in."""
+    for a core or for the GIL. `policy_step`: the previous tick's policy step."""
     gc_part = ("garbage collections meanwhile: " + ", ".join(f"gen{g} {d * 1e3:.1f} ms" for g, d in pauses)
                if pauses else "no garbage collection meanwhile")
     compute = f"; the previous tick computed in {compute_s * 1e3:.1f} ms" if compute_s is not None else ""
     if compute_s is not None and policy_step is not None:
-        swap = ", just after a weight swap" if policy_step[1] else ""
-        compute += f" (its policy step {policy_step[0] * 1e3:.1f} ms{swap})"
+        compute += f" ({policy_step.describe()})"
     busy = (f"; the control thread ran {busy_s * 1e3:.1f} ms of CPU meanwhile and waited "
             f"{max(0.0, gap_s - busy_s) * 1e3:.1f} ms for a core or the GIL" if busy_s is not None else "")
     return f"control tick {gap_s * 1e3:.1f} {LATE_TICK_MARK}{missed} missed){compute}{busy}; {gc_part}"
@@ -351,7 +378,7 @@ class BrainCore:
                        "teach_missing": 0, "policy_ticks": 0, "demos": 0, "demos_discarded": 0,
                        "speed_limited": 0}
         self.last_event = "started"
-        self.last_policy_step: tuple[float, bool] | None = None  # (s, weights swapped just before), for logs
+        self.last_policy_step: PolicyStepTiming | None = None  # the newest policy step's timing, for logs
         self.set_learning(config.learning)
 
     # --- the control tick ---------------------------------------------------------------------------------
@@ -383,9 +410,11 @@ class BrainCore:
                 self.counts["idle_holds"] += 1
                 return self._decode(HOLD_ACTION)
             swapped = self.actor.refresh()
-            t0_s = time.perf_counter()
+            t0_s, usage0 = time.perf_counter(), _thread_usage()
             action = self.actor.act(obs)  # (15,)
-            self.last_policy_step = (time.perf_counter() - t0_s, swapped)
+            wall_s, usage1 = time.perf_counter() - t0_s, _thread_usage()
+            deltas = () if usage0 is None else tuple(b - a for a, b in zip(usage0, usage1, strict=True))
+            self.last_policy_step = PolicyStepTiming(wall_s, swapped, *deltas)
             self.counts["policy_ticks"] += 1
             return self._decode(action if self._valid(action) else HOLD_ACTION)
 
