@@ -215,3 +215,13 @@ def test_phase_lock_moves_the_ticks_to_just_after_the_samples():
     assert lock.shift_s() is None and lock.shifts == 1  # in phase: no move
     with pytest.raises(ValueError, match="target_s"):
         PhaseLock(DT_S, target_s=0.02)
+
+
+def test_each_tick_records_its_own_policy_step_or_none():
+    b, rng = brain(trying=True), np.random.default_rng(3)
+    b.tick(obs(rng), None, 0.0)
+    step = b.last_policy_step
+    assert step is not None and step.wall_s > 0 and step.swapped is False
+    b.tick(None, None, 0.02)  # a stale tick holds without stepping the policy
+    assert b.last_policy_step is None
+    b.close()

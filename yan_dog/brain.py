@@ -378,7 +378,7 @@ class BrainCore:
                        "teach_missing": 0, "policy_ticks": 0, "demos": 0, "demos_discarded": 0,
                        "speed_limited": 0}
         self.last_event = "started"
-        self.last_policy_step: PolicyStepTiming | None = None  # the newest policy step's timing, for logs
+        self.last_policy_step: PolicyStepTiming | None = None  # the last tick's policy step (None: no step)
         self.set_learning(config.learning)
 
     # --- the control tick ---------------------------------------------------------------------------------
@@ -392,6 +392,7 @@ class BrainCore:
         """
         with self._lock:
             self.counts["ticks"] += 1
+            self.last_policy_step = None  # set below if this tick steps the policy
             if self._last_targets is None and obs is not None:  # start from where the joints are
                 measured = np.asarray(obs["joints"], np.float64)[0]  # (12,) positions
                 if measured.shape == (NUM_MOTORS,) and np.isfinite(measured).all():

@@ -201,7 +201,6 @@ class BrainNode(Node):
                                   cpu_s - self._tick_cpu_s, self.core.last_policy_step),
                 throttle_duration_sec=LOG_THROTTLE_S)
         self._tick_cpu_s = cpu_s
-        self.core.last_policy_step = None  # set again by this tick if it steps the policy
         with self._inputs_lock:
             aligned = self.aligner.tick(now_s)
             teach = self._teach
