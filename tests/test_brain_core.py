@@ -89,7 +89,7 @@ def test_a_demonstration_becomes_a_labelled_episode_for_the_learner(tmp_path):
     b.tick(obs(rng), sit_action(30), 1.0 + 29 * DT_S)  # the clock did not advance: not a new tick
     ok, message = b.stop_demo()
     assert ok, message
-    (ep,) = b.learner.buffer.all()
+    (ep,) = b.library.demos()  # what the learner got too (a learner process keeps its own copy)
     assert len(ep) == 30 and ep.skill == "sit" and ep.cue == "whistle_falling" and ep.source == "scripted"
     assert ep.action_mode == "hybrid" and ep.camera.shape == (30, 32, 32, 3) and ep.audio.shape == (30, 320)
     assert not ep.label_mask[0] and ep.label_mask[1:].all()

@@ -2,8 +2,9 @@
 
 `BrainCore` is what the `yan_brain` node runs on its control timer (the node only wires topics and
 services to it). It owns
-- the online learner (policy + optimizer, training in a background thread, `yan_policy.learner`), built
-  exactly as a sim teach session builds it (`yan_dog.session.build_learner`);
+- the online learner (policy + optimizer), built from the same policy and settings as a sim teach session
+  (`yan_dog.session.build_policy`); by default it trains in a child process
+  (`yan_policy.learner_process.ProcessLearner`), or in a background thread (`yan_policy.learner`);
 - the actor (newest published weights, recurrent state, chunked execution);
 - the teaching state machine:
 
@@ -41,10 +42,11 @@ import numpy as np
 from sim.env import hybrid_joint_targets
 from sim.gait import TrotController
 from sim.robot import NUM_MOTORS, clamp_to_joint_limits
-from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig, build_learner
+from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig, build_learner, build_policy, learner_config
 from yan_dog.streams import TokenSpec, episode_at_image_size
 from yan_policy.episode import SOURCES, Episode
 from yan_policy.learner import Actor
+from yan_policy.learner_process import ProcessLearner
 from yan_policy.library import SkillLibrary, check_skill_name
 
 MODES = ("idle", "demonstrating")
@@ -77,8 +79,11 @@ class BrainConfig:
             the sim's scripted teacher node).
         cue: the cue name recorded with demonstrations (None: unknown, e.g. a person's own command).
         min_demo_ticks, max_demo_s: see the module constants.
-        learner_nice: niceness of the learner thread (Linux; 0 = unchanged), so the OS runs the control
-            loop and the robot's processes first when the cores are busy.
+        learner_process: train in a child process (`yan_policy.learner_process.ProcessLearner`: no
+            interpreter lock shared with the control loop, weights handed over through shared memory)
+            instead of a thread of this process (`OnlineLearner`).
+        learner_nice: niceness of the learner process or thread (Linux; 0 = unchanged), so the OS runs
+            the control loop and the robot's processes first when the cores are busy.
         max_joint_speed_rad_s: the fastest a joint target may move between two commands (rad/s).
         session: policy kind, its size, seed, chunked execution and learner settings, shared with sim
             teach sessions (`SessionConfig`; its learn_seconds and camera_size are not used here).
@@ -92,6 +97,7 @@ class BrainConfig:
     cue: str | None = None
     min_demo_ticks: int = MIN_DEMO_TICKS
     max_demo_s: float = MAX_DEMO_S
+    learner_process: bool = True  # the soak's late ticks were mostly the control thread waiting for the GIL
     learner_nice: int = LEARNER_NICE  # measured: tick p99 37 -> 15 ms while learning, same learner steps
     max_joint_speed_rad_s: float = MAX_JOINT_SPEED_RAD_S
     session: SessionConfig = field(default_factory=SessionConfig)
@@ -356,7 +362,11 @@ class BrainCore:
     def __init__(self, config: BrainConfig | None = None, library: SkillLibrary | None = None):
         self.config = config = config or BrainConfig()
         self.library = library
-        self.learner = build_learner(config.session, library, load_demos=False)
+        if config.learner_process:
+            self.learner = ProcessLearner(build_policy(config.session, library),
+                                          learner_config(config.session), nice=config.learner_nice)
+        else:
+            self.learner = build_learner(config.session, library, load_demos=False)
         self.spec = TokenSpec.from_tokenizer(self.learner.policy.config.tokenizer)
         if library is not None and library.skills:
             for ep in library.demos():
@@ -491,7 +501,11 @@ class BrainCore:
         with self._learning_lock:
             self.wait_learner_stopped()
             if on:
-                self.learner.start()
+                try:
+                    self.learner.start()
+                except RuntimeError as e:  # a learner process that failed or was killed
+                    self.learning = False
+                    return self._event(False, f"cannot start learning: {e}")
                 self._nice_learner()
             elif self.learner.running:
                 self._stopping = threading.Thread(target=self._stop_learner, name="yan-learner-stop",
@@ -501,8 +515,9 @@ class BrainCore:
             return self._event(True, f"learning {'on' if on else 'off'}")
 
     def _nice_learner(self) -> None:
-        """Lower the learner thread's CPU priority (Linux threads have their own niceness)."""
-        if not self.config.learner_nice or not hasattr(os, "setpriority"):
+        """Lower the learner thread's CPU priority (Linux threads have their own niceness); a learner
+        process nices itself."""
+        if self.config.learner_process or not self.config.learner_nice or not hasattr(os, "setpriority"):
             return
         for thread in threading.enumerate():
             if thread.name == LEARNER_THREAD_NAME and thread.native_id is not None:
@@ -511,8 +526,8 @@ class BrainCore:
     def _stop_learner(self) -> None:
         try:
             self.learner.stop()
-        except RuntimeError as e:
-            self._event(False, f"the learner had failed: {e.__cause__!r}")
+        except (RuntimeError, TimeoutError) as e:  # a thread learner's error is its cause
+            self._event(False, f"the learner had failed: {e.__cause__ or e!r}")
 
     def wait_learner_stopped(self, timeout_s: float | None = None) -> None:
         """Wait until a learner stop requested by `set_learning(False)` has completed."""
@@ -570,5 +585,7 @@ class BrainCore:
         if self.learner.running:
             try:
                 self.learner.stop()
-            except RuntimeError:
+            except (RuntimeError, TimeoutError):
                 pass  # already reported by status / set_learning; shutting down anyway
+        if isinstance(self.learner, ProcessLearner):
+            self.learner.close()

@@ -77,12 +77,9 @@ class SessionConfig:
             raise ValueError(f"corrected_tries must be >= 0, got {self.corrected_tries}")
 
 
-def build_learner(
-    config: SessionConfig, library: SkillLibrary | None = None, load_demos: bool = True
-) -> OnlineLearner:
-    """The online learner of a teach session (in sim or on the ROS brain): the library's policy, or a
-    new `config.policy` in the hybrid action space, and (with `load_demos`) every demonstration the
-    library holds."""
+def build_policy(config: SessionConfig, library: SkillLibrary | None = None) -> torch.nn.Module:
+    """The policy a session teaches: the library's, or a new `config.policy` in the hybrid action space
+    (seeded with `config.seed`)."""
     torch.manual_seed(config.seed)
     policy = library.load(load_policy) if library is not None else None
     if policy is None:
@@ -91,8 +88,20 @@ def build_learner(
         )
         policy = make_policy(config.policy, pcfg)
         policy.set_action_normalization(np.zeros(HYBRID_ACTION_DIM), HYBRID_ACTION_SCALE)
-    lcfg = LearnerConfig(**{**config.learner.__dict__, "seed": config.seed})
-    learner = OnlineLearner(policy, lcfg)
+    return policy
+
+
+def learner_config(config: SessionConfig) -> LearnerConfig:
+    """The session's learner settings, seeded with the session's seed."""
+    return LearnerConfig(**{**config.learner.__dict__, "seed": config.seed})
+
+
+def build_learner(
+    config: SessionConfig, library: SkillLibrary | None = None, load_demos: bool = True
+) -> OnlineLearner:
+    """The online learner of a teach session (in sim or on the ROS brain): `build_policy`'s policy and
+    `learner_config`, and (with `load_demos`) every demonstration the library holds."""
+    learner = OnlineLearner(build_policy(config, library), learner_config(config))
     if library is not None and load_demos:
         for ep in library.demos() if library.skills else []:
             learner.add_episode(ep)

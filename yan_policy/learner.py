@@ -353,6 +353,15 @@ class OnlineLearner:
         with self._pub_lock:
             return self._version, self._published
 
+    def actor_policy(self) -> tuple[int, torch.nn.Module]:
+        """(version, policy) for a new actor: the published frozen copy (actors never modify it)."""
+        return self.latest()
+
+    def weights_for_actor(self, policy: torch.nn.Module, version: int) -> tuple[int, torch.nn.Module]:
+        """Between control ticks: the newest published (version, policy), a pointer swap (the actor's
+        own `policy` and `version` are what it holds now; a thread learner does not need them)."""
+        return self.latest()
+
     # --- background thread -------------------------------------------------------------------------------
     def start(self) -> None:
         """Train continuously in a background thread (while there is data) until `stop()`."""
@@ -394,19 +403,20 @@ class Actor:
     """The control-loop side: steps the newest published policy, keeps the recurrent state.
 
     Args:
-        learner: where new weights come from.
+        learner: where new weights come from: an `OnlineLearner` (a pointer swap to its newest frozen copy)
+            or a `ProcessLearner` (newer weights copied from shared memory into the actor's own policy).
         execute_chunk: how many actions of a predicted chunk to execute before using a new prediction
             (1 = re-plan every tick). The recurrent state is still updated with every observation; only
             the action comes from the last plan. Executing a few ticks of a plan open-loop (as ACT does)
             commits the robot to a motion once the policy predicts it, instead of hesitating at its onset.
     """
 
-    def __init__(self, learner: OnlineLearner, execute_chunk: int = 1):
+    def __init__(self, learner, execute_chunk: int = 1):
         if execute_chunk < 1:
             raise ValueError(f"execute_chunk must be >= 1, got {execute_chunk}")
-        self.learner = learner
+        self.learner = learner  # an OnlineLearner or a yan_policy.learner_process.ProcessLearner
         self.execute_chunk = min(execute_chunk, learner.policy.config.chunk)
-        self.version, self.policy = learner.latest()
+        self.version, self.policy = learner.actor_policy()
         self.swaps = 0
         self.reset()
 
@@ -416,8 +426,9 @@ class Actor:
         self._tick = 0
 
     def refresh(self) -> bool:
-        """Pick up newer weights if the learner published some (call between ticks)."""
-        version, policy = self.learner.latest()
+        """Pick up newer weights if the learner published some (call between ticks); never waits for
+        the learner."""
+        version, policy = self.learner.weights_for_actor(self.policy, self.version)
         if version != self.version:
             self.version, self.policy = version, policy
             self.swaps += 1

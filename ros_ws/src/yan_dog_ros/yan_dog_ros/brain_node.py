@@ -17,9 +17,9 @@ Services: ~/start_demo, ~/stop_demo, ~/save_skill (std_srvs/Trigger); ~/set_tryi
 (std_srvs/SetBool).
 Parameters (config/yan_brain.yaml): skill, cue, demo_source, trying, learning (these five may also be
 set at run time), library_dir ("" = in memory), control_hz, policy, d_model, n_layers, execute_chunk,
-seed, batch_episodes, learner_threads, learner_nice, stale_control_periods, camera_period_s, audio_period_s,
-proprio_period_s, audio_queue_ticks, max_stamp_age_s, teach_timeout_periods, phase_lock, phase_target_ms,
-status_hz, subscribe_tokens.
+seed, batch_episodes, learner_threads, learner_process, learner_nice, stale_control_periods,
+camera_period_s, audio_period_s, proprio_period_s, audio_queue_ticks, max_stamp_age_s,
+teach_timeout_periods, phase_lock, phase_target_ms, status_hz, subscribe_tokens.
 
 Phase lock (`yan_dog.brain.PhaseLock`): the control timer keeps its own clock, but about once a second
 the node checks how old the newest joint state is when a tick runs, and if the ticks are out of phase
@@ -27,12 +27,15 @@ with the sensor it moves the tick grid once so that ticks run ~phase_target_ms a
 (a sample otherwise waits half a period on average). The timer never waits for a sensor: when a stream
 stops, ticks go on and hold.
 
-Threads: one SingleThreadedExecutor runs every callback; the learner trains in its own thread
-(OnlineLearner) and the control timer never waits for it (stopping the learner happens off the executor
-thread too). Measured here: rclpy's MultiThreadedExecutor took about twice the CPU (0.6 vs 0.33 of a core
-for the composed brain at 50 Hz), which on 2 cores shared with the simulator costs more ticks than it
-saves. Two services write files and may delay one tick while they do: ~/stop_demo (the demonstration
-into the library, when library_dir is set) and ~/save_skill (a new library version).
+Threads: one SingleThreadedExecutor runs every callback; the learner trains in a child process
+(ProcessLearner; `learner_process: false` keeps it in a thread of this process, OnlineLearner) and the
+control timer never waits for it: new weights are copied in from shared memory between ticks, and stopping
+the learner happens off the executor thread. In a thread, the learner shared the interpreter lock with the
+control loop: most of the soak's late ticks were the control thread waiting for it. Measured here: rclpy's
+MultiThreadedExecutor took about twice the CPU (0.6 vs 0.33 of a core for the composed brain at 50 Hz),
+which on 2 cores shared with the simulator costs more ticks than it saves. Two services write files and may
+delay one tick while they do: ~/stop_demo (the demonstration into the library, when library_dir is set) and
+~/save_skill (a new library version).
 """
 
 from __future__ import annotations
@@ -96,7 +99,8 @@ class BrainNode(Node):
         )
         self.core = BrainCore(BrainConfig(
             skill=p["skill"], control_hz=p["control_hz"], learning=p["learning"], trying=p["trying"],
-            demo_source=p["demo_source"], cue=p["cue"] or None, learner_nice=p["learner_nice"],
+            demo_source=p["demo_source"], cue=p["cue"] or None, learner_process=p["learner_process"],
+            learner_nice=p["learner_nice"],
             session=session,
         ), library)
         self.period_s = 1.0 / p["control_hz"]
@@ -148,7 +152,8 @@ class BrainNode(Node):
             "library_dir": "", "control_hz": b.control_hz, "policy": s.policy,
             "d_model": s.policy_overrides["d_model"], "n_layers": PolicyConfig.n_layers,
             "execute_chunk": s.execute_chunk, "seed": s.seed, "batch_episodes": lc.batch_episodes,
-            "learner_threads": lc.threads, "learner_nice": b.learner_nice,
+            "learner_threads": lc.threads, "learner_process": b.learner_process,
+            "learner_nice": b.learner_nice,
             # inputs
             "stale_control_periods": STALE_CONTROL_PERIODS, "audio_queue_ticks": AUDIO_QUEUE_TICKS,
             "max_stamp_age_s": MAX_STAMP_AGE_S,

@@ -1,0 +1,167 @@
+"""The learner in its own process: weights through shared memory, commands in order, errors surfaced, and
+no orphan learner after its parent is killed."""
+
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.test_teach_data import fake_episode, small_policy
+from yan_policy.learner import Actor, LearnerConfig
+from yan_policy.learner_process import START_METHOD, ProcessLearner, SharedWeights
+
+ROOT = Path(__file__).resolve().parents[1]
+CHILD_WAIT_S = 60.0  # a spawned child imports torch first: seconds on a busy 2-core machine
+
+
+def weights(module):
+    return torch.cat([t.reshape(-1) for t in module.state_dict().values()])  # (N,)
+
+
+def wait_for(predicate, timeout_s=CHILD_WAIT_S, poll_s=0.05):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll_s)
+    return True
+
+
+def test_shared_weights_copy_both_ways_and_a_reader_never_waits_for_the_writer():
+    a, b = small_policy(seed=0), small_policy(seed=1)
+    shared = SharedWeights(a, mp.get_context(START_METHOD))
+    assert shared.version == 0 and shared.numel == weights(a).numel()
+    assert shared.read_into(b) == 0
+    torch.testing.assert_close(weights(b), weights(a))
+    with torch.no_grad():
+        next(a.parameters()).add_(1.0)
+    assert shared.write(a) == 1 and shared.version == 1
+    held, release = threading.Event(), threading.Event()
+
+    def writer_busy():  # stands in for the learner process in the middle of a write
+        with shared._lock:
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=writer_busy)
+    t.start()
+    held.wait(10)
+    t0 = time.perf_counter()
+    assert shared.read_into(b, block=False) is None  # the control loop keeps its weights this tick
+    assert time.perf_counter() - t0 < 0.01
+    release.set()
+    t.join()
+    assert shared.read_into(b, block=False) == 1
+    torch.testing.assert_close(weights(b), weights(a))
+
+
+def test_shared_weights_refuse_a_module_of_another_shape_or_dtype():
+    shared = SharedWeights(small_policy(), mp.get_context(START_METHOD))
+    with pytest.raises(ValueError, match="weights"):
+        shared.read_into(torch.nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="float32"):
+        SharedWeights(torch.nn.Linear(3, 2).double(), mp.get_context(START_METHOD))
+
+
+def test_the_child_trains_on_episodes_given_before_start_and_the_actor_picks_up_its_weights():
+    policy = small_policy()
+    initial = weights(policy).clone()
+    learner = ProcessLearner(policy, LearnerConfig(batch_episodes=2, publish_every=2), nice=5)
+    try:
+        for seed in range(3):  # before the child exists: they wait, behind the policy
+            learner.add_episode(fake_episode(seed=seed))
+        learner.focus = "sit"
+        actor = Actor(learner)
+        assert actor.version == 0 and len(learner.buffer) == 3 and learner.buffer.skills() == ["sit"]
+        learner.start()
+        assert learner.running
+        assert wait_for(lambda: learner.steps >= 6), "the learner process made no progress"
+        assert wait_for(lambda: actor.refresh()), "the actor never saw new weights"
+        assert actor.version >= 1 and not torch.equal(weights(actor.policy), initial)
+        assert os.getpriority(os.PRIO_PROCESS, learner.pid) - os.getpriority(os.PRIO_PROCESS, 0) == 5
+        learner.stop()  # returns after the child's last publish
+        assert not learner.running
+        steps, (version, snapshot) = learner.steps, learner.latest()
+        time.sleep(0.3)
+        assert learner.steps == steps  # paused
+        actor.refresh()
+        assert actor.version == version
+        torch.testing.assert_close(weights(actor.policy), weights(snapshot))
+        assert not any(p.requires_grad for p in snapshot.parameters())
+        torch.testing.assert_close(weights(learner.policy), initial)  # the template is never trained
+        learner.start()  # resumes where it stopped
+        assert wait_for(lambda: learner.steps > steps)
+        learner.stop()
+    finally:
+        learner.close()
+    assert learner.pid is None
+
+
+def test_a_failure_in_the_child_is_raised_by_stop_with_its_traceback():
+    learner = ProcessLearner(small_policy(), LearnerConfig(batch_episodes=4))
+    try:
+        learner.add_episode(fake_episode(seed=0))
+        other = fake_episode(seed=1)
+        other.camera = np.zeros((len(other), 32, 32, 3), np.uint8)  # a camera size the first one lacks
+        learner.add_episode(other)
+        learner.start()
+        assert wait_for(lambda: not learner.running), "training on mismatched episodes did not fail"
+        with pytest.raises(RuntimeError, match="disagree on the camera shape"):
+            learner.stop()
+        with pytest.raises(RuntimeError, match="exited"):
+            learner.start()  # its demonstrations died with it: say so instead of silently starting over
+    finally:
+        learner.close()
+
+
+def test_episodes_of_the_wrong_action_size_are_refused_in_the_caller():
+    learner = ProcessLearner(small_policy())
+    bad = fake_episode()
+    bad.action = bad.action[:, :12]
+    with pytest.raises(ValueError, match="12 dims"):
+        learner.add_episode(bad)
+    assert len(learner.buffer) == 0
+
+
+def test_the_learner_process_exits_when_its_parent_is_killed(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    script = textwrap.dedent(f"""
+        import time
+        from tests.test_teach_data import fake_episode, small_policy
+        from yan_policy.learner_process import ProcessLearner
+        if __name__ == "__main__":
+            learner = ProcessLearner(small_policy())
+            learner.add_episode(fake_episode())
+            learner.start()
+            while learner.steps < 2:
+                time.sleep(0.05)
+            open({str(pid_file)!r}, "w").write(str(learner.pid))
+            time.sleep(600)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    try:
+        assert wait_for(lambda: pid_file.exists() and pid_file.read_text(), timeout_s=120), "no child pid"
+        child = int(pid_file.read_text())
+        os.kill(child, 0)  # alive, training
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+
+        def gone():
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        assert wait_for(gone, timeout_s=10), f"learner process {child} outlived its killed parent"
+    finally:
+        parent.kill()

@@ -1,0 +1,388 @@
+"""The online learner in its own process, so training never competes with the control loop for the GIL.
+
+`OnlineLearner` trains in a background *thread*. On a robot's 2 cores that thread shares the interpreter
+lock with the control loop: a 30-minute soak of the ROS brain missed 1-11 control ticks, and most of those
+late ticks were the control thread waiting 20-75 ms for a core or the GIL beside the (niced) learner
+thread. A niced thread that holds the GIL while it waits for a core is a priority inversion that thread
+niceness cannot fix. `ProcessLearner` runs the same `OnlineLearner` in a child process instead:
+
+- demonstrations go to the child over a queue (`add_episode`; pickled by the queue's feeder thread);
+- the child publishes weights into **shared memory** (`SharedWeights`: one float32 array of every
+  parameter and buffer, in `state_dict` order) every `publish_every` steps;
+- the control loop copies new weights into its own policy between ticks (`weights_for_actor`, ~0.1 ms
+  for 0.8 M parameters); it only *tries* the shared lock, so it never waits for the learner: a tick
+  that finds the learner writing keeps its weights and picks the new ones up a tick later;
+- the whole child process runs at a lower CPU priority (`nice`), so the OS runs the control loop first;
+- the child exits when told to, when its parent dies (it polls its parent id, so a `kill -9` of the
+  brain does not leave an orphan learner eating a core), or on an error, which `stop()` re-raises.
+
+The interface is the part of `OnlineLearner` the robot's brain uses (`add_episode`, `focus`, `steps`,
+`start`, `stop`, `running`, `latest`, `buffer` counts, `policy`), plus `close()`.
+"""
+
+from __future__ import annotations
+
+import copy
+import ctypes
+import multiprocessing as mp
+import os
+import pickle
+import queue
+import threading
+import time
+import traceback
+from collections import Counter
+
+import torch
+
+from yan_policy.episode import Episode
+from yan_policy.learner import LearnerConfig, OnlineLearner
+
+START_METHOD = "spawn"  # fork would copy the parent's DDS / executor threads' locks in whatever state
+IDLE_POLL_S = 0.05  # how often an idle child looks at its queue and its parent (s)
+STOP_TIMEOUT_S = 30.0  # stop() waits this long for the child to finish its step and publish (s)
+JOIN_TIMEOUT_S = 5.0  # close(): wait this long for the child to exit before killing it (s)
+MAX_NICE = 19
+
+
+class SharedWeights:
+    """A module's float32 tensors (parameters and buffers, `state_dict` order) in shared memory.
+
+    One writer (the learner process) and any number of readers. `write` holds the lock while it copies;
+    `read_into(block=False)` only tries the lock, so a reader never waits for the writer. `version` counts
+    the writes; reading it needs no lock (an aligned 64-bit value).
+
+    Args:
+        template: a module whose `state_dict` has the layout to share (its values are written as
+            version 0).
+        ctx: the multiprocessing context the reading and writing processes come from.
+    """
+
+    def __init__(self, template: torch.nn.Module, ctx):
+        tensors = template.state_dict()
+        wrong = {k: v.dtype for k, v in tensors.items() if v.dtype != torch.float32}
+        if wrong:
+            raise ValueError(f"only float32 weights can be shared, got {wrong}")
+        self.numel = sum(v.numel() for v in tensors.values())
+        self._array = ctx.RawArray(ctypes.c_float, self.numel)  # (N,) in shared memory
+        self._version = ctx.RawValue(ctypes.c_int64, 0)
+        self._lock = ctx.Lock()
+        self._copy(template, into_shared=True)
+
+    @property
+    def version(self) -> int:
+        return int(self._version.value)
+
+    def _copy(self, module: torch.nn.Module, into_shared: bool) -> None:
+        flat = torch.frombuffer(self._array, dtype=torch.float32)  # (N,) a view, no copy
+        offset = 0
+        with torch.no_grad():
+            for tensor in module.state_dict().values():  # detached views of the module's own storage
+                part = flat[offset: offset + tensor.numel()].view_as(tensor)
+                if into_shared:
+                    part.copy_(tensor)
+                else:
+                    tensor.copy_(part)
+                offset += tensor.numel()
+        if offset != self.numel:
+            raise ValueError(f"the module has {offset} weights, the shared array {self.numel}")
+
+    def write(self, module: torch.nn.Module) -> int:
+        """Publish `module`'s weights; returns the new version."""
+        with self._lock:
+            self._copy(module, into_shared=True)
+            self._version.value += 1
+            return int(self._version.value)
+
+    def read_into(self, module: torch.nn.Module, block: bool = False) -> int | None:
+        """Copy the shared weights into `module` (in place); returns their version, or None when `block`
+        is False and the writer holds the lock (nothing copied)."""
+        if not self._lock.acquire(block=block):
+            return None
+        try:
+            self._copy(module, into_shared=False)
+            return int(self._version.value)
+        finally:
+            self._lock.release()
+
+
+class _SharedWeightsLearner(OnlineLearner):
+    """OnlineLearner whose `publish` writes into shared memory instead of making a frozen copy."""
+
+    def __init__(self, policy: torch.nn.Module, config: LearnerConfig, shared: SharedWeights):
+        self._shared = shared
+        super().__init__(policy, config)
+
+    def _frozen_copy(self) -> torch.nn.Module:
+        return self.policy  # the other process reads the shared array, not this object
+
+    def publish(self) -> int:
+        return self._shared.write(self.policy)
+
+
+def _parent_alive(parent_pid: int) -> bool:
+    return os.getppid() == parent_pid
+
+
+def _child_main(config: LearnerConfig, shared: SharedWeights, commands, events, counters, nice: int,
+                parent_pid: int) -> None:
+    """The learner process: train while running and there are demonstrations; obey the commands. The
+    first command is ("policy", pickled module): sent over the queue, not as an argument, so that the parent's
+    `Process.start()` does not block writing megabytes into the pipe while the child imports torch."""
+    try:
+        if nice and hasattr(os, "nice"):
+            os.nice(nice)
+        torch.set_num_threads(config.threads)
+        policy = None
+        while policy is None and _parent_alive(parent_pid):
+            try:
+                command, data = commands.get(timeout=IDLE_POLL_S)
+            except queue.Empty:
+                continue
+            if command != "policy":
+                raise RuntimeError(f"the learner process expected its policy first, got {command!r}")
+            policy = pickle.loads(data)  # from our own parent: trusted
+        if policy is None:
+            return
+        learner = _SharedWeightsLearner(policy, config, shared)
+        running = False
+        while _parent_alive(parent_pid):
+            idle = not running or len(learner.buffer) == 0
+            try:
+                command, arg = commands.get(timeout=IDLE_POLL_S) if idle else commands.get_nowait()
+            except queue.Empty:
+                command, arg = None, None
+            if command == "episode":
+                learner.add_episode(arg)
+            elif command == "focus":
+                learner.focus = arg
+            elif command == "run":
+                running = True
+            elif command == "pause":  # arg: a token the parent waits for, after the last publish
+                running = False
+                learner.publish()
+                events.put(("paused", arg))
+            elif command == "exit":
+                return
+            elif running and len(learner.buffer):
+                learner.train_step()
+                counters["steps"].value = learner.steps
+                counters["train_seconds"].value = learner.train_seconds
+    except BaseException:  # the parent re-raises it from stop()
+        events.put(("error", traceback.format_exc()))
+
+
+class _EpisodeCounts:
+    """What the parent knows of the child's demo buffer: how many episodes of which skills."""
+
+    def __init__(self):
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, episode: Episode) -> None:
+        with self._lock:
+            self._counts[episode.skill] += 1
+
+    def skills(self) -> list[str]:
+        with self._lock:
+            return list(self._counts)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+
+class ProcessLearner:
+    """Trains a policy on demonstrations in a child process (see the module docstring).
+
+    Args:
+        policy: the policy to train; it is sent to the child, and this object keeps its initial weights
+            as the template for the copies the parent makes (`latest`, `weights_for_actor`).
+        config: LearnerConfig (its `threads` are the child's torch threads).
+        nice: niceness of the child process (0 = unchanged).
+
+    The child starts on the first `start()` (importing torch takes it a second or two); demonstrations
+    added before that wait in the queue.
+    """
+
+    def __init__(self, policy: torch.nn.Module, config: LearnerConfig | None = None, nice: int = 0):
+        if not 0 <= nice <= MAX_NICE:
+            raise ValueError(f"nice must be in [0, {MAX_NICE}], got {nice}")
+        self.config = config or LearnerConfig()
+        self.nice = nice
+        self.policy = policy.eval()
+        self.buffer = _EpisodeCounts()
+        self._ctx = mp.get_context(START_METHOD)
+        self._shared = SharedWeights(policy, self._ctx)
+        self._commands = self._ctx.Queue()
+        self._events = self._ctx.Queue()
+        self._counters = {"steps": self._ctx.RawValue(ctypes.c_int64, 0),
+                          "train_seconds": self._ctx.RawValue(ctypes.c_double, 0.0)}
+        self._process: mp.process.BaseProcess | None = None
+        self._running = False
+        self._focus: str | None = None
+        self._pause_token = 0
+        self._error: str | None = None
+        self._pending: list[tuple[str, object]] = []  # commands given before the child exists
+        self._lock = threading.RLock()  # the child's lifetime and the order of commands
+
+    def _send(self, command: str, arg) -> None:
+        """Queue a command for the child, or keep it until the child exists (its first command must be
+        the policy, sent when it is made)."""
+        with self._lock:
+            if self._process is None:
+                self._pending.append((command, arg))
+            else:
+                self._commands.put((command, arg))
+
+    # --- data --------------------------------------------------------------------------------------------
+    def add_episode(self, episode: Episode) -> None:
+        if episode.action.shape[1] != self.policy.config.action_dim:
+            raise ValueError(
+                f"episode actions have {episode.action.shape[1]} dims, the policy outputs "
+                f"{self.policy.config.action_dim}"
+            )
+        self._send("episode", episode)
+        self.buffer.add(episode)
+
+    @property
+    def focus(self) -> str | None:
+        return self._focus
+
+    @focus.setter
+    def focus(self, skill: str | None) -> None:
+        self._focus = skill
+        self._send("focus", skill)
+
+    @property
+    def steps(self) -> int:
+        return int(self._counters["steps"].value)
+
+    @property
+    def train_seconds(self) -> float:
+        return float(self._counters["train_seconds"].value)
+
+    # --- weights -----------------------------------------------------------------------------------------
+    def latest(self) -> tuple[int, torch.nn.Module]:
+        """(version, a new frozen policy with the newest published weights); waits for a write in
+        progress (milliseconds), so call it off the control thread (e.g. to save a skill)."""
+        snapshot = copy.deepcopy(self.policy).eval()
+        for p in snapshot.parameters():
+            p.requires_grad_(False)
+        version = self._shared.read_into(snapshot, block=True)
+        return version, snapshot
+
+    def actor_policy(self) -> tuple[int, torch.nn.Module]:
+        """A private policy for the control loop, with the newest weights (see `weights_for_actor`)."""
+        return self.latest()
+
+    def weights_for_actor(self, policy: torch.nn.Module, version: int) -> tuple[int, torch.nn.Module]:
+        """Between control ticks: if newer weights were published than `version`, copy them into the
+        actor's own `policy` (in place); never waits for the learner. Returns (version, policy)."""
+        if self._shared.version == version:
+            return version, policy
+        got = self._shared.read_into(policy, block=False)
+        return (version if got is None else got), policy
+
+    # --- the child process -------------------------------------------------------------------------------
+    def _ensure_process(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            return
+        self._drain_events()
+        self._raise_if_failed()
+        if self._process is not None:  # it exited without an error (e.g. killed): its data is gone
+            raise RuntimeError(f"the learner process exited (code {self._process.exitcode}); "
+                               "restart the brain to learn again")
+        self._process = self._ctx.Process(
+            target=_child_main, name="yan-learner", daemon=True,
+            args=(self.config, self._shared, self._commands, self._events, self._counters, self.nice,
+                  os.getpid()),
+        )
+        self._process.start()  # returns at once: the child imports torch on its own time
+        # As bytes: a tensor put on a multiprocessing queue as is moves its storage into shared memory
+        # that both processes then use, so the child's training would rewrite the parent's template.
+        self._commands.put(("policy", pickle.dumps(self.policy)))  # the child reads it first
+        for command in self._pending:
+            self._commands.put(command)
+        self._pending.clear()
+
+    def _wait_event(self, kind: str, token, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                event, arg = self._events.get(timeout=max(0.0, min(left, IDLE_POLL_S * 4)))
+            except queue.Empty:
+                if self._process is None or not self._process.is_alive():
+                    self._drain_events()
+                    self._raise_if_failed()
+                    code = self._process.exitcode if self._process is not None else None
+                    raise RuntimeError(
+                        f"the learner process exited (code {code}) before answering {kind!r}") from None
+                if left <= 0:
+                    raise TimeoutError(
+                        f"the learner process did not answer {kind!r} within {timeout_s} s") from None
+                continue
+            if event == "error":
+                self._error = arg
+                self._running = False
+                self._raise_if_failed()
+            if event == kind and arg == token:
+                return
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise RuntimeError(f"the learner process failed:\n{err}")
+
+    def start(self) -> None:
+        """Train continuously in the child process (while it has data) until `stop()`."""
+        with self._lock:
+            self._ensure_process()
+            self._commands.put(("run", None))
+            self._running = True
+
+    def stop(self) -> None:
+        """Pause training: returns once the child has finished its step and published its weights.
+        Raises RuntimeError if the child failed."""
+        with self._lock:
+            self._running = False
+            if self._process is None or not self._process.is_alive():
+                self._drain_events()
+                self._raise_if_failed()
+                return
+            self._pause_token += 1
+            self._commands.put(("pause", self._pause_token))
+            self._wait_event("paused", self._pause_token, STOP_TIMEOUT_S)
+
+    def _drain_events(self) -> None:
+        while True:
+            try:
+                event, arg = self._events.get_nowait()
+            except queue.Empty:
+                return
+            if event == "error":
+                self._error = arg
+
+    @property
+    def running(self) -> bool:
+        return self._running and self._process is not None and self._process.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def close(self) -> None:
+        """End the child process (its demonstrations and optimizer state go with it)."""
+        with self._lock:
+            self._running = False
+            if self._process is None:
+                return
+            if self._process.is_alive():
+                self._commands.put(("exit", None))
+                self._process.join(JOIN_TIMEOUT_S)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(JOIN_TIMEOUT_S)
+            self._process = None
+            self._commands.cancel_join_thread()  # items nobody will read must not block our exit
