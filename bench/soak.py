@@ -11,8 +11,9 @@ rate), stamped with the wall clock. The brain is `brain_composed` in its own pro
 defaults; a 3 s demonstration is recorded first so the background learner trains throughout.
 
 Measured per rate (over the window after a WARMUP_S warm-up):
-    rss_mb_start/end, rss_slope_mb_per_min, rss_growth_pct   brain process RSS (/proc), least-squares slope;
-                   growth = slope x window / start
+    rss_mb_start/end, rss_slope_mb_per_min, rss_growth_pct   RSS of the brain process and its children
+                   (the learner process) from /proc, least-squares slope; growth = slope x window / start
+    child_rss_mb_end                                         of which the children (the learner process)
     ticks, missed_ticks, rate_hz                             the brain's own tick counters (/brain/status)
     publish_hz     joint states this script actually sent per second (it may fall short of rate x 50 on
                    2 busy cores: then the offered load was lower than asked)
@@ -89,17 +90,49 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def child_pids(pid: int) -> list[int]:
+    """Every live descendant of `pid` (from /proc/*/stat), e.g. the brain's learner process."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # exited meanwhile
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])  # field 4: ppid
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [c for c, p in parents.items() if p in frontier]
+        found += kids
+        frontier = kids
+    return found
+
+
+def tree_rss_mb(pid: int) -> tuple[float, float]:
+    """(RSS of `pid` and its descendants, RSS of the descendants) in MB: the learner process's memory
+    belongs to the brain."""
+    children = 0.0
+    for child in child_pids(pid):
+        try:
+            children += rss_mb(child)
+        except (OSError, RuntimeError):  # exited meanwhile
+            pass
+    return rss_mb(pid) + children, children
+
+
 def soak(robot: LoadedRobot, executor, pid: int, rate: int, minutes: float) -> dict:
     robot.set_rate(rate)
     spin_until(executor, lambda: False, WARMUP_S)
     before, sent0 = robot.status, robot.sent
     t0 = time.monotonic()
-    times, rss, queued, missed_at = [], [], [], []
+    times, rss, child_rss, queued, missed_at = [], [], [], [], []
     missed_seen = before["tick_stats"]["missed_ticks"]
     while time.monotonic() - t0 < minutes * 60.0:
         spin_until(executor, lambda: False, SAMPLE_S)
         times.append((time.monotonic() - t0) / 60.0)
-        rss.append(rss_mb(pid))
+        total, children = tree_rss_mb(pid)
+        rss.append(total)
+        child_rss.append(children)
         queued.append(robot.status["queued_audio"])
         missed_now = robot.status["tick_stats"]["missed_ticks"]
         if missed_now > missed_seen:  # when, and how loaded the machine was: load from elsewhere shows here
@@ -117,6 +150,7 @@ def soak(robot: LoadedRobot, executor, pid: int, rate: int, minutes: float) -> d
         "rss_mb_end": rss[-1],
         "rss_slope_mb_per_min": slope,
         "rss_growth_pct": 100.0 * slope * (elapsed / 60.0) / rss[0],
+        "child_rss_mb_end": child_rss[-1],
         "ticks": s1["ticks"] - s0["ticks"],
         "missed_ticks": s1["missed_ticks"] - s0["missed_ticks"],
         "rate_hz": s1["rate_hz"],

@@ -82,6 +82,8 @@ class BrainConfig:
         learner_process: train in a child process (`yan_policy.learner_process.ProcessLearner`: no
             interpreter lock shared with the control loop, weights handed over through shared memory)
             instead of a thread of this process (`OnlineLearner`).
+        learner_sched_idle: run the learner process under Linux's SCHED_IDLE policy (only on a core that
+            nothing else wants).
         learner_nice: niceness of the learner process or thread (Linux; 0 = unchanged), so the OS runs
             the control loop and the robot's processes first when the cores are busy.
         max_joint_speed_rad_s: the fastest a joint target may move between two commands (rad/s).
@@ -98,6 +100,7 @@ class BrainConfig:
     min_demo_ticks: int = MIN_DEMO_TICKS
     max_demo_s: float = MAX_DEMO_S
     learner_process: bool = True  # the soak's late ticks were mostly the control thread waiting for the GIL
+    learner_sched_idle: bool = True
     learner_nice: int = LEARNER_NICE  # measured: tick p99 37 -> 15 ms while learning, same learner steps
     max_joint_speed_rad_s: float = MAX_JOINT_SPEED_RAD_S
     session: SessionConfig = field(default_factory=SessionConfig)
@@ -364,7 +367,8 @@ class BrainCore:
         self.library = library
         if config.learner_process:
             self.learner = ProcessLearner(build_policy(config.session, library),
-                                          learner_config(config.session), nice=config.learner_nice)
+                                          learner_config(config.session), nice=config.learner_nice,
+                                          sched_idle=config.learner_sched_idle)
         else:
             self.learner = build_learner(config.session, library, load_demos=False)
         self.spec = TokenSpec.from_tokenizer(self.learner.policy.config.tokenizer)

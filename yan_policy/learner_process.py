@@ -124,14 +124,22 @@ def _parent_alive(parent_pid: int) -> bool:
     return os.getppid() == parent_pid
 
 
+def _lower_priority(nice: int, sched_idle: bool) -> None:
+    """This process's CPU priority: `nice`, and with `sched_idle` Linux's SCHED_IDLE policy (it runs only
+    on a core nothing else wants; no privileges needed)."""
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
+    if sched_idle and hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
 def _child_main(config: LearnerConfig, shared: SharedWeights, commands, events, counters, nice: int,
-                parent_pid: int) -> None:
+                sched_idle: bool, parent_pid: int) -> None:
     """The learner process: train while running and there are demonstrations; obey the commands. The
     first command is ("policy", pickled module): sent over the queue, not as an argument, so that the parent's
     `Process.start()` does not block writing megabytes into the pipe while the child imports torch."""
     try:
-        if nice and hasattr(os, "nice"):
-            os.nice(nice)
+        _lower_priority(nice, sched_idle)
         torch.set_num_threads(config.threads)
         policy = None
         while policy is None and _parent_alive(parent_pid):
@@ -200,16 +208,20 @@ class ProcessLearner:
             as the template for the copies the parent makes (`latest`, `weights_for_actor`).
         config: LearnerConfig (its `threads` are the child's torch threads).
         nice: niceness of the child process (0 = unchanged).
+        sched_idle: run the child under Linux's SCHED_IDLE policy: only on a core that nothing else
+            wants (stronger than any niceness: a woken control thread preempts it at once).
 
     The child starts on the first `start()` (importing torch takes it a second or two); demonstrations
     added before that wait in the queue.
     """
 
-    def __init__(self, policy: torch.nn.Module, config: LearnerConfig | None = None, nice: int = 0):
+    def __init__(self, policy: torch.nn.Module, config: LearnerConfig | None = None, nice: int = 0,
+                 sched_idle: bool = False):
         if not 0 <= nice <= MAX_NICE:
             raise ValueError(f"nice must be in [0, {MAX_NICE}], got {nice}")
         self.config = config or LearnerConfig()
         self.nice = nice
+        self.sched_idle = sched_idle
         self.policy = policy.eval()
         self.buffer = _EpisodeCounts()
         self._ctx = mp.get_context(START_METHOD)
@@ -296,7 +308,7 @@ class ProcessLearner:
         self._process = self._ctx.Process(
             target=_child_main, name="yan-learner", daemon=True,
             args=(self.config, self._shared, self._commands, self._events, self._counters, self.nice,
-                  os.getpid()),
+                  self.sched_idle, os.getpid()),
         )
         self._process.start()  # returns at once: the child imports torch on its own time
         # As bytes: a tensor put on a multiprocessing queue as is moves its storage into shared memory
