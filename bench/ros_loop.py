@@ -127,8 +127,12 @@ def stop(procs: list[subprocess.Popen]) -> None:
             p.wait()
 
 
-def brain_processes(composed: bool, learning: bool, log_dir: str) -> list[subprocess.Popen]:
-    brain_args = ["-p", f"learning:={str(learning).lower()}", "-p", "trying:=true", "-p", "status_hz:=2.0"]
+def brain_processes(composed: bool, learning: bool, log_dir: str,
+                    extra_args: tuple[str, ...] = ()) -> list[subprocess.Popen]:
+    """The brain as `brain_composed` or as four processes, YAML defaults; `extra_args` are more ROS
+    arguments for the brain node (e.g. ("-p", "control_rt_priority:=0"))."""
+    brain_args = ["-p", f"learning:={str(learning).lower()}", "-p", "trying:=true", "-p", "status_hz:=2.0",
+                  *extra_args]
     tokenizers = ("camera_tokenizer", "audio_tokenizer", "joint_tokenizer")
     if composed:
         files = [a for t in (*tokenizers, "yan_brain") for a in ("--params-file", str(CONFIG / f"{t}.yaml"))]

@@ -4,6 +4,7 @@ queues stay bounded?
 
     python bench/soak.py --minutes 30 --json bench_out/soak.json              # the issue's target run
     python bench/soak.py --minutes 0.5 --rates 2 --json /tmp/soak.json        # a smoke run
+    python bench/soak.py --minutes 30 --rates 2 --control-rt-priority 0 ...   # control thread not real-time
 
 The robot is this script (as in bench/ros_loop.py): camera 96x96 rgb8, 320-sample audio chunks, joint
 states and IMU, all published `rate`x as often as the sim does (camera 10 Hz x rate, the rest 50 Hz x
@@ -20,15 +21,28 @@ Measured per rate (over the window after a WARMUP_S warm-up):
     queued_audio_max, audio_dropped, dropped                 the audio queue (bounded by audio_queue_ticks),
                    blocks dropped from it, messages refused
     learner_steps, episodes                                  training kept going; the demo buffer is bounded
-    missed_at      [{minute, missed, load_average_1min}] per sample in which ticks were missed (the soak
-                   measures a quiet machine: other work on the 2 cores shows up here as load)
+    control_rt_priority   the SCHED_FIFO priority the brain's control thread got (0: normal policy, e.g.
+                   refused for want of privilege; see yan_dog.scheduling)
+    missed_at      [{minute, missed, load_average_1min, steal_ms}] per sample in which ticks were missed
+                   (the soak measures a quiet machine: other work on the 2 cores shows up here as load;
+                   steal_ms: CPU time the hypervisor gave to other machines over that sample, all cores)
+    steal_s, steal_ms_per_sample_max   the same over the whole window, and its worst sample
+The machine itself (a stall probe): bench/jitter.py runs beside the brain in its own process (a thread
+that only sleeps and wakes every PROBE_INTERVAL_MS, at the brain's real-time priority) and records every
+wake-up later than PROBE_STALL_MS. Each late control tick is matched to the probe's stalls inside its gap:
+    late_tick_stalls  [{line, machine_stall_ms}] per late-tick line of the brain (None: no stall seen, so
+                   the cause was in the brain's process); probe: the probe's own summary
 Targets (issue #6): 30 minutes at 2x with RSS growth under 5% and zero missed ticks.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,6 +71,10 @@ from yan_dog.brain import LATE_TICK_MARK  # noqa: E402
 
 WARMUP_S = 10.0  # after a rate change, before the window opens (allocator and DDS queues settle)
 SAMPLE_S = 2.0  # RSS and status sampling period
+PROBE_INTERVAL_MS = 2.0  # the stall probe's wake-up period (ms)
+PROBE_STALL_MS = 10.0  # a probe wake-up this late is a machine stall (ms)
+PROBE_MATCH_SLACK_S = 0.01  # a stall matches a late tick if it ended within the tick's gap, +- this (s)
+PROBE_STOP_TIMEOUT_S = 30.0
 TARGETS = {"rate": 2, "minutes": 30, "rss_growth_pct_max": 5.0, "missed_ticks": 0}
 
 
@@ -120,15 +138,26 @@ def tree_rss_mb(pid: int) -> tuple[float, float]:
     return rss_mb(pid) + children, children
 
 
+def cpu_steal_s() -> float:
+    """CPU time stolen from this (virtual) machine by its hypervisor so far, all cores (s; /proc/stat):
+    a vCPU that is not running stalls every thread on it, whatever its priority."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()  # cpu user nice system idle iowait irq softirq steal ...
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+
+
 def soak(robot: LoadedRobot, executor, pid: int, rate: int, minutes: float) -> dict:
     robot.set_rate(rate)
     spin_until(executor, lambda: False, WARMUP_S)
     before, sent0 = robot.status, robot.sent
     t0 = time.monotonic()
-    times, rss, child_rss, queued, missed_at = [], [], [], [], []
+    times, rss, child_rss, queued, missed_at, steal_ms = [], [], [], [], [], []
     missed_seen = before["tick_stats"]["missed_ticks"]
+    steal0_s = steal_s = cpu_steal_s()
     while time.monotonic() - t0 < minutes * 60.0:
         spin_until(executor, lambda: False, SAMPLE_S)
+        steal_before_s, steal_s = steal_s, cpu_steal_s()
+        steal_ms.append((steal_s - steal_before_s) * 1e3)
         times.append((time.monotonic() - t0) / 60.0)
         total, children = tree_rss_mb(pid)
         rss.append(total)
@@ -137,7 +166,7 @@ def soak(robot: LoadedRobot, executor, pid: int, rate: int, minutes: float) -> d
         missed_now = robot.status["tick_stats"]["missed_ticks"]
         if missed_now > missed_seen:  # when, and how loaded the machine was: load from elsewhere shows here
             missed_at.append({"minute": round(times[-1], 2), "missed": missed_now - missed_seen,
-                              "load_average_1min": os.getloadavg()[0]})
+                              "load_average_1min": os.getloadavg()[0], "steal_ms": steal_ms[-1]})
             missed_seen = missed_now
     elapsed = time.monotonic() - t0
     after = robot.status
@@ -160,9 +189,55 @@ def soak(robot: LoadedRobot, executor, pid: int, rate: int, minutes: float) -> d
         "dropped": after["dropped"] - before["dropped"],
         "learner_steps": after["learner_steps"] - before["learner_steps"],
         "episodes": after["episodes"],
+        "control_rt_priority": after.get("control_rt_priority"),
         "load_average_1min": os.getloadavg()[0],
         "missed_at": missed_at,
+        "steal_s": steal_s - steal0_s,
+        "steal_ms_per_sample_max": max(steal_ms),
     }
+
+
+def start_probe(json_path: Path, minutes: float, priority: int | None) -> subprocess.Popen:
+    """bench/jitter.py in its own process for up to `minutes` (stopped earlier by stop_probe), at
+    `priority` (None: its default, the brain's default)."""
+    script = Path(__file__).resolve().parent / "jitter.py"
+    args = ["--minutes", f"{minutes:.2f}", "--interval-ms", str(PROBE_INTERVAL_MS),
+            "--spike-ms", str(PROBE_STALL_MS), "--json", str(json_path)]
+    if priority is not None:
+        args += ["--priority", str(priority)]
+    return subprocess.Popen([sys.executable, str(script), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def stop_probe(probe: subprocess.Popen, json_path: Path) -> dict | None:
+    """SIGTERM the probe (it writes what it measured) and read its JSON; None if it failed."""
+    if probe.poll() is None:
+        probe.send_signal(signal.SIGTERM)
+    try:
+        _, err = probe.communicate(timeout=PROBE_STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        probe.kill()
+        _, err = probe.communicate()
+    if probe.returncode != 0 or not json_path.exists():
+        print(f"  the stall probe failed (exit {probe.returncode}): {err.strip()[-500:]}", flush=True)
+        return None
+    return json.loads(json_path.read_text())
+
+
+def match_stalls(late_ticks: list[str], probe: dict) -> list[dict]:
+    """For each late-tick line of the brain, the longest machine stall the probe saw inside that tick's
+    gap (the line's stamp is the late tick's start, wall clock; its gap is in the text), or None."""
+    stalls = [(s["wall_time_s"], s["late_ms"]) for s in probe["spike_list"]]
+    out = []
+    for line in late_ticks:
+        stamp, gap = re.search(r"\[(\d+\.\d+)\]", line), re.search(r"control tick ([\d.]+) ms", line)
+        if stamp is None or gap is None:  # a tokenizer's slow callback, not a late tick
+            continue
+        end_s, gap_s = float(stamp.group(1)), float(gap.group(1)) / 1e3
+        inside = [ms for t, ms in stalls
+                  if end_s - gap_s - PROBE_MATCH_SLACK_S <= t <= end_s + PROBE_MATCH_SLACK_S]
+        out.append({"line": line, "machine_stall_ms": max(inside) if inside else None})
+    return out
 
 
 def late_tick_lines(log_dir: str) -> list[str]:
@@ -180,6 +255,8 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=float, required=True, help="soak time per rate (minutes)")
     ap.add_argument("--json", type=Path, required=True, help="write the results here")
     ap.add_argument("--rates", type=int, nargs="+", default=[2, 5], help="stream rate multipliers")
+    ap.add_argument("--control-rt-priority", type=int, default=None,
+                    help="the brain's control_rt_priority (default: its YAML, SCHED_FIFO 50; 0 = normal)")
     args = ap.parse_args(argv)
     if args.minutes <= 0 or any(r < 1 for r in args.rates):
         raise SystemExit("--minutes must be > 0 and every rate >= 1")
@@ -191,7 +268,12 @@ def main(argv=None) -> int:
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(robot)
     with tempfile.TemporaryDirectory(prefix="soak_") as log_dir:
-        procs = brain_processes(composed=True, learning=True, log_dir=log_dir)
+        probe_json = Path(log_dir) / "probe.json"
+        probe_minutes = len(args.rates) * (args.minutes + 2 * WARMUP_S / 60.0) + 5.0  # stopped at the end
+        probe = start_probe(probe_json, probe_minutes, args.control_rt_priority)
+        rt = args.control_rt_priority
+        extra = () if rt is None else ("-p", f"control_rt_priority:={rt}")
+        procs = brain_processes(composed=True, learning=True, log_dir=log_dir, extra_args=extra)
         try:
             if not spin_until(executor, lambda: robot.status is not None and not robot.status["stale"],
                               STARTUP_TIMEOUT_S):
@@ -210,25 +292,42 @@ def main(argv=None) -> int:
             robot.destroy_node()
             rclpy.try_shutdown(context=context)
             late_ticks = late_tick_lines(log_dir)
+            probe_result = stop_probe(probe, probe_json)
+    stalls = match_stalls(late_ticks, probe_result) if probe_result else []
     headers = ["rate", "min", "RSS MB", "slope MB/min", "growth %", "ticks", "missed", "Hz", "sent Hz",
-               "audio q max", "audio dropped", "refused", "learner steps", "load"]
+               "audio q max", "audio dropped", "refused", "learner steps", "load", "RT prio"]
     rows = [[f"{r['rate']}x", r["minutes"], r["rss_mb_end"], r["rss_slope_mb_per_min"], r["rss_growth_pct"],
              r["ticks"], r["missed_ticks"], r["rate_hz"], r["publish_hz"], r["queued_audio_max"],
-             r["audio_dropped"], r["dropped"], r["learner_steps"], r["load_average_1min"]] for r in results]
+             r["audio_dropped"], r["dropped"], r["learner_steps"], r["load_average_1min"],
+             r["control_rt_priority"]] for r in results]
     print(format_table(headers, rows))
     for r in results:
         for m in r["missed_at"]:
             print(f"  {r['rate']}x: {m['missed']} missed by minute {m['minute']} "
-                  f"(1-min load average {m['load_average_1min']:.2f})")
+                  f"(1-min load average {m['load_average_1min']:.2f}, {m['steal_ms']:.0f} ms stolen by the "
+                  f"hypervisor in that {SAMPLE_S:.0f} s sample)")
+        print(f"  {r['rate']}x: {r['steal_s']:.1f} s stolen by the hypervisor over the window, at most "
+              f"{r['steal_ms_per_sample_max']:.0f} ms in one {SAMPLE_S:.0f} s sample")
     for line in late_ticks:
         print(f"  brain: {line}")
+    if probe_result:
+        matched = sum(s["machine_stall_ms"] is not None for s in stalls)
+        print(f"  stall probe: {probe_result['over_control_period']} machine stalls over "
+              f"{1e3 / CONTROL_HZ:.0f} ms (longest {probe_result['late_ms_max']:.1f} ms), "
+              f"{probe_result['spikes']} over {PROBE_STALL_MS:g} ms; {matched} of {len(stalls)} late ticks "
+              f"had a machine stall inside their gap")
     print(f"targets: {TARGETS}")
     write_json(args.json, {
         "rates": results,
         "late_ticks": late_ticks,
+        "late_tick_stalls": stalls,
+        "probe": {k: v for k, v in (probe_result or {}).items() if k != "spike_list"},
+        "probe_stalls": (probe_result or {}).get("spike_list", []),
         "params": {"minutes": args.minutes, "warmup_s": WARMUP_S, "sample_s": SAMPLE_S, "demo_s": DEMO_S,
                    "control_hz": CONTROL_HZ, "camera_every": CAMERA_EVERY,
-                   "brain": "brain_composed, learning on, trying on, config/*.yaml defaults"},
+                   "brain": "brain_composed, learning on, trying on, config/*.yaml defaults",
+                   "control_rt_priority_arg": args.control_rt_priority,
+                   "probe_interval_ms": PROBE_INTERVAL_MS, "probe_stall_ms": PROBE_STALL_MS},
         "targets": TARGETS,
         "machine": machine_info(),
     })

@@ -187,6 +187,9 @@ def test_a_late_tick_says_whether_a_garbage_collection_was_behind_it():
     assert late_tick_message(0.05, 1, None, []).endswith("no garbage collection meanwhile")
     busy = late_tick_message(0.05, 1, 0.004, [], busy_s=0.012)
     assert "ran 12.0 ms of CPU meanwhile and waited 38.0 ms for a core or the GIL" in busy
+    queued = late_tick_message(0.05, 1, 0.004, [], busy_s=0.012, queued_s=0.030)
+    assert ("ran 12.0 ms of CPU meanwhile, waited 30.0 ms on the run queue for a core and slept 8.0 ms"
+            in queued)
     step = late_tick_message(0.05, 1, 0.004, [], policy_step=PolicyStepTiming(0.003, True, 0.002, 0.001, 7))
     assert ("computed in 4.0 ms (its policy step 3.0 ms: 2.0 ms user, 1.0 ms system CPU, 7 page faults, "
             "just after a weight swap)") in step

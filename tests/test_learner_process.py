@@ -75,7 +75,8 @@ def test_shared_weights_refuse_a_module_of_another_shape_or_dtype():
 def test_the_child_trains_on_episodes_given_before_start_and_the_actor_picks_up_its_weights():
     policy = small_policy()
     initial = weights(policy).clone()
-    learner = ProcessLearner(policy, LearnerConfig(batch_episodes=2, publish_every=2), nice=5)
+    config = LearnerConfig(batch_episodes=2, publish_every=2)
+    learner = ProcessLearner(policy, config, nice=5, sched_idle=True)
     try:
         for seed in range(3):  # before the child exists: they wait, behind the policy
             learner.add_episode(fake_episode(seed=seed))
@@ -88,6 +89,7 @@ def test_the_child_trains_on_episodes_given_before_start_and_the_actor_picks_up_
         assert wait_for(lambda: actor.refresh()), "the actor never saw new weights"
         assert actor.version >= 1 and not torch.equal(weights(actor.policy), initial)
         assert os.getpriority(os.PRIO_PROCESS, learner.pid) - os.getpriority(os.PRIO_PROCESS, 0) == 5
+        assert os.sched_getscheduler(learner.pid) == os.SCHED_IDLE
         learner.stop()  # returns after the child's last publish
         assert not learner.running
         steps, (version, snapshot) = learner.steps, learner.latest()

@@ -247,17 +247,27 @@ def _thread_usage() -> tuple[float, float, int] | None:
 
 def late_tick_message(gap_s: float, missed: int, compute_s: float | None,
                       pauses: list[tuple[int, float]], busy_s: float | None = None,
-                      policy_step: PolicyStepTiming | None = None) -> str:
+                      policy_step: PolicyStepTiming | None = None, queued_s: float | None = None) -> str:
     """The log line for a control tick that came `gap_s` after the previous one (`missed` ticks missed).
-    `busy_s`: CPU time the control thread used over that gap (its callbacks); the rest of the gap it waited
-    for a core or for the GIL. `policy_step`: the previous tick's policy step."""
+    `busy_s`: CPU time the control thread used over that gap (its callbacks); `queued_s`: time it waited
+    on a run queue for a core meanwhile (`yan_dog.scheduling.thread_schedstat`); the rest of the gap it
+    slept (waiting for its next event, or for the GIL). Without `queued_s` the two waits are not told
+    apart. `policy_step`: the previous tick's policy step."""
     gc_part = ("garbage collections meanwhile: " + ", ".join(f"gen{g} {d * 1e3:.1f} ms" for g, d in pauses)
                if pauses else "no garbage collection meanwhile")
     compute = f"; the previous tick computed in {compute_s * 1e3:.1f} ms" if compute_s is not None else ""
     if compute_s is not None and policy_step is not None:
         compute += f" ({policy_step.describe()})"
-    busy = (f"; the control thread ran {busy_s * 1e3:.1f} ms of CPU meanwhile and waited "
-            f"{max(0.0, gap_s - busy_s) * 1e3:.1f} ms for a core or the GIL" if busy_s is not None else "")
+    busy = ""
+    if busy_s is not None:
+        waited_s = max(0.0, gap_s - busy_s)
+        busy = f"; the control thread ran {busy_s * 1e3:.1f} ms of CPU meanwhile"
+        if queued_s is None:
+            busy += f" and waited {waited_s * 1e3:.1f} ms for a core or the GIL"
+        else:
+            queued_s = min(queued_s, waited_s)
+            busy += (f", waited {queued_s * 1e3:.1f} ms on the run queue for a core and slept "
+                     f"{(waited_s - queued_s) * 1e3:.1f} ms (its executor's wait, or the GIL)")
     return f"control tick {gap_s * 1e3:.1f} {LATE_TICK_MARK}{missed} missed){compute}{busy}; {gc_part}"
 
 

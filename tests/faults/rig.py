@@ -40,8 +40,11 @@ IMU = np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 9.81])
 # pytest runs by process id (two rigs in one domain would hear each other's commands).
 FIRST_DOMAIN, DOMAINS_PER_WORKER = 91, 5
 # small, no learning, no re-phasing: these tests check the input path and the loop, not learning
+# control_rt_priority 0: the rig spins the brain in pytest's own thread, which must not stay SCHED_FIFO
+# for the rest of the test session (a real brain process puts its control thread there).
 BRAIN_ARGS = ["--ros-args", "-p", "d_model:=32", "-p", "n_layers:=1", "-p", "learning:=false",
-              "-p", "phase_lock:=false", "-p", "teach_timeout_periods:=25", "-p", "status_hz:=1.0"]
+              "-p", "phase_lock:=false", "-p", "teach_timeout_periods:=25", "-p", "status_hz:=1.0",
+              "-p", "control_rt_priority:=0"]
 
 Maker = Callable[[float, int], list]  # (now_s, tick index of the fault) -> messages to publish this tick
 

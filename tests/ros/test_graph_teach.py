@@ -16,6 +16,7 @@ in ~20 CPU s (6/6 held-out seeds in the in-process session with the same setting
 
 import json
 import subprocess
+import threading
 import time
 
 from std_msgs.msg import String
@@ -24,6 +25,7 @@ from yan_dog_ros import msgs
 
 from tests.ros.sim_graph import REPO, VENV_BIN, call, ros_node, set_parameters, spawn, spin_until
 from yan_dog import bag
+from yan_dog.scheduling import CONTROL_RT_PRIORITY, set_realtime
 from yan_policy.library import SkillLibrary
 from yan_policy.registry import load_policy
 
@@ -43,6 +45,23 @@ def _brain_args():
     for name in BRAIN_CONFIGS[:-1]:  # the spawn helper adds the last one
         args += ["--params-file", f"ros_ws/src/yan_dog_ros/config/{name}"]
     return (*args, *BRAIN_ARGS)
+
+
+def _fifo_allowed() -> bool:
+    """Whether a thread of this machine's processes may take SCHED_FIFO (tried in a throwaway thread)."""
+    allowed = []
+
+    def attempt():
+        try:
+            set_realtime(CONTROL_RT_PRIORITY)
+            allowed.append(True)
+        except OSError:
+            allowed.append(False)
+
+    t = threading.Thread(target=attempt)
+    t.start()
+    t.join()
+    return allowed[0]
 
 
 def _episode_s(reset) -> float:
@@ -97,6 +116,8 @@ def test_teach_sit_over_ros_then_the_dog_sits_on_its_cue_alone(tmp_path):
         timing = (f"start-up+teach {taught_at - started:.0f} s, learning {learned_at - taught_at:.0f} s, "
                   f"learner steps {status['learner_steps']}, tick stats {status['tick_stats']}")
         assert status["mode"] == "idle" and status["trying"] and status["policy_ticks"] > 0
+        # the YAML's control_rt_priority, where this machine lets a process have SCHED_FIFO (else 0)
+        assert status["control_rt_priority"] == (CONTROL_RT_PRIORITY if _fifo_allowed() else 0), status
         assert final["success"], f"the dog did not sit on its cue: {final}; {timing}"
         assert sim.alive() and brain.alive() and recorder.alive(), recorder.log()
         print(timing)

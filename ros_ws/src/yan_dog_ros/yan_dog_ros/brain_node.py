@@ -17,7 +17,8 @@ Services: ~/start_demo, ~/stop_demo, ~/save_skill (std_srvs/Trigger); ~/set_tryi
 (std_srvs/SetBool).
 Parameters (config/yan_brain.yaml): skill, cue, demo_source, trying, learning (these five may also be
 set at run time), library_dir ("" = in memory), control_hz, policy, d_model, n_layers, execute_chunk,
-seed, batch_episodes, learner_threads, learner_process, learner_nice, stale_control_periods,
+seed, batch_episodes, learner_threads, learner_process, learner_nice, learner_sched_idle,
+control_rt_priority, stale_control_periods,
 camera_period_s, audio_period_s, proprio_period_s, audio_queue_ticks, max_stamp_age_s,
 teach_timeout_periods, phase_lock, phase_target_ms, status_hz, subscribe_tokens.
 
@@ -27,7 +28,12 @@ with the sensor it moves the tick grid once so that ticks run ~phase_target_ms a
 (a sample otherwise waits half a period on average). The timer never waits for a sensor: when a stream
 stops, ticks go on and hold.
 
-Threads: one SingleThreadedExecutor runs every callback; the learner trains in a child process
+Threads: one SingleThreadedExecutor runs every callback; the first control tick puts the thread that runs
+it under SCHED_FIFO at `control_rt_priority` (`yan_dog.scheduling.set_realtime`; 0 = off; without the
+privilege it says so once and goes on at normal priority), so a timer that fires gets a core ahead of
+every normal thread. A late tick's log line says how long the thread waited on the run queue and how long
+it slept (on the 2-core VM these are mostly the platform's own stalls: bench/jitter.py, README
+"Real-time priority"); the learner trains in a child process
 (ProcessLearner; `learner_process: false` keeps it in a thread of this process, OnlineLearner) and the
 control timer never waits for it: new weights are copied in from shared memory between ticks, and stopping
 the learner happens off the executor thread. In a thread, the learner shared the interpreter lock with the
@@ -63,6 +69,7 @@ from yan_dog.brain import (
     TickStats,
     late_tick_message,
 )
+from yan_dog.scheduling import CONTROL_RT_PRIORITY, check_rt_priority, set_realtime, thread_schedstat
 from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig
 from yan_dog.streams import (
     AUDIO_QUEUE_TICKS,
@@ -100,7 +107,7 @@ class BrainNode(Node):
         self.core = BrainCore(BrainConfig(
             skill=p["skill"], control_hz=p["control_hz"], learning=p["learning"], trying=p["trying"],
             demo_source=p["demo_source"], cue=p["cue"] or None, learner_process=p["learner_process"],
-            learner_nice=p["learner_nice"],
+            learner_nice=p["learner_nice"], learner_sched_idle=p["learner_sched_idle"],
             session=session,
         ), library)
         self.period_s = 1.0 / p["control_hz"]
@@ -111,6 +118,10 @@ class BrainNode(Node):
         self.stats = TickStats(self.period_s)
         self.gc_pauses = GcPauses().install()
         self._tick_cpu_s = time.thread_time()  # CPU time of the control (executor) thread at the last tick
+        self._tick_sched = thread_schedstat()  # (on-CPU s, run-queue s) of that thread at the last tick
+        check_rt_priority(p["control_rt_priority"])
+        self._rt_wanted = p["control_rt_priority"]
+        self.rt_priority: int | None = None  # set by the first tick: the priority it got (0 = normal)
         self.phase = PhaseLock(self.period_s, p["phase_target_ms"] / MS_PER_S) if p["phase_lock"] else None
         self._rephase_timer = None
         self._inputs_lock = threading.Lock()  # aligner + teach action, should callbacks run in threads
@@ -153,7 +164,8 @@ class BrainNode(Node):
             "d_model": s.policy_overrides["d_model"], "n_layers": PolicyConfig.n_layers,
             "execute_chunk": s.execute_chunk, "seed": s.seed, "batch_episodes": lc.batch_episodes,
             "learner_threads": lc.threads, "learner_process": b.learner_process,
-            "learner_nice": b.learner_nice,
+            "learner_nice": b.learner_nice, "learner_sched_idle": b.learner_sched_idle,
+            "control_rt_priority": CONTROL_RT_PRIORITY,
             # inputs
             "stale_control_periods": STALE_CONTROL_PERIODS, "audio_queue_ticks": AUDIO_QUEUE_TICKS,
             "max_stamp_age_s": MAX_STAMP_AGE_S,
@@ -196,16 +208,19 @@ class BrainNode(Node):
 
     # --- the control tick -----------------------------------------------------------------------------------
     def on_tick(self) -> None:
-        now_s, cpu_s = time.monotonic(), time.thread_time()
+        if self.rt_priority is None:
+            self._raise_priority()
+        now_s, cpu_s, sched = time.monotonic(), time.thread_time(), thread_schedstat()
         previous_s = self.stats.starts_s[-1] if self.stats.starts_s else None
         missed = self.stats.tick(now_s)
         if missed:  # say why, as far as this process can tell (a collection stops every thread)
             compute_s = self.stats.compute_s[-1] if self.stats.compute_s else None
+            queued_s = sched[1] - self._tick_sched[1] if sched and self._tick_sched else None
             self.get_logger().warning(
                 late_tick_message(now_s - previous_s, missed, compute_s, self.gc_pauses.since(previous_s),
-                                  cpu_s - self._tick_cpu_s, self.core.last_policy_step),
+                                  cpu_s - self._tick_cpu_s, self.core.last_policy_step, queued_s),
                 throttle_duration_sec=LOG_THROTTLE_S)
-        self._tick_cpu_s = cpu_s
+        self._tick_cpu_s, self._tick_sched = cpu_s, sched
         with self._inputs_lock:
             aligned = self.aligner.tick(now_s)
             teach = self._teach
@@ -228,6 +243,18 @@ class BrainNode(Node):
             else:
                 self.get_logger().info("inputs back: resuming")
             self._was_stale = aligned.stale
+
+    def _raise_priority(self) -> None:
+        """Once, from the thread that runs the control timer: real-time priority for it (see the module
+        docstring); a missing privilege is said once and the node goes on at normal priority."""
+        try:
+            self.get_logger().info(set_realtime(self._rt_wanted))
+            self.rt_priority = self._rt_wanted
+        except OSError as e:  # PermissionError: no CAP_SYS_NICE / rtprio limit; or not Linux
+            self.rt_priority = 0
+            self.get_logger().warning(
+                f"control thread stays at normal priority: SCHED_FIFO {self._rt_wanted} refused ({e}); grant "
+                f"CAP_SYS_NICE or an rtprio limit (README: real-time priority), or set control_rt_priority 0")
 
     def _lock_phase(self, tick_s: float) -> None:
         """Feed the phase lock; when it asks, tick once more `shift` after this tick's start and restart
@@ -308,7 +335,7 @@ class BrainNode(Node):
             counts = dict(self.aligner.counts)
             queued_audio = self.aligner.queued_audio
         return {**self.core.status(), "stale": stale, "dropped": self.dropped, **counts,
-                "queued_audio": queued_audio,
+                "queued_audio": queued_audio, "control_rt_priority": self.rt_priority,
                 "phase_shifts": self.phase.shifts if self.phase else 0, "tick_stats": self.stats.summary()}
 
     def publish_status(self) -> None:

@@ -183,7 +183,10 @@ def _run_in_process(procs: list[Process], duration_s: float | None, log) -> int:
     composed = [p for p in procs if p.executable == COMPOSED_EXECUTABLE]
     # compose() reads its parameters from the context's global arguments (like brain_composed's argv);
     # every other node gets its own --ros-args as node arguments, exactly as its own process would.
-    global_args = list(composed[0].ros_args) if composed else ["--ros-args"]
+    # control_rt_priority 0: here the brain's timer shares a thread pool with the simulator's physics and
+    # rendering, and the pool thread that ran its first tick would keep SCHED_FIFO for all of them; real-
+    # time priority is for the brain in its own process (`--processes`, a launch file).
+    global_args = [*(composed[0].ros_args if composed else ()), "--ros-args", "-p", "control_rt_priority:=0"]
     context = Context()
     rclpy.init(context=context, args=global_args)
     nodes = []

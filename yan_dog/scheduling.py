@@ -1,0 +1,71 @@
+"""CPU scheduling of the control thread (Linux): real-time priority, and where a late tick's time went.
+
+A control loop on 2 cores shares them with the sensor drivers, the DDS threads, the learner and anything
+else on the robot. Under the default policy (SCHED_OTHER) a thread whose timer fires may still wait on
+the run queue until the scheduler gives it a core. A real-time policy (SCHED_FIFO) runs the thread as
+soon as it wakes, ahead of every normal thread, which is what robot control loops do (ros2_control's
+controller manager runs at SCHED_FIFO 50). It cannot help against stalls of the machine itself, e.g. a
+hypervisor not running the vCPU: bench/jitter.py measures those.
+
+`set_realtime(priority)` puts the CALLING THREAD under SCHED_FIFO with SCHED_RESET_ON_FORK: threads and
+processes it starts afterwards (the learner process, a queue's feeder thread) get the normal policy back,
+so only the control thread itself is real-time. It needs CAP_SYS_NICE or an `rtprio` limit
+(`ulimit -r`, /etc/security/limits.conf); without either it raises PermissionError and the caller says so
+and goes on at normal priority. Linux throttles real-time threads to 95% of a core
+(/proc/sys/kernel/sched_rt_runtime_us), so a runaway loop cannot lock the machine.
+
+`thread_schedstat()` reads /proc/thread-self/schedstat: time the calling thread ran, and time it waited
+on a run queue for a core (runnable, not running). The rest of a gap the thread slept (its executor
+waiting for the next event, or the GIL).
+"""
+
+from __future__ import annotations
+
+import os
+
+RT_PRIORITY_OFF = 0  # a priority of 0 means: leave the thread under the normal policy
+CONTROL_RT_PRIORITY = 50  # SCHED_FIFO priority of the control thread by default (as ros2_control's)
+NS_PER_S = 1e9
+SCHEDSTAT_PATH = "/proc/thread-self/schedstat"  # "<on-cpu ns> <run-queue wait ns> <timeslices>"
+
+
+def rt_priority_range() -> tuple[int, int]:
+    """(min, max) SCHED_FIFO priority on this system ((1, 99) on Linux); (0, 0) where there is none."""
+    if not hasattr(os, "SCHED_FIFO"):
+        return 0, 0
+    return os.sched_get_priority_min(os.SCHED_FIFO), os.sched_get_priority_max(os.SCHED_FIFO)
+
+
+def check_rt_priority(priority: int) -> None:
+    """ValueError unless `priority` is RT_PRIORITY_OFF or a valid SCHED_FIFO priority."""
+    low, high = rt_priority_range()
+    if priority != RT_PRIORITY_OFF and not (high and low <= priority <= high):
+        valid = f"{low}..{high}" if high else "none on this system"
+        raise ValueError(f"real-time priority must be {RT_PRIORITY_OFF} (off) or a SCHED_FIFO priority "
+                         f"({valid}), got {priority}")
+
+
+def set_realtime(priority: int) -> str:
+    """Put the calling thread under SCHED_FIFO at `priority` (its children are reset to the normal
+    policy); returns a one-line description for the log. RT_PRIORITY_OFF: nothing changes.
+
+    Raises ValueError for a bad priority, PermissionError without CAP_SYS_NICE or an rtprio limit,
+    OSError where the policy does not exist (not Linux)."""
+    check_rt_priority(priority)
+    if priority == RT_PRIORITY_OFF:
+        return "control thread at the normal scheduling policy (real-time priority off)"
+    if not hasattr(os, "SCHED_RESET_ON_FORK"):
+        raise OSError("SCHED_FIFO with SCHED_RESET_ON_FORK needs Linux")
+    os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(priority))
+    return f"control thread under SCHED_FIFO priority {priority} (threads and processes it starts are not)"
+
+
+def thread_schedstat() -> tuple[float, float] | None:
+    """(seconds on a CPU, seconds waiting on a run queue) of the calling thread so far; None where the
+    kernel does not expose it."""
+    try:
+        with open(SCHEDSTAT_PATH) as f:
+            on_cpu_ns, queued_ns, _ = f.read().split()
+    except (OSError, ValueError):
+        return None
+    return int(on_cpu_ns) / NS_PER_S, int(queued_ns) / NS_PER_S
