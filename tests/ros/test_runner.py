@@ -13,8 +13,9 @@ import pytest
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
-from yan_dog_ros import msgs
+from yan_dog_ros import msgs, recorder_node
 
 from yan_dog import bag
 
@@ -25,6 +26,13 @@ COMMANDS_WANTED = 25  # /joint_commands from the brain: 0.5 s of control at 50 H
 # Ctrl-C -> exit: nodes closed, bag finished. Seconds alone; a CI run once took over 30 s while the other
 # test worker ran the 4-process teach graph on the same 2 cores.
 STOP_TIMEOUT_S = 90.0
+RECORD_S = 2.0  # seconds of the session bag recorded after demo_start
+
+
+def recorder_listens(node) -> bool:
+    """Whether the session recorder has joined the graph as a subscriber of /joint_states."""
+    infos = node.get_subscriptions_info_by_topic(msgs.JOINT_STATES_TOPIC)
+    return any(info.node_name == recorder_node.NODE_NAME for info in infos)
 
 
 @pytest.mark.parametrize("mode", ["one_process", "processes"])
@@ -43,6 +51,9 @@ def test_up_sim_runs_the_graph_and_stops_on_ctrl_c(tmp_path, mode):
         node = rclpy.create_node("runner_probe", context=context)
         on_command = lambda m: commands.append(len(m.data))  # noqa: E731
         node.create_subscription(Float64MultiArray, msgs.JOINT_COMMANDS_TOPIC, on_command, msgs.COMMAND_QOS)
+        states: list[int] = []
+        on_state = lambda m: states.append(len(m.position))  # noqa: E731
+        node.create_subscription(JointState, msgs.JOINT_STATES_TOPIC, on_state, msgs.SENSOR_QOS)
         events = node.create_publisher(String, bag.TEACH_EVENTS_TOPIC, msgs.COMMAND_QOS)
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
@@ -51,10 +62,16 @@ def test_up_sim_runs_the_graph_and_stops_on_ctrl_c(tmp_path, mode):
             executor.spin_once(timeout_sec=0.1)
         assert len(commands) >= COMMANDS_WANTED, f"only {len(commands)} /joint_commands from the graph"
         assert set(commands) == {12}
-        while events.get_subscription_count() == 0 and time.monotonic() < deadline:
+        # The brain holds a safe pose (and publishes commands) before the sim is up, and the recorder may
+        # start last: wait until the robot's joint states flow and the recorder listens to them.
+        while not (states and recorder_listens(node)) and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.1)
+        assert states, "no /joint_states from the sim"
+        assert recorder_listens(node), f"the recorder never subscribed to {msgs.JOINT_STATES_TOPIC}"
         events.publish(String(data=bag.teach_event("demo_start", "sit", source="teleop")))
-        time.sleep(1.0)  # the recorder opens a session bag and records the streams
+        record_until = time.monotonic() + RECORD_S  # the recorder opens a session bag and records the streams
+        while time.monotonic() < record_until:
+            executor.spin_once(timeout_sec=0.1)
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         try:
             out, _ = proc.communicate(timeout=STOP_TIMEOUT_S)
@@ -74,4 +91,3 @@ def test_up_sim_runs_the_graph_and_stops_on_ctrl_c(tmp_path, mode):
     (path,) = tmp_path.glob("session_*.mcap")  # closed (summary, rename) at shutdown
     topics = {topic for topic, _, _ in bag.read_bag(path, strict=True)}
     assert {msgs.JOINT_STATES_TOPIC, msgs.JOINT_COMMANDS_TOPIC, bag.TEACH_EVENTS_TOPIC} <= topics
-
