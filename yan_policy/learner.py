@@ -17,6 +17,7 @@ earlier ones (`rehearsal_fraction`), so teaching skill B keeps rehearsing A.
 from __future__ import annotations
 
 import copy
+import math
 import sys
 import threading
 import time
@@ -63,6 +64,10 @@ class LearnerConfig:
             skill to do: a few ticks of a long episode, so without extra weight the policy learns to
             continue motions long before it learns to start the right one. 1 disables it.
         onset_window_s: length of the weighted window after the onset (s).
+        lr_anneal_steps: after the newest demonstration arrives, the learning rate follows a half cosine
+            from `lr` down to `lr * lr_min_fraction` over this many steps, then stays there; a new
+            demonstration restarts it at `lr`. 0 keeps `lr` constant.
+        lr_min_fraction: where the anneal ends, as a fraction of `lr`.
         seed: seeds batch sampling.
     """
 
@@ -77,6 +82,8 @@ class LearnerConfig:
     joint_noise_rad: float = 0.05
     onset_weight: float = 4.0
     onset_window_s: float = 0.5
+    lr_anneal_steps: int = 150  # ~40 CPU s of steps; constant lr made closed-loop success swing
+    lr_min_fraction: float = 0.1
     seed: int = 0
 
     def __post_init__(self):
@@ -93,6 +100,17 @@ class LearnerConfig:
         if self.onset_weight < 1 or self.onset_window_s < 0:
             raise ValueError(f"need onset_weight >= 1 and onset_window_s >= 0, got {self.onset_weight}, "
                              f"{self.onset_window_s}")
+        if self.lr_anneal_steps < 0 or not 0.0 < self.lr_min_fraction <= 1.0:
+            raise ValueError(f"need lr_anneal_steps >= 0 and lr_min_fraction in (0, 1], got "
+                             f"{self.lr_anneal_steps}, {self.lr_min_fraction}")
+
+    def lr_at(self, steps_since_data: int) -> float:
+        """The learning rate `steps_since_data` optimizer steps after the newest demonstration arrived."""
+        if not self.lr_anneal_steps:
+            return self.lr
+        progress = min(1.0, steps_since_data / self.lr_anneal_steps)
+        floor = self.lr * self.lr_min_fraction
+        return floor + (self.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def motion_onset(episode: Episode, tol: float = ONSET_ACTION_TOL) -> int | None:
@@ -247,6 +265,7 @@ class OnlineLearner:
         self.buffer = DemoBuffer()
         self.focus: str | None = None
         self.steps = 0
+        self.steps_since_data = 0  # optimizer steps since the newest demonstration (drives the anneal)
         self.train_seconds = 0.0  # CPU-thread time spent in training steps
         self.history: deque[dict] = deque(maxlen=HISTORY_STEPS)  # the newest steps' logs
         self.cue_ids: dict[str, int] = {}  # cue name -> class (>= 1) of the policy's cue head, in order seen
@@ -278,6 +297,7 @@ class OnlineLearner:
                 warnings.warn(f"more cues than cue_classes={self.policy.config.cue_classes}: cue "
                               f"{episode.cue!r} gets no auxiliary cue loss", stacklevel=2)
         self.buffer.add(episode)
+        self.steps_since_data = 0
 
     # --- training ----------------------------------------------------------------------------------------
     def train_step(self) -> dict:
@@ -305,14 +325,19 @@ class OnlineLearner:
             self._optim.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
+            lr = c.lr_at(self.steps_since_data)
+            for group in self._optim.param_groups:
+                group["lr"] = lr
             self._optim.step()
             self.steps += 1
+            self.steps_since_data += 1
             dt = time.thread_time() - t0
             self.train_seconds += dt
             logs = {
                 **logs,
                 "step": self.steps,
                 "grad_norm": float(grad_norm),
+                "lr": lr,
                 "train_seconds": self.train_seconds,
             }
             self.history.append(logs)

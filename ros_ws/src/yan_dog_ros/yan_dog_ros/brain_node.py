@@ -102,7 +102,8 @@ class BrainNode(Node):
         session = SessionConfig(
             policy=p["policy"], seed=p["seed"], execute_chunk=p["execute_chunk"],
             policy_overrides={"d_model": p["d_model"], "n_layers": p["n_layers"]},
-            learner=LearnerConfig(batch_episodes=p["batch_episodes"], threads=p["learner_threads"]),
+            learner=LearnerConfig(batch_episodes=p["batch_episodes"], threads=p["learner_threads"],
+                                  lr_anneal_steps=p["lr_anneal_steps"]),
         )
         self.core = BrainCore(BrainConfig(
             skill=p["skill"], control_hz=p["control_hz"], learning=p["learning"], trying=p["trying"],
@@ -163,7 +164,8 @@ class BrainNode(Node):
             "library_dir": "", "control_hz": b.control_hz, "policy": s.policy,
             "d_model": s.policy_overrides["d_model"], "n_layers": PolicyConfig.n_layers,
             "execute_chunk": s.execute_chunk, "seed": s.seed, "batch_episodes": lc.batch_episodes,
-            "learner_threads": lc.threads, "learner_process": b.learner_process,
+            "learner_threads": lc.threads, "lr_anneal_steps": lc.lr_anneal_steps,
+            "learner_process": b.learner_process,
             "learner_nice": b.learner_nice, "learner_sched_idle": b.learner_sched_idle,
             "control_rt_priority": CONTROL_RT_PRIORITY,
             # inputs
