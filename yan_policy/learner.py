@@ -265,7 +265,7 @@ class OnlineLearner:
         self.buffer = DemoBuffer()
         self.focus: str | None = None
         self.steps = 0
-        self.steps_since_data = 0  # optimizer steps since the newest demonstration (drives the anneal)
+        self._data_step = 0  # `steps` when the newest demonstration arrived (the anneal counts from it)
         self.train_seconds = 0.0  # CPU-thread time spent in training steps
         self.history: deque[dict] = deque(maxlen=HISTORY_STEPS)  # the newest steps' logs
         self.cue_ids: dict[str, int] = {}  # cue name -> class (>= 1) of the policy's cue head, in order seen
@@ -297,7 +297,7 @@ class OnlineLearner:
                 warnings.warn(f"more cues than cue_classes={self.policy.config.cue_classes}: cue "
                               f"{episode.cue!r} gets no auxiliary cue loss", stacklevel=2)
         self.buffer.add(episode)
-        self.steps_since_data = 0
+        self._data_step = self.steps
 
     # --- training ----------------------------------------------------------------------------------------
     def train_step(self) -> dict:
@@ -325,12 +325,11 @@ class OnlineLearner:
             self._optim.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
-            lr = c.lr_at(self.steps_since_data)
+            lr = c.lr_at(self.steps - self._data_step)
             for group in self._optim.param_groups:
                 group["lr"] = lr
             self._optim.step()
             self.steps += 1
-            self.steps_since_data += 1
             dt = time.thread_time() - t0
             self.train_seconds += dt
             logs = {
