@@ -186,3 +186,74 @@ def test_config_validation_and_registry_errors(tmp_path):
         policy({**_batch(policy.config), "action": np.zeros((2, 6, 3), np.float32)})
     with pytest.raises(ValueError, match="std must be finite and > 0"):
         policy.set_action_normalization(np.zeros(12), np.zeros(12))
+
+
+def _sure_of(classes: list[int | None], n_classes: int) -> torch.Tensor:
+    """Backbone outputs (1, T, D) that make an identity cue head sure of classes[t] (None: unsure)."""
+    y = torch.zeros(1, len(classes), 32, dtype=torch.float64)
+    for t, c in enumerate(classes):
+        if c is not None:
+            y[0, t, c] = 20.0
+    return y
+
+
+def test_cue_latch_holds_the_first_sure_belief_until_reset():
+    policy = _policy("yan", torch.float64, cue_latch=0.9)
+    c = policy.config.cue_classes
+    with torch.no_grad():  # logits = y[..., :C]: the test picks the cue head's belief per tick
+        policy.cue_head.weight.zero_()
+        policy.cue_head.weight[:, :c] = torch.eye(c, dtype=torch.float64)
+        policy.cue_head.bias.zero_()
+    y = _sure_of([None, 0, 3, 5, None], c)  # "no cue yet" is not a cue: class 0 never latches
+    state = policy.initial_state()
+    _, logits, q, held = policy._cue_select(y, state)
+    p = torch.softmax(logits, -1)
+    torch.testing.assert_close(q[0, :2], p[0, :2])  # before the first sure tick: the belief of the tick
+    for t in (2, 3, 4):  # from then on: tick 2's belief, though tick 3 is sure of another cue
+        torch.testing.assert_close(q[0, t], p[0, 2])
+    assert q[0, 4].argmax() == 3 and held["cue.is_held"].item() == 1.0
+    _, _, q2, held2 = policy._cue_select(_sure_of([5, 1], c), {**state, **held})  # the next window
+    torch.testing.assert_close(q2[0], p[0, 2].expand(2, -1))
+    torch.testing.assert_close(held2["cue.held"], held["cue.held"])
+    _, _, q3, _ = policy._cue_select(_sure_of([5], c), policy.initial_state())  # a reset forgets it
+    assert q3[0, 0].argmax() == 5
+
+
+def test_parallel_form_equals_stepping_once_the_cue_latches():
+    policy = _policy("yan", torch.float64, cue_latch=0.7)
+    with torch.no_grad():  # a peaked cue head: with these inputs the belief first gets sure at tick 3
+        policy.cue_head.weight.mul_(3.0)
+    batch = _batch(policy.config, b=1, t=10, seed=5)
+    ticks = [batch_tick(batch, 0, t) for t in range(10)]
+    s, held_at = policy.initial_state(), []
+    stepped = []
+    for obs in ticks:
+        chunk, s = policy.step_chunk(obs, s)
+        stepped.append(chunk)
+        held_at.append(s["cue.is_held"].item())
+    assert 0.0 in held_at and 1.0 in held_at  # it latched inside the window, not before
+    for split in (2, 6):  # windows that end before and after the latch, the second resuming the first
+        with torch.no_grad():
+            head, state = policy.predict_sequence({k: v[:, :split] for k, v in batch.items()})
+            tail, state = policy.predict_sequence({k: v[:, split:] for k, v in batch.items()}, state)
+        np.testing.assert_allclose(torch.cat([head, tail], 1)[0].numpy(), np.stack(stepped), rtol=1e-5,
+                                   atol=1e-6)
+        torch.testing.assert_close(state["cue.held"], s["cue.held"])
+
+
+def test_checkpoints_from_before_the_cue_heads_load_without_them(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    old = _policy("yan", cue_heads=False, cue_latch=0.0)
+    old.save(tmp_path / "old")
+    weights = tmp_path / "old" / "model.safetensors"
+    config = old.config.to_dict()
+    del config["cue_heads"], config["cue_latch"]  # as an older version wrote it
+    save_file(load_file(weights), weights, {"policy": "yan", "config": json.dumps(config)})
+    loaded = load_policy(tmp_path / "old")
+    assert not loaded.config.cue_heads and loaded.config.cue_latch == 0.0
+    ticks = _ticks(old.config, 4)
+    np.testing.assert_array_equal(_rollout(loaded, ticks)[0], _rollout(old, ticks)[0])
+    assert make_policy("yan", tiny_config()).config.cue_heads  # new policies get them
+    with pytest.raises(ValueError, match="cue_latch must be in"):
+        tiny_config(cue_latch=1.5)

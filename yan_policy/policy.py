@@ -28,7 +28,9 @@ The head predicts, at tick t, actions t .. t+K-1; the loss (L1 or MSE on actions
 Episodes in a batch start from the initial state; padding goes at the end.
 
 Recurrent state (flat dict, so `checkpoint.save_state` stores it as one safetensors file):
-    "audio_context" (B, n_fft) ring buffer, plus the backbone's keys; for Yan
+    "audio_context" (B, n_fft) ring buffer; with `cue_latch`, "cue.held" (B, cue_classes) the cue belief
+    held since the cue head was sure and "cue.is_held" (B,) 1.0 once it holds one; plus the backbone's
+    keys; for Yan
     "mcsd{i}.s" (B, C, Dc), "mcsd{i}.z" (B, C, 1), "mcsd{i}.d" (B, C, Dc) and
     "memory.w1", "memory.w2", "memory.s1", "memory.s2" (the native memory's weights and momenta).
 """
@@ -57,21 +59,38 @@ from yan_policy.tokenizers import ObservationEncoder, _as_tensor
 
 State = dict[str, torch.Tensor]
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
+PRE_CUE_HEADS_CONFIG = {"cue_heads": False, "cue_latch": 0.0}  # what checkpoints without these keys used
 
 
 class ActionHead(nn.Module):
-    """y (..., D) -> normalised action chunk (..., K, A); holds the action normalisation."""
+    """y (..., D) -> normalised action chunk (..., K, A); holds the action normalisation.
 
-    def __init__(self, d_model: int, action_dim: int, chunk: int) -> None:
+    With `n_cues` > 0 the head also holds one linear map per cue class, mixed by the cue belief q
+    (..., C): chunk = P ŷ + Σ_c q_c (W_c ŷ + b_c), ŷ the normalised input. Each skill then has outputs of
+    its own, so a drifting closed-loop state cannot as easily steer the shared map toward another
+    skill's motion (see PolicyConfig.cue_heads).
+    """
+
+    def __init__(self, d_model: int, action_dim: int, chunk: int, n_cues: int = 0) -> None:
         super().__init__()
-        self.action_dim, self.chunk = action_dim, chunk
+        self.action_dim, self.chunk, self.n_cues = action_dim, chunk, n_cues
         self.norm = nn.RMSNorm(d_model)
         self.proj = nn.Linear(d_model, chunk * action_dim)
+        if n_cues:  # all the per-cue maps side by side, so one matmul computes them (nn.Linear's init)
+            bound = 1.0 / math.sqrt(d_model)
+            w = torch.empty(d_model, n_cues * chunk * action_dim).uniform_(-bound, bound)  # (D, C K A)
+            self.cue_w = nn.Parameter(w)
+            self.cue_b = nn.Parameter(torch.zeros(n_cues, chunk * action_dim))
         self.register_buffer("action_mean", torch.zeros(action_dim))
         self.register_buffer("action_std", torch.ones(action_dim))
 
-    def forward(self, y: torch.Tensor) -> torch.Tensor:
-        pred = linear(self.proj, rms_norm(self.norm, y))  # (..., K A)
+    def forward(self, y: torch.Tensor, q: torch.Tensor | None = None) -> torch.Tensor:
+        """y (..., D), optional cue belief q (..., C) -> (..., K, A)."""
+        yn = rms_norm(self.norm, y)  # (..., D)
+        pred = linear(self.proj, yn)  # (..., K A)
+        if self.n_cues and q is not None:
+            per_cue = (yn @ self.cue_w).unflatten(-1, (self.n_cues, -1)) + self.cue_b  # (..., C, K A)
+            pred = pred + (q.unsqueeze(-2) @ per_cue).squeeze(-2)  # (..., K A)
         return pred.unflatten(-1, (self.chunk, self.action_dim))  # (..., K, A)
 
     def normalize(self, action: torch.Tensor) -> torch.Tensor:
@@ -108,7 +127,8 @@ class PolicyBase(nn.Module):
         self.config = config = config or PolicyConfig()
         self.encoder = ObservationEncoder(config.tokenizer, config.d_model)
         self.backbone = self.build_backbone(config)
-        self.head = ActionHead(config.d_model, config.action_dim, config.chunk)
+        self.head = ActionHead(config.d_model, config.action_dim, config.chunk,
+                               config.cue_classes if config.cue_heads else 0)
         # which cue asked for this episode, from the backbone output; conditions the actions (PolicyConfig)
         self.cue_head = self.cue_embed = None
         if config.cue_classes:
@@ -142,8 +162,16 @@ class PolicyBase(nn.Module):
     # -- recurrent state --------------------------------------------------------------------------
 
     def _initial_state(self, batch_size: int) -> State:
+        cue = {}
+        if self._latches:  # nothing held yet
+            cue = {"cue.held": torch.zeros(batch_size, self.config.cue_classes, dtype=self.dtype),
+                   "cue.is_held": torch.zeros(batch_size, dtype=self.dtype)}
         return {**self.encoder.initial_state(batch_size, self.dtype),
-                **self.backbone.initial_state(batch_size, self.dtype)}
+                **self.backbone.initial_state(batch_size, self.dtype), **cue}
+
+    @property
+    def _latches(self) -> bool:
+        return self.cue_head is not None and self.config.cue_latch > 0
 
     def initial_state(self, batch_size: int = 1) -> State:
         """A fresh recurrent state (detached copies, safe to keep while the weights train)."""
@@ -156,12 +184,30 @@ class PolicyBase(nn.Module):
 
     # -- sequences (training) ---------------------------------------------------------------------
 
-    def _head_input(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Backbone output y (..., D) -> action-head input y + E softmax(cue logits), and the logits."""
+    def _cue_select(self, y: torch.Tensor, state: State
+                    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, State]:
+        """Backbone output y (B, T, D) -> (action-head input y + E q, cue logits, cue belief q, cue state).
+
+        q is the cue head's softmax; with `cue_latch`, from the first tick whose most likely cue (class
+        >= 1) has probability >= cue_latch on, q is that tick's softmax, held in the state until it is
+        reset. Parallel over T and tick by tick alike."""
         if self.cue_head is None:
-            return y, None
-        logits = linear(self.cue_head, y)  # (..., cue_classes)
-        return y + linear(self.cue_embed, torch.softmax(logits, dim=-1)), logits  # (..., D)
+            return y, None, None, {}
+        logits = linear(self.cue_head, y)  # (B, T, C)
+        p = torch.softmax(logits, dim=-1)  # (B, T, C)
+        if not self._latches:
+            return y + linear(self.cue_embed, p), logits, p, {}
+        held, is_held = state["cue.held"], state["cue.is_held"] > 0.5  # (B, C), (B,)
+        sure = p[..., 1:].amax(-1) >= self.config.cue_latch  # (B, T)
+        first = sure.to(torch.uint8).argmax(dim=1)  # (B,) the first sure tick (0 if none)
+        caught = p[torch.arange(p.shape[0]), first]  # (B, C)
+        since = sure.cumsum(1) > 0  # (B, T) at or after the first sure tick
+        q = torch.where(since[..., None], caught[:, None], p)  # (B, T, C)
+        q = torch.where(is_held[:, None, None], held[:, None], q)
+        now_held = is_held | sure.any(1)  # (B,)
+        held = torch.where(is_held[:, None], held, torch.where(now_held[:, None], caught, held))
+        cue_state = {"cue.held": held, "cue.is_held": now_held.to(y.dtype)}
+        return y + linear(self.cue_embed, q), logits, q, cue_state
 
     def _run(self, batch: Mapping[str, Any], state: State | None
              ) -> tuple[torch.Tensor, State, torch.Tensor, torch.Tensor | None]:
@@ -171,8 +217,8 @@ class PolicyBase(nn.Module):
             state = self._initial_state(streams.present.shape[0])
         x, enc_state = self.encoder(streams, state)  # (B, T, D)
         y, bb_state, aux = self.backbone(x, state)  # (B, T, D)
-        h, cue_logits = self._head_input(y)
-        return self.head(h), {**enc_state, **bb_state}, aux, cue_logits
+        h, cue_logits, q, cue_state = self._cue_select(y, state)
+        return self.head(h, q), {**enc_state, **bb_state, **cue_state}, aux, cue_logits
 
     def predict_sequence(self, batch: Mapping[str, Any], state: State | None = None
                          ) -> tuple[torch.Tensor, State]:
@@ -251,8 +297,9 @@ class PolicyBase(nn.Module):
         streams = self.encoder.streams_from_obs(obs)
         x, enc_state = self.encoder.forward(streams, state)  # (1, 1, D); .forward: see yan_policy.fastops
         y, bb_state = self.backbone.step(x[:, 0], state)  # (1, D)
-        chunk = self.head.denormalize(self.head.forward(self._head_input(y)[0]))[0]  # (K, A)
-        return chunk.float().numpy(), {**enc_state, **bb_state}
+        h, _, q, cue_state = self._cue_select(y[:, None], state)  # (1, 1, D)
+        chunk = self.head.denormalize(self.head.forward(h, q))[0, 0]  # (K, A)
+        return chunk.float().numpy(), {**enc_state, **bb_state, **cue_state}
 
     def step(self, obs: Mapping[str, Any], state: State) -> tuple[np.ndarray, State]:
         """One control tick: the action to apply now, (A,) float32, and the new state."""
@@ -298,7 +345,10 @@ def read_checkpoint_header(path: str | Path) -> tuple[str, PolicyConfig]:
         meta = f.metadata() or {}
     if "policy" not in meta or "config" not in meta:
         raise ValueError(f"{weights}: metadata lacks 'policy' / 'config'; not written by PolicyBase.save")
-    return meta["policy"], PolicyConfig.from_dict(json.loads(meta["config"]))
+    config = json.loads(meta["config"])
+    # written before these options existed: the policy was built (and trained) without them
+    config = {**{k: v for k, v in PRE_CUE_HEADS_CONFIG.items() if k not in config}, **config}
+    return meta["policy"], PolicyConfig.from_dict(config)
 
 
 # ----------------------------------------------------------------------------- Yan
