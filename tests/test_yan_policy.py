@@ -220,19 +220,24 @@ def test_cue_latch_holds_the_first_sure_belief_until_reset():
 
 
 def test_parallel_form_equals_stepping_once_the_cue_latches():
-    policy = _policy("yan", torch.float64, cue_latch=0.7)
-    with torch.no_grad():  # a peaked cue head: with these inputs the belief first gets sure at tick 3
-        policy.cue_head.weight.mul_(3.0)
-    batch = _batch(policy.config, b=1, t=10, seed=5)
-    ticks = [batch_tick(batch, 0, t) for t in range(10)]
-    s, held_at = policy.initial_state(), []
-    stepped = []
-    for obs in ticks:
-        chunk, s = policy.step_chunk(obs, s)
-        stepped.append(chunk)
-        held_at.append(s["cue.is_held"].item())
-    assert 0.0 in held_at and 1.0 in held_at  # it latched inside the window, not before
-    for split in (2, 6):  # windows that end before and after the latch, the second resuming the first
+    t = 16
+    batch = _batch(tiny_config(), b=1, t=t, seed=5)
+    ticks = [batch_tick(batch, 0, k) for k in range(t)]
+    for scale in (8.0, 13.0, 20.0, 30.0):  # a cue head peaked enough to get sure inside the window
+        policy = _policy("yan", torch.float64, cue_latch=0.7)
+        with torch.no_grad():
+            policy.cue_head.weight.mul_(scale)
+            policy.head.cue_w.normal_(0.0, 0.3)  # per-cue maps that differ (they start at zero)
+        s, held_at, stepped = policy.initial_state(), [], []
+        for obs in ticks:
+            chunk, s = policy.step_chunk(obs, s)
+            stepped.append(chunk)
+            held_at.append(s["cue.is_held"].item())
+        latched_at = held_at.index(1.0) if 1.0 in held_at else None
+        if latched_at is not None and 1 <= latched_at <= t - 2:
+            break
+    assert latched_at is not None and 1 <= latched_at <= t - 2  # it latched inside the window, not before
+    for split in (latched_at - 1 or 1, latched_at + 1):  # windows ending before / after the latch
         with torch.no_grad():
             head, state = policy.predict_sequence({k: v[:, :split] for k, v in batch.items()})
             tail, state = policy.predict_sequence({k: v[:, split:] for k, v in batch.items()}, state)
