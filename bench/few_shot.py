@@ -13,11 +13,12 @@ processes on two cores; evaluation on held-out randomised seeds, the skill asked
   budget, K = 3);
 - retention: a robot is taught several skills in turn (K = 3 each); each skill's success right after
   it was taught vs after all were taught;
-- cue accuracy: with all those skills known, how often the cue made the robot do the right one;
+- cue accuracy: with all those skills known, how often the cue made the robot do the right one (and
+  only it); wrong-skill rate: how often it did another known skill's motion instead (or as well);
 - loop: the 50 Hz control loop's period and jitter while the learner trains (Yan), and without learning.
 JSON: {"skills": {skill: {policy: {K: mean}}}, "spread": {...std...}, "learn_seconds": {policy: ...},
 "competence_seconds": {skill: {policy: s | null}}, "retention": {policy: ...}, "cue_accuracy":
-{policy: ...}, "loop": {"learning": {...}, "idle": {...}}, "config": {...}}
+{policy: ...}, "wrong_skill_rate": {policy: ...}, "loop": {"learning": {...}, "idle": {...}}, "config": {...}}
 """
 
 from __future__ import annotations
@@ -126,10 +127,11 @@ def multi_skill_job(job: dict) -> dict:
             right_after[skill] = session.evaluate(skill, job["eval_episodes"], seed_offset=500)[
                 "success_rate"
             ]
-        final, cue = {}, {}
+        final, cue, wrong = {}, {}, {}
         for skill in job["skills"]:
             ev = session.evaluate(skill, job["eval_episodes"], seed_offset=700)
             final[skill], cue[skill] = ev["success_rate"], ev["cue_correct_rate"]
+            wrong[skill] = ev["wrong_skill_rate"]
         earlier = job["skills"][:-1]  # the last skill taught has nothing after it to forget
         kept = [final[s] / right_after[s] for s in earlier if right_after[s] > 0]
         return {
@@ -137,9 +139,11 @@ def multi_skill_job(job: dict) -> dict:
             "right_after": right_after,
             "final": final,
             "cue_correct": cue,
+            "wrong_skill": wrong,
             "learn_s": learn_s,
             "retention": float(np.mean([min(k, 1.0) for k in kept])) if kept else None,
             "cue_accuracy": float(np.mean(list(cue.values()))),
+            "wrong_skill_rate": float(np.mean(list(wrong.values()))),
         }
     finally:
         session.close()
@@ -201,7 +205,7 @@ def summarize(results: list[dict], policies: list[str]) -> dict:
     skills = list(dict.fromkeys(r["skill"] for r in single))
     ks = sorted({r["k"] for r in single})
     out = {"skills": {}, "spread": {}, "competence_seconds": {}, "learn_seconds": {}, "retention": {},
-           "cue_accuracy": {}, "loop": loops[-1]["loop"] if loops else None,
+           "cue_accuracy": {}, "wrong_skill_rate": {}, "loop": loops[-1]["loop"] if loops else None,
            "seeds": sorted({r["seed"] for r in single + multi})}
     for skill in skills:
         out["skills"][skill], out["spread"][skill], out["competence_seconds"][skill] = {}, {}, {}
@@ -221,6 +225,8 @@ def summarize(results: list[dict], policies: list[str]) -> dict:
         rets = [r["retention"] for r in mine if r["retention"] is not None]
         out["retention"][policy] = float(np.mean(rets)) if rets else None
         out["cue_accuracy"][policy] = float(np.mean([r["cue_accuracy"] for r in mine]))
+        wrongs = [r["wrong_skill_rate"] for r in mine if "wrong_skill_rate" in r]  # older shards lack it
+        out["wrong_skill_rate"][policy] = float(np.mean(wrongs)) if wrongs else None
     return out
 
 
@@ -295,9 +301,11 @@ def report(out: dict, policies: list[str]) -> None:
         print(format_table(["skill", "policy", *[f"K={k}" for k in ks], "s to competence (K=3)"], rows))
         print()
     if out["cue_accuracy"]:
+        wrong = out.get("wrong_skill_rate", {})
         rows = [[p, out["learn_seconds"][p], "n/a" if out["retention"][p] is None else out["retention"][p],
-                 out["cue_accuracy"][p]] for p in policies if p in out["cue_accuracy"]]
-        print(format_table(["policy", "learn CPU s/skill", "retention", "cue accuracy"], rows))
+                 out["cue_accuracy"][p], "n/a" if wrong.get(p) is None else wrong[p]]
+                for p in policies if p in out["cue_accuracy"]]
+        print(format_table(["policy", "learn CPU s/skill", "retention", "cue accuracy", "wrong skill"], rows))
         print()
     if out["loop"]:
         rows = [[m, v["period_ms_median"], v["period_ms_p99"], v["jitter_ms_std"], v["missed_ticks"],

@@ -242,7 +242,9 @@ class TeachSession:
         seed_offset: int = 0,
         on_episode: Callable[[EpisodeResult], None] | None = None,
     ) -> dict:
-        """Success rate of `skill` over held-out seeds, and how often the cue selected the right skill."""
+        """Success rate of `skill` over held-out seeds, how often the cue selected the right skill (did it,
+        and no other known skill), and how often the robot did another known skill (a wrong selection,
+        as opposed to a right one left unfinished)."""
         results = []
         for i in range(episodes):
             res = self.try_skill(skill, EVAL_SEED_BASE + seed_offset + i, track=True)
@@ -251,11 +253,13 @@ class TeachSession:
                 on_episode(res)
         allowed = self.compatible_skills(skill)
         correct = [skill in r.skills_satisfied and set(r.skills_satisfied) <= allowed for r in results]
+        wrong = [not set(r.skills_satisfied) <= allowed for r in results]
         return {
             "skill": skill,
             "episodes": episodes,
             "success_rate": float(np.mean([r.success for r in results])),
             "cue_correct_rate": float(np.mean(correct)),
+            "wrong_skill_rate": float(np.mean(wrong)),  # did another known skill's motion instead / too
             "skills_satisfied": [r.skills_satisfied for r in results],
         }
 
