@@ -78,3 +78,18 @@ def test_session_config_validates_itself():
     with pytest.raises(ValueError, match="execute_chunk"):
         SessionConfig(execute_chunk=0)
     assert np.isfinite(SessionConfig().learn_seconds)
+
+
+def test_evaluation_tells_a_wrong_skill_from_an_unfinished_one(monkeypatch):
+    """cue_correct_rate: the asked skill done and no other; wrong_skill_rate: another known skill done."""
+    from yan_dog.recording import EpisodeResult
+
+    outcomes = iter([["sit"], [], ["lie_down"], ["sit", "lie_down"]])  # right, unfinished, wrong, both
+    session = TeachSession(SessionConfig(learn_seconds=1.0))
+    try:
+        monkeypatch.setattr(session, "try_skill", lambda skill, seed, track=False: EpisodeResult(
+            episode=None, success=False, skills_satisfied=next(outcomes)))
+        result = session.evaluate("sit", 4)
+    finally:
+        session.close()
+    assert result["cue_correct_rate"] == 0.25 and result["wrong_skill_rate"] == 0.5
