@@ -214,3 +214,26 @@ def test_tampered_or_foreign_skill_files_are_refused(tmp_path):
     foreign.write_text(json.dumps({"not": "a skill"}))
     with pytest.raises(LibraryError, match="not a yan-dog skill file"):
         b.import_skill(foreign)
+
+
+def test_a_reloaded_library_numbers_the_cues_as_the_policy_learned_them(tmp_path):
+    """The cue head's classes are numbered in the order cues first reached the learner; a learner rebuilt
+    from the library (a restart) must number them the same way, or further teaching relabels old skills.
+    Taught here in non-alphabetical order (the manifest's JSON sorts its keys)."""
+    from yan_policy.learner import OnlineLearner
+
+    lib = SkillLibrary(tmp_path / "lib")
+    first = OnlineLearner(small_policy())
+    for i, (skill, cue) in enumerate([("walk_forward", "whistle_rising"), ("sit", "whistle_falling"),
+                                      ("lie_down", "whistle_trill"), ("sit", "whistle_falling")]):
+        ep = fake_episode(skill, seed=i, cue=cue)
+        first.add_episode(ep)
+        lib.add_demo(ep)
+    lib.commit(first.policy)
+    again = SkillLibrary(tmp_path / "lib")
+    rebuilt = OnlineLearner(again.load(load_policy))
+    for ep in again.demos():
+        rebuilt.add_episode(ep)
+    assert first.cue_ids == {"whistle_rising": 1, "whistle_falling": 2, "whistle_trill": 3}
+    assert rebuilt.cue_ids == first.cue_ids
+    assert list(again.skills) == ["walk_forward", "sit", "lie_down"]

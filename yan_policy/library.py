@@ -148,7 +148,8 @@ class SkillLibrary:
         return str(rel)
 
     def demos(self, skill: str | None = None) -> list[Episode]:
-        """Load the demonstrations of one skill, or of every skill."""
+        """Load the demonstrations of one skill, or of every skill (in the order the skills were first
+        taught, each skill's in the order they were added)."""
         names = [skill] if skill else list(self.skills)
         missing = [n for n in names if n not in self.skills]
         if missing:
@@ -173,6 +174,10 @@ class SkillLibrary:
                 "version": name,
                 "created_unix": time.time(),
                 "skills": {n: r.to_dict() for n, r in self.skills.items()},
+                # the order skills were first taught: the manifest's JSON sorts the keys, and a learner
+                # built from this library must number the cues as the one that trained the policy did
+                # (yan_policy.learner: classes in order of first appearance)
+                "skill_order": list(self.skills),
                 "files": files,
                 "demo_files": demo_hashes,
             }
@@ -236,7 +241,9 @@ class SkillLibrary:
                 errors.append(f"{name}: {e}")
                 log.error("skill library: version %s is unusable (%s); falling back to an older one", name, e)
                 continue
-            self.skills = {n: SkillRecord(**r) for n, r in manifest["skills"].items()}
+            order = manifest.get("skill_order") or sorted(manifest["skills"])  # older versions: sorted
+            order += [n for n in manifest["skills"] if n not in order]
+            self.skills = {n: SkillRecord(**manifest["skills"][n]) for n in order if n in manifest["skills"]}
             self.version = name
             if name != current:
                 log.warning("skill library: loaded %s instead of CURRENT=%s", name, current)
