@@ -330,9 +330,10 @@ def _print_targets(out: dict, policies: list[str]) -> None:
         if "3" in by_policy.get("yan", {}):
             others = {p: by_policy[p]["3"] for p in policies if p != "yan" and "3" in by_policy.get(p, {})}
             ahead = all(by_policy["yan"]["3"] > v for v in others.values())
+            verdict = ("no baseline in this run" if not others
+                       else "ahead of every baseline" if ahead else "NOT ahead of every baseline")
             lines.append(f"  K=3: yan {by_policy['yan']['3']:.2f} vs "
-                         + ", ".join(f"{p} {v:.2f}" for p, v in others.items())
-                         + f" -> {'ahead of every baseline' if ahead else 'NOT ahead of every baseline'}")
+                         + ", ".join(f"{p} {v:.2f}" for p, v in others.items()) + f" -> {verdict}")
     if "yan" in out["cue_accuracy"]:
         learn_s = out["learn_seconds"]["yan"]
         lines.append(f"learning CPU per skill {learn_s:.1f} s (target <= {TARGET_LEARN_S})")
