@@ -301,7 +301,7 @@ def report(out: dict, policies: list[str]) -> None:
         print(format_table(["skill", "policy", *[f"K={k}" for k in ks], "s to competence (K=3)"], rows))
         print()
     if out["cue_accuracy"]:
-        wrong = out.get("wrong_skill_rate", {})
+        wrong = out["wrong_skill_rate"]
         rows = [[p, out["learn_seconds"][p], "n/a" if out["retention"][p] is None else out["retention"][p],
                  out["cue_accuracy"][p], "n/a" if wrong.get(p) is None else wrong[p]]
                 for p in policies if p in out["cue_accuracy"]]

@@ -252,8 +252,9 @@ class TeachSession:
             if on_episode:
                 on_episode(res)
         allowed = self.compatible_skills(skill)
-        correct = [skill in r.skills_satisfied and set(r.skills_satisfied) <= allowed for r in results]
-        wrong = [not set(r.skills_satisfied) <= allowed for r in results]
+        only_allowed = [set(r.skills_satisfied) <= allowed for r in results]
+        correct = [skill in r.skills_satisfied and ok for r, ok in zip(results, only_allowed, strict=True)]
+        wrong = [not ok for ok in only_allowed]
         return {
             "skill": skill,
             "episodes": episodes,

@@ -202,13 +202,11 @@ class PolicyBase(nn.Module):
         held, is_held = state["cue.held"], state["cue.is_held"] > 0.5  # (B, C), (B,)
         sure = p[..., 1:].amax(-1) >= self.config.cue_latch  # (B, T)
         first = sure.to(torch.uint8).argmax(dim=1)  # (B,) the first sure tick (0 if none)
-        caught = p[torch.arange(p.shape[0]), first]  # (B, C)
-        since = sure.cumsum(1) > 0  # (B, T) at or after the first sure tick
-        q = torch.where(since[..., None], caught[:, None], p)  # (B, T, C)
-        q = torch.where(is_held[:, None, None], held[:, None], q)
-        now_held = is_held | sure.any(1)  # (B,)
-        held = torch.where(is_held[:, None], held, torch.where(now_held[:, None], caught, held))
-        cue_state = {"cue.held": held, "cue.is_held": now_held.to(y.dtype)}
+        newly = ~is_held & sure.any(1)  # (B,) nothing held before this window, something sure in it
+        held = torch.where(newly[:, None], p[torch.arange(p.shape[0]), first], held)  # (B, C)
+        holding = is_held[:, None] | (sure.cumsum(1) > 0)  # (B, T) held before, or from the first sure tick
+        q = torch.where(holding[..., None], held[:, None], p)  # (B, T, C)
+        cue_state = {"cue.held": held, "cue.is_held": (is_held | newly).to(y.dtype)}
         return y + linear(self.cue_embed, q), logits, q, cue_state
 
     def _run(self, batch: Mapping[str, Any], state: State | None
@@ -347,9 +345,8 @@ def read_checkpoint_header(path: str | Path) -> tuple[str, PolicyConfig]:
         meta = f.metadata() or {}
     if "policy" not in meta or "config" not in meta:
         raise ValueError(f"{weights}: metadata lacks 'policy' / 'config'; not written by PolicyBase.save")
-    config = json.loads(meta["config"])
-    # written before these options existed: the policy was built (and trained) without them
-    config = {**{k: v for k, v in PRE_CUE_HEADS_CONFIG.items() if k not in config}, **config}
+    # a config written before these options existed lacks them: the policy was built (and trained) without
+    config = {**PRE_CUE_HEADS_CONFIG, **json.loads(meta["config"])}
     return meta["policy"], PolicyConfig.from_dict(config)
 
 
