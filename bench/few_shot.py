@@ -78,20 +78,40 @@ TARGET_CUE = 0.95
 POSTURE_SKILLS = {"sit", "lie_down", "shake_paw"}
 
 
-def _session(policy: str, seed: int, learn_seconds: float):
+def _session(policy: str, seed: int, learn_seconds: float, overrides: dict | None = None):
     import torch
 
     from yan_dog.session import SessionConfig, TeachSession
 
     torch.set_num_threads(1)
-    return TeachSession(
-        SessionConfig(policy=policy, learn_seconds=learn_seconds, learn_during_demos=False, seed=seed)
-    )
+    policy_overrides = {**SessionConfig().policy_overrides, **(overrides or {})}
+    return TeachSession(SessionConfig(policy=policy, learn_seconds=learn_seconds, learn_during_demos=False,
+                                      seed=seed, policy_overrides=policy_overrides))
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """["tokenizer.imu_heading_frame=false", "cue_latch=0"] -> {"tokenizer": {...}, "cue_latch": 0}
+    (values are JSON; the dotted path names a PolicyConfig field or a field of one of its sections)."""
+    out: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. tokenizer.imu_heading_frame=false")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--set {item!r}: the value must be JSON (true, 0.5, \"l1\"): {e}") from e
+        *sections, leaf = key.split(".")
+        node = out
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[leaf] = value
+    return out
 
 
 def single_skill_job(job: dict) -> dict:
     """Teach one skill from K demos to a fresh policy; evaluate at checkpoints of the budget."""
-    session = _session(job["policy"], job["seed"], job["learn_seconds"])
+    session = _session(job["policy"], job["seed"], job["learn_seconds"], job.get("overrides"))
     try:
         session.demonstrate(job["skill"], job["k"], seed_offset=1000 * job["seed"])
         session.learner.focus = job["skill"]
@@ -117,7 +137,7 @@ def single_skill_job(job: dict) -> dict:
 
 def multi_skill_job(job: dict) -> dict:
     """Teach several skills in turn (K = 3 each) to one robot: retention and cue accuracy."""
-    session = _session(job["policy"], job["seed"], job["learn_seconds"])
+    session = _session(job["policy"], job["seed"], job["learn_seconds"], job.get("overrides"))
     try:
         right_after, learn_s = {}, {}
         for skill in job["skills"]:
@@ -174,15 +194,18 @@ def _run(fn_job):
 PARTS = ("single", "multi", "loop")
 
 
-def build_jobs(cfg: dict, policies: list[str], parts: list[str]) -> list[tuple]:
+def build_jobs(cfg: dict, policies: list[str], parts: list[str], overrides: dict | None = None
+               ) -> list[tuple]:
     """(function, job) pairs for the chosen parts; the long multi-skill jobs first, so two workers
-    finish together (the loop job runs alone afterwards, see main)."""
+    finish together (the loop job runs alone afterwards, see main). `overrides`: PolicyConfig changes
+    for every taught policy (an ablation)."""
     jobs = []
     if "multi" in parts:
         for policy in policies:
             for seed in cfg["seeds"]:
                 job = {"kind": "multi", "policy": policy, "seed": seed, "skills": cfg["multi_skills"],
-                       "learn_seconds": cfg["multi_learn_seconds"], "eval_episodes": cfg["eval_episodes"]}
+                       "learn_seconds": cfg["multi_learn_seconds"], "eval_episodes": cfg["eval_episodes"],
+                       "overrides": overrides or {}}
                 jobs.append((multi_skill_job, job))
     if "single" in parts:
         for skill in cfg["skills"]:
@@ -191,7 +214,7 @@ def build_jobs(cfg: dict, policies: list[str], parts: list[str]) -> list[tuple]:
                     for seed in cfg["seeds"]:
                         job = {"kind": "single", "skill": skill, "k": k, "policy": policy, "seed": seed,
                                "learn_seconds": cfg["learn_seconds"], "eval_episodes": cfg["eval_episodes"],
-                               "checkpoints": k == 3}
+                               "checkpoints": k == 3, "overrides": overrides or {}}
                         jobs.append((single_skill_job, job))
     return jobs
 
@@ -230,6 +253,14 @@ def summarize(results: list[dict], policies: list[str]) -> dict:
     return out
 
 
+def _check_overrides(overrides: dict) -> None:
+    """Build the policy once here, so a misspelled --set key fails now, not in every worker."""
+    from yan_dog.session import SessionConfig, build_policy
+
+    if overrides:
+        build_policy(SessionConfig(policy_overrides={**SessionConfig().policy_overrides, **overrides}))
+
+
 def _job_key(r: dict) -> tuple:
     return (r["kind"], r.get("skill"), r.get("k"), r.get("policy"), r.get("seed"))
 
@@ -246,6 +277,9 @@ def main(argv=None) -> int:
     shard.add_argument("--ks", nargs="+", type=int, help="only these demonstration counts")
     shard.add_argument("--seeds", nargs="+", type=int, help="only these seeds")
     shard.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS, help="which parts to run")
+    ap.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+                    help="policy config changes for an ablation, e.g. tokenizer.imu_heading_frame=false "
+                         "(values are JSON; recorded in the output's config)")
     shard.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
                        help="run nothing: merge these result files (their raw jobs) into --json")
     args = ap.parse_args(argv)
@@ -257,6 +291,9 @@ def main(argv=None) -> int:
             for r in json.loads(path.read_text())["raw"]:
                 merged[_job_key(r)] = r  # a job run twice: the later file wins
         results = list(merged.values())
+        ablations = {json.dumps(r.get("overrides", {}), sort_keys=True) for r in results}
+        if len(ablations) > 1:
+            ap.error(f"--merge: these files ran different policy configs (--set): {sorted(ablations)}")
         cfg = {"merged_from": [str(p) for p in args.merge]}
     else:
         cfg = dict(QUICK if args.quick else FULL)
@@ -266,7 +303,12 @@ def main(argv=None) -> int:
         unknown = sorted(set(cfg["skills"]) - set(FULL["skills"]))
         if unknown:
             ap.error(f"unknown skills {unknown}; the benchmark's skills: {FULL['skills']}")
-        jobs = build_jobs(cfg, args.policies, args.parts)
+        try:
+            cfg["overrides"] = parse_overrides(args.overrides)
+            _check_overrides(cfg["overrides"])
+        except ValueError as e:
+            ap.error(str(e))
+        jobs = build_jobs(cfg, args.policies, args.parts, cfg["overrides"])
         results = []
         with mp.get_context("spawn").Pool(args.workers, maxtasksperchild=1) as pool:
             jobs_done = pool.imap_unordered(_run, jobs)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from yan_policy import POLICIES, PolicyConfig, YanPolicy, load_policy, load_state, make_policy, save_state
-from yan_policy.config import SparseConfig
+from yan_policy.config import SparseConfig, TokenizerConfig
 from yan_policy.policy import chunk_targets
 from yan_policy.synthetic import batch_tick, random_batch, random_obs, tiny_config
 
@@ -83,6 +83,7 @@ def test_parallel_form_equals_stepping(name):
     batch = _batch(policy.config, b=1, t=7, seed=3, image_hw=(40, 56))
     batch["camera_present"] = np.array([[1, 1, 0, 1, 1, 1, 0]], bool)
     batch["audio_present"] = np.array([[1, 0, 1, 1, 1, 1, 1]], bool)
+    batch["imu_present"] = np.array([[0, 1, 1, 1, 1, 1, 1]], bool)  # the start heading comes at tick 1
     ticks = [batch_tick(batch, 0, t) for t in range(7)]
     with torch.no_grad():
         chunks, state = policy.predict_sequence({k: v[:, :4] for k, v in batch.items()})
@@ -249,16 +250,19 @@ def test_parallel_form_equals_stepping_once_the_cue_latches():
 def test_checkpoints_from_before_the_cue_heads_load_without_them(tmp_path):
     from safetensors.torch import load_file, save_file
 
-    old = _policy("yan", cue_heads=False, cue_latch=0.0)
+    tokenizer = TokenizerConfig(**{**tiny_config().tokenizer.__dict__, "imu_heading_frame": False})
+    old = _policy("yan", cue_heads=False, cue_latch=0.0, tokenizer=tokenizer)
     old.save(tmp_path / "old")
     weights = tmp_path / "old" / "model.safetensors"
     config = old.config.to_dict()
-    del config["cue_heads"], config["cue_latch"]  # as an older version wrote it
+    del config["cue_heads"], config["cue_latch"], config["tokenizer"]["imu_heading_frame"]  # as once written
     save_file(load_file(weights), weights, {"policy": "yan", "config": json.dumps(config)})
     loaded = load_policy(tmp_path / "old")
     assert not loaded.config.cue_heads and loaded.config.cue_latch == 0.0
+    assert not loaded.config.tokenizer.imu_heading_frame
     ticks = _ticks(old.config, 4)
     np.testing.assert_array_equal(_rollout(loaded, ticks)[0], _rollout(old, ticks)[0])
-    assert make_policy("yan", tiny_config()).config.cue_heads  # new policies get them
+    new = make_policy("yan", tiny_config()).config
+    assert new.cue_heads and new.tokenizer.imu_heading_frame  # new policies get them
     with pytest.raises(ValueError, match="cue_latch must be in"):
         tiny_config(cue_latch=1.5)

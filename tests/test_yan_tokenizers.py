@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from yan_policy.config import TokenizerConfig
-from yan_policy.synthetic import random_batch, random_obs, tiny_config
-from yan_policy.tokenizers import ObservationEncoder, mel_filterbank
+from yan_policy.synthetic import quat_from_rpy, random_batch, random_obs, tiny_config
+from yan_policy.tokenizers import ObservationEncoder, imu_in_heading_frame, mel_filterbank
 
 
 @pytest.fixture
@@ -155,3 +155,56 @@ def test_repeated_camera_frames_are_computed_once_with_identical_tokens_and_grad
     torch.testing.assert_close(fast, slow, rtol=0, atol=1e-12)
     for g, p in zip(grads, tok.parameters(), strict=True):
         torch.testing.assert_close(g, p.grad, rtol=1e-10, atol=1e-10)
+
+
+def _same_rotation(q, expected):
+    """Quaternions q and -q are the same rotation."""
+    q, expected = np.asarray(q, np.float64), np.asarray(expected, np.float64)
+    assert min(np.abs(q - expected).max(), np.abs(q + expected).max()) < 1e-5, (q, expected)
+
+
+def test_imu_heading_frame_reads_the_yaw_turned_since_the_first_reading():
+    """Rotated by the first present reading's yaw: roll and pitch stay, yaw becomes yaw - start yaw
+    (wrapping past ±pi included); gyro and accel, already in the body frame, are untouched."""
+    rpy = [(0.0, 0.0, 0.7), (0.1, -0.05, 2.8), (0.1, -0.05, 2.8 + 1.0), (-0.2, 0.3, -3.0)]
+    imu = np.zeros((1, 4, 10))
+    imu[0, :, :4] = [quat_from_rpy(*a) for a in rpy]
+    imu[0, :, 4:] = np.arange(6)
+    present = torch.tensor([[False, True, True, True]])  # the first tick is absent: tick 1 sets the heading
+    out, heading, has = imu_in_heading_frame(torch.from_numpy(imu), present, torch.zeros(1),
+                                             torch.zeros(1, dtype=torch.bool))
+    assert has.item() and heading.item() == pytest.approx(2.8)
+    for t in (1, 2, 3):
+        r, p, y = rpy[t]
+        _same_rotation(out[0, t, :4], quat_from_rpy(r, p, y - 2.8))
+    np.testing.assert_array_equal(out[0, :, 4:].numpy(), imu[0, :, 4:])
+    # once set, a later window keeps the state's heading, and a window with no reading sets nothing
+    out2, heading2, _ = imu_in_heading_frame(torch.from_numpy(imu[:, :1]), torch.tensor([[True]]),
+                                             heading, has)
+    _same_rotation(out2[0, 0, :4], quat_from_rpy(0.0, 0.0, 0.7 - 2.8))
+    _, _, has3 = imu_in_heading_frame(torch.from_numpy(imu), torch.zeros(1, 4, dtype=torch.bool),
+                                      torch.zeros(1), torch.zeros(1, dtype=torch.bool))
+    assert not has3.item()
+
+
+@pytest.mark.parametrize("heading_frame", [True, False])
+def test_tokens_do_not_depend_on_the_start_heading_in_the_heading_frame(heading_frame):
+    """The same episode started facing another way: identical tokens in the heading frame (the point of
+    it), different ones in the IMU's world frame."""
+    cfg = TokenizerConfig(imu_heading_frame=heading_frame)
+    torch.manual_seed(0)
+    enc = ObservationEncoder(cfg, d_model=32)
+    batch = random_batch(tiny_config(tokenizer=cfg), 2, 5, np.random.default_rng(4))
+    turned = {k: v.copy() for k, v in batch.items()}
+    offset = quat_from_rpy(0.0, 0.0, 1.3)  # the whole episode rotated by 1.3 rad about the vertical
+    x, y, z, w = np.moveaxis(batch["imu"][..., :4], -1, 0)
+    ox, oy, oz, ow = offset  # offset ⊗ q, the Hamilton product
+    turned["imu"][..., :4] = np.stack([ow * x - oz * y, ow * y + oz * x, ow * z + oz * w, ow * w - oz * z],
+                                      axis=-1)
+    with torch.no_grad():
+        a, _ = enc(enc.streams_from_batch(batch), enc.initial_state(2, torch.float32))
+        b, _ = enc(enc.streams_from_batch(turned), enc.initial_state(2, torch.float32))
+    if heading_frame:
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    else:
+        assert (a - b).abs().max() > 1e-2

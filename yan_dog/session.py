@@ -77,6 +77,15 @@ class SessionConfig:
             raise ValueError(f"corrected_tries must be >= 0, got {self.corrected_tries}")
 
 
+def _merged(base: dict, overrides: dict) -> dict:
+    """base with overrides applied; a dict given for a section (e.g. "tokenizer") overrides only its keys."""
+    out = dict(base)
+    for key, value in overrides.items():
+        nested = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = _merged(base[key], value) if nested else value
+    return out
+
+
 def build_policy(config: SessionConfig, library: SkillLibrary | None = None) -> torch.nn.Module:
     """The policy a session teaches: the library's, or a new `config.policy` in the hybrid action space
     (seeded with `config.seed`)."""
@@ -84,7 +93,7 @@ def build_policy(config: SessionConfig, library: SkillLibrary | None = None) -> 
     policy = library.load(load_policy) if library is not None else None
     if policy is None:
         pcfg = PolicyConfig.from_dict(
-            {**PolicyConfig().to_dict(), **config.policy_overrides, "action_dim": HYBRID_ACTION_DIM}
+            _merged(PolicyConfig().to_dict(), {**config.policy_overrides, "action_dim": HYBRID_ACTION_DIM})
         )
         policy = make_policy(config.policy, pcfg)
         policy.set_action_normalization(np.zeros(HYBRID_ACTION_DIM), HYBRID_ACTION_SCALE)

@@ -46,6 +46,11 @@ class TokenizerConfig:
         velocity_scale, effort_scale, gyro_scale, accel_scale: divisors that bring joint velocity
             (rad/s), effort (N·m, the A1 torque clip), angular velocity (rad/s) and linear
             acceleration (m/s², gravity) to order one.
+        imu_heading_frame: give the IMU orientation relative to the heading of the episode's first IMU
+            reading (the yaw it started with, kept in the recurrent state), instead of the IMU's own
+            world frame. The start heading is arbitrary (random in the sim; on a robot, wherever it
+            stands), so an absolute yaw says nothing about how far the robot has turned; relative to the
+            start, it is exactly that, which a turn must stop on. Roll and pitch are unchanged.
     """
 
     token_dim: int = 64
@@ -68,6 +73,7 @@ class TokenizerConfig:
     effort_scale: float = 33.5
     gyro_scale: float = 4.0
     accel_scale: float = 9.81
+    imu_heading_frame: bool = True
 
     def __post_init__(self) -> None:
         self.camera_channels = tuple(self.camera_channels)

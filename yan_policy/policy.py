@@ -28,9 +28,10 @@ The head predicts, at tick t, actions t .. t+K-1; the loss (L1 or MSE on actions
 Episodes in a batch start from the initial state; padding goes at the end.
 
 Recurrent state (flat dict, so `checkpoint.save_state` stores it as one safetensors file):
-    "audio_context" (B, n_fft) ring buffer; with `cue_latch`, "cue.held" (B, cue_classes) the cue belief
-    held since the cue head was sure and "cue.is_held" (B,) 1.0 once it holds one; plus the backbone's
-    keys; for Yan
+    "audio_context" (B, n_fft) ring buffer; with `imu_heading_frame`, "imu.heading_rad" (B,) the start
+    heading and "imu.has_heading" (B,) 1.0 once it is set; with `cue_latch`, "cue.held" (B, cue_classes)
+    the cue belief held since the cue head was sure and "cue.is_held" (B,) 1.0 once it holds one; plus the
+    backbone's keys; for Yan
     "mcsd{i}.s" (B, C, Dc), "mcsd{i}.z" (B, C, 1), "mcsd{i}.d" (B, C, Dc) and
     "memory.w1", "memory.w2", "memory.s1", "memory.s2" (the native memory's weights and momenta).
 """
@@ -59,7 +60,9 @@ from yan_policy.tokenizers import ObservationEncoder, _as_tensor
 
 State = dict[str, torch.Tensor]
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
-PRE_CUE_HEADS_CONFIG = {"cue_heads": False, "cue_latch": 0.0}  # what checkpoints without these keys used
+# what checkpoints written before these options existed were built with
+PRE_CUE_HEADS_CONFIG = {"cue_heads": False, "cue_latch": 0.0}
+PRE_HEADING_FRAME_TOKENIZER = {"imu_heading_frame": False}
 
 
 class ActionHead(nn.Module):
@@ -347,6 +350,8 @@ def read_checkpoint_header(path: str | Path) -> tuple[str, PolicyConfig]:
         raise ValueError(f"{weights}: metadata lacks 'policy' / 'config'; not written by PolicyBase.save")
     # a config written before these options existed lacks them: the policy was built (and trained) without
     config = {**PRE_CUE_HEADS_CONFIG, **json.loads(meta["config"])}
+    if isinstance(config.get("tokenizer"), dict):
+        config["tokenizer"] = {**PRE_HEADING_FRAME_TOKENIZER, **config["tokenizer"]}
     return meta["policy"], PolicyConfig.from_dict(config)
 
 

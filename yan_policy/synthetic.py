@@ -33,6 +33,15 @@ def tiny_config(**overrides) -> PolicyConfig:
     return PolicyConfig(**base)
 
 
+def quat_from_rpy(roll: float, pitch: float, yaw: float) -> np.ndarray:
+    """Quaternion (4,) xyzw of roll, pitch, yaw in rad (as PyBullet's getQuaternionFromEuler)."""
+    cr, sr = np.cos(roll / 2), np.sin(roll / 2)
+    cp, sp = np.cos(pitch / 2), np.sin(pitch / 2)
+    cy, sy = np.cos(yaw / 2), np.sin(yaw / 2)
+    return np.array([sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy,
+                     cr * cp * sy - sr * sp * cy, cr * cp * cy + sr * sp * sy])
+
+
 def random_obs(cfg: TokenizerConfig, rng: np.random.Generator, image_hw: tuple[int, int] = (96, 96)
                ) -> dict[str, np.ndarray]:
     """One tick: camera uint8 (H, W, 3), audio int16 (S,), joints float32 (3, J), imu float32 (10,)."""
@@ -48,7 +57,9 @@ def random_obs(cfg: TokenizerConfig, rng: np.random.Generator, image_hw: tuple[i
     joints[1] = rng.normal(0.0, 0.5, cfg.n_joints)
     joints[2] = rng.normal(0.0, 5.0, cfg.n_joints)
     gravity = np.array([0.0, 0.0, 9.81]) + rng.normal(0.0, 0.3, 3)
-    imu = np.concatenate([[0.0, 0.0, 0.0, 1.0], rng.normal(0.0, 0.1, 3), gravity])  # quat, gyro, accel
+    roll, pitch, yaw = rng.normal(0.0, 0.1), rng.normal(0.0, 0.1), rng.uniform(-np.pi, np.pi)  # rad
+    quat, gyro = quat_from_rpy(roll, pitch, yaw), rng.normal(0.0, 0.1, 3)
+    imu = np.concatenate([quat, gyro, gravity])  # quat xyzw, gyro rad/s, accel m/s²
     return {"camera": frame, "audio": audio, "joints": joints, "imu": imu.astype(np.float32)}
 
 

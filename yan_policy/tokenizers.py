@@ -21,6 +21,10 @@ Audio: a log-mel frame needs a window (n_fft = 32 ms) longer than a tick (20 ms)
 keeps the last n_fft samples in the recurrent state ("audio_context", constant size). Frame j of a
 tick ends (j + 1) * hop samples into it; a missing tick is silence in that ring buffer.
 
+IMU heading frame (`TokenizerConfig.imu_heading_frame`): the orientation quaternion is rotated about the
+world's vertical axis by minus the yaw of the episode's first IMU reading, which the encoder keeps in
+the recurrent state ("imu.heading_rad", "imu.has_heading"). Yaw then reads "turned since the start".
+
 Every tokenizer validates its input and raises a ValueError naming the stream and the problem.
 """
 
@@ -283,6 +287,39 @@ class ProprioTokenizer(nn.Module):
         return linear(second, F.silu(linear(first, torch.cat([jf, imf], dim=1))))[:, None]  # (N, 1, W)
 
 
+# --------------------------------------------------------------------------- IMU heading frame
+
+def quat_yaw_rad(quat: torch.Tensor) -> torch.Tensor:
+    """Yaw (rad, about the world's z axis) of quaternions (..., 4) in xyzw order -> (...)."""
+    x, y, z, w = quat.unbind(-1)
+    return torch.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def unyaw_quat(quat: torch.Tensor, yaw_rad: torch.Tensor) -> torch.Tensor:
+    """Rotate orientations (..., 4) xyzw by -yaw_rad (...) about the world's z axis: r(-yaw) ⊗ q."""
+    half = -0.5 * yaw_rad
+    s, c = torch.sin(half), torch.cos(half)  # r = (0, 0, s, c)
+    x, y, z, w = quat.unbind(-1)
+    return torch.stack([c * x - s * y, c * y + s * x, c * z + s * w, c * w - s * z], dim=-1)
+
+
+def imu_in_heading_frame(imu: torch.Tensor, present: torch.Tensor, heading_rad: torch.Tensor,
+                         has_heading: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """imu (B, T, 10), presence (B, T) bool, the state's start heading (B,) and whether it is set (B,)
+    bool -> imu with its quaternion relative to the start heading (B, T, 10), new heading, new flag.
+
+    Without a heading yet, a window's first present reading sets it; absent ticks are left as they are
+    (the tokenizer replaces them anyway). Of q and -q (one rotation) it gives the one with w >= 0: the
+    sign then jumps only at half a turn from the start, where the yaw wraps anyway. Parallel over T and
+    tick by tick alike."""
+    first = present.to(torch.uint8).argmax(dim=1)  # (B,) the first present tick (0 if none)
+    first_yaw = quat_yaw_rad(imu[torch.arange(imu.shape[0]), first, :4])  # (B,)
+    heading = torch.where(has_heading, heading_rad, first_yaw)  # (B,)
+    quat = unyaw_quat(imu[..., :4], heading[:, None])  # (B, T, 4)
+    quat = torch.where(quat[..., 3:] < 0, -quat, quat)  # q and -q are one rotation: the one with w >= 0
+    return torch.cat([quat, imu[..., 4:]], dim=-1), heading, has_heading | present.any(dim=1)
+
+
 # --------------------------------------------------------------------------- fusion
 
 _PRESENCE: dict[tuple[bool, ...], torch.Tensor] = {}
@@ -337,7 +374,11 @@ class ObservationEncoder(nn.Module):
         self.norm = nn.RMSNorm(d_model)
 
     def initial_state(self, batch_size: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-        return {"audio_context": self.audio.initial_context(batch_size, dtype)}
+        state = {"audio_context": self.audio.initial_context(batch_size, dtype)}
+        if self.cfg.imu_heading_frame:  # no start heading yet
+            state["imu.heading_rad"] = torch.zeros(batch_size, dtype=dtype)
+            state["imu.has_heading"] = torch.zeros(batch_size, dtype=dtype)
+        return state
 
     # -- input conversion ---------------------------------------------------------------------
 
@@ -449,12 +490,19 @@ class ObservationEncoder(nn.Module):
         else:  # a gap is silence in the ring buffer
             _, context = self.audio.advance(context.new_zeros(b, t * self.audio.samples), context)
 
+        new_state = {}
+        imu = streams.imu  # (B, T, 10) or None
+        if self.cfg.imu_heading_frame:
+            heading, has = state["imu.heading_rad"], state["imu.has_heading"] > 0.5  # (B,), (B,)
+            if imu is not None:
+                imu, heading, has = imu_in_heading_frame(imu.to(dtype), streams.present[..., 3], heading, has)
+            new_state = {"imu.heading_rad": heading, "imu.has_heading": has.to(dtype)}
         joints = None if streams.joints is None else streams.joints.flatten(0, 1)  # (N, 3, J)
-        imu = None if streams.imu is None else streams.imu.flatten(0, 1)  # (N, 10)
+        imu = None if imu is None else imu.flatten(0, 1)  # (N, 10)
         masks = [None if all_p[i] else flags[:, i] for i in (2, 3)]  # None: present in every tick
         prop = self.proprio.forward(n, joints, imu, *masks)  # (N, 1, W)
 
         # [camera tokens, audio tokens, proprio token] flattened ++ flags: (N, n_tokens * W + 4)
         flat = torch.cat([cam.flatten(1), aud.flatten(1), prop.flatten(1), flags.to(dtype)], dim=1)
         x = rms_norm(self.norm, linear(self.fuse, flat)).unflatten(0, (b, t))  # (B, T, D)
-        return x, {"audio_context": context}
+        return x, {"audio_context": context, **new_state}
