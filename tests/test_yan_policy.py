@@ -1,5 +1,6 @@
 """The policy contract, for every registered policy; checkpoints; Yan state save/restore."""
 
+import itertools
 import json
 
 import numpy as np
@@ -222,9 +223,10 @@ def test_cue_latch_holds_the_first_sure_belief_until_reset():
 
 def test_parallel_form_equals_stepping_once_the_cue_latches():
     t = 16
-    batch = _batch(tiny_config(), b=1, t=t, seed=5)
-    ticks = [batch_tick(batch, 0, k) for k in range(t)]
-    for scale in (8.0, 13.0, 20.0, 30.0):  # a cue head peaked enough to get sure inside the window
+    # a cue head peaked enough to get sure inside the window (not at once, not never): search data and scale
+    for seed, scale in itertools.product(range(5, 15), np.geomspace(2.0, 30.0, 12)):
+        batch = _batch(tiny_config(), b=1, t=t, seed=seed)
+        ticks = [batch_tick(batch, 0, k) for k in range(t)]
         policy = _policy("yan", torch.float64, cue_latch=0.7)
         with torch.no_grad():
             policy.cue_head.weight.mul_(scale)

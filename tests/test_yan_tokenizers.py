@@ -6,7 +6,7 @@ import torch
 
 from yan_policy.config import TokenizerConfig
 from yan_policy.synthetic import quat_from_rpy, random_batch, random_obs, tiny_config
-from yan_policy.tokenizers import ObservationEncoder, imu_in_heading_frame, mel_filterbank
+from yan_policy.tokenizers import ObservationEncoder, imu_in_heading_frame, mel_filterbank, spatial_softmax
 
 
 @pytest.fixture
@@ -22,14 +22,14 @@ def _obs(seed=0, **changes):
 
 
 def test_token_counts_and_widths(encoder):
-    assert (encoder.camera.n_tokens, encoder.camera.width) == (9, 64)
+    assert (encoder.camera.n_tokens, encoder.camera.width) == (10, 64)  # 3x3 grid + keypoints
     assert (encoder.audio.n_tokens, encoder.audio.width) == (2, 64)  # 320 samples / 160 hop
     assert (encoder.proprio.n_tokens, encoder.proprio.width) == (1, 64)
-    assert encoder.n_tokens == 12
+    assert encoder.n_tokens == 13
     with torch.no_grad():
         for hw in [(96, 96), (48, 64), (240, 320)]:  # any frame size is resized
             streams = encoder.streams_from_obs(_obs(camera=np.zeros((*hw, 3), np.uint8)))
-            assert tuple(encoder.camera(streams.camera.flatten(0, 1)).shape) == (1, 9, 64)
+            assert tuple(encoder.camera(streams.camera.flatten(0, 1)).shape) == (1, 10, 64)
             x, state = encoder(streams, encoder.initial_state(1, torch.float32))
             assert x.shape == (1, 1, 64) and state["audio_context"].shape == (1, 512)
 
@@ -208,3 +208,51 @@ def test_tokens_do_not_depend_on_the_start_heading_in_the_heading_frame(heading_
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     else:
         assert (a - b).abs().max() > 1e-2
+
+
+def test_spatial_softmax_finds_the_peak_and_says_how_peaked_it_is():
+    side = 8
+    coords = torch.linspace(-1.0, 1.0, side)
+    pos = torch.stack([coords.repeat(side), coords.repeat_interleave(side)], dim=-1)  # (64, 2) x, y
+    scores = torch.zeros(1, 2, side * side)
+    scores[0, 0, 1 * side + 6] = 20.0  # map 0: one sharp spot at row 1, column 6; map 1: flat
+    where, peak = spatial_softmax(scores, pos)
+    torch.testing.assert_close(where[0, 0], torch.stack([coords[6], coords[1]]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(where[0, 1], torch.zeros(2), atol=1e-6, rtol=0)  # the centre
+    assert peak[0, 0] > 10.0 and abs(peak[0, 1].item()) < 1e-6
+
+
+def _frames_with_a_ball(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """n grey 32x32 frames, each with a 2x2 px orange ball (as the sim's at ~1.5 m) somewhere; and the
+    ball's column in [-1, 1]."""
+    frames = torch.full((n, 32, 32, 3), 120, dtype=torch.uint8)
+    frames += torch.randint(0, 8, frames.shape, generator=g, dtype=torch.uint8)  # sensor noise
+    col, row = torch.randint(0, 31, (n,), generator=g), torch.randint(8, 24, (n,), generator=g)
+    for i in range(n):
+        frames[i, row[i]:row[i] + 2, col[i]:col[i] + 2] = torch.tensor([242, 89, 13], dtype=torch.uint8)
+    return frames, (col.float() + 1.0) / 16.0 - 1.0
+
+
+@pytest.mark.parametrize("keypoints", [0, 8])
+def test_where_a_small_ball_is_can_be_learned_better_with_keypoints(keypoints):
+    """Regress a 2 px ball's column from the camera tokens (150 Adam steps): pooled to a 3x3 grid, the
+    position blurs into a cell; the keypoint token keeps it (measured: mean error 0.056 vs 0.150)."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    cam = ObservationEncoder(TokenizerConfig(camera_keypoints=keypoints), d_model=32).camera
+    assert cam.n_tokens == 9 + (keypoints > 0)
+    readout = torch.nn.Linear(cam.n_tokens * cam.width, 1)
+    opt = torch.optim.Adam([*cam.parameters(), *readout.parameters()], lr=3e-3)
+    for _ in range(150):
+        frames, col = _frames_with_a_ball(32, g)
+        loss = (readout(cam(frames).flatten(1))[:, 0] - col).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    frames, col = _frames_with_a_ball(512, torch.Generator().manual_seed(99))
+    with torch.no_grad():
+        error = (readout(cam(frames).flatten(1))[:, 0] - col).abs().mean().item()
+    if keypoints:
+        assert error < 0.09  # under 3/4 px at 32 px
+    else:
+        assert error > 0.12  # the grid alone: 2 px or more (else the keypoints would not be needed)

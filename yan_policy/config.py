@@ -34,6 +34,10 @@ class TokenizerConfig:
         image_size: camera frames of any size are resized (OpenCV, INTER_AREA) to image_size².
         camera_channels: output channels of the two stride-2 conv layers of the light camera stem.
         camera_grid: the stem's feature map is average-pooled to camera_grid² visual tokens.
+        camera_keypoints: P learned keypoints from the stem's feature map (spatial softmax: per
+            keypoint the expected image position and how peaked it is), one more visual token. Pooling
+            to camera_grid² cells blurs a small object (the ball is ~2x2 px at 32x32) into its cell;
+            a keypoint's position is continuous. 0 disables it.
         sample_rate: audio sample rate in Hz.
         control_hz: control rate; one tick carries sample_rate / control_hz audio samples.
         n_fft: log-mel window (samples); longer than one tick, so the tokenizer keeps the last
@@ -58,6 +62,7 @@ class TokenizerConfig:
     image_size: int = 32  # small on purpose: the stem must run per tick in well under a millisecond
     camera_channels: tuple[int, int] = (16, 32)
     camera_grid: int = 3  # 3x3 keeps left / centre / right, e.g. where a coloured ball is
+    camera_keypoints: int = 8
     # audio
     sample_rate: int = 16000
     control_hz: int = 50
@@ -86,6 +91,8 @@ class TokenizerConfig:
             raise ValueError(f"camera_channels must be two positive ints, got {self.camera_channels}")
         if self.image_size < 8 or self.image_size % 4:
             raise ValueError(f"image_size must be a multiple of 4 and >= 8, got {self.image_size}")
+        if self.camera_keypoints < 0:
+            raise ValueError(f"camera_keypoints must be >= 0, got {self.camera_keypoints}")
         if self.camera_grid > self.image_size // 4:
             raise ValueError(f"camera_grid {self.camera_grid} exceeds the stem's {self.image_size // 4}² map")
         if self.sample_rate % self.control_hz:

@@ -4,7 +4,7 @@ Dimension letters: B batch, T time (control ticks), N = B*T frames, W token widt
 S audio samples per tick, F n_fft, M mel bands, J joints (12), Nc / Na camera / audio tokens.
 
 Streams (one 50 Hz control tick, as the sim produces them):
-    camera  uint8 (H, W, 3) RGB, any size           -> Nc = camera_grid² tokens of width W
+    camera  uint8 (H, W, 3) RGB, any size           -> Nc = camera_grid² (+ 1 keypoint) tokens of width W
     audio   int16 (S,) mono PCM, S = rate / hz      -> Na = S / hop log-mel tokens of width W
     joints  float (3, J): position, velocity, effort \
     imu     float (10,): quat xyzw, gyro, accel      -> 1 proprioceptive token of width W
@@ -30,6 +30,7 @@ Every tokenizer validates its input and raises a ValueError naming the stream an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -134,7 +135,10 @@ def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
 
 
 class CameraTokenizer(nn.Module):
-    """RGB frame -> camera_grid² visual tokens via a light two-layer conv stem.
+    """RGB frame -> camera_grid² visual tokens via a light two-layer conv stem, plus (with
+    `camera_keypoints` P > 0) one keypoint token: a 1x1 conv scores P maps over the stem's s/4 x s/4
+    feature map; a softmax over each map's positions gives its expected position (x, y in [-1, 1]) and
+    its peakedness (see `spatial_softmax`), and the 3P numbers are projected to one token.
 
     Input uint8 (N, image_size, image_size, 3) (see `resize_frames`); output (N, Nc, W).
     Long inputs (training: N = B*T frames) run through the stem in blocks of `CHUNK` frames: every frame
@@ -154,6 +158,15 @@ class CameraTokenizer(nn.Module):
         self.conv1 = nn.Conv2d(3, c1, 3, stride=2, padding=1)
         self.conv2 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
         self.proj = nn.Linear(c2, cfg.token_dim)
+        self.keypoints = cfg.camera_keypoints
+        if self.keypoints:
+            self.n_tokens += 1
+            self.kp_score = nn.Conv2d(c2, self.keypoints, 1)
+            self.kp_proj = nn.Linear(3 * self.keypoints, cfg.token_dim)
+            side = cfg.image_size // 4
+            coords = torch.linspace(-1.0, 1.0, side)  # (side,) pixel centres across the map
+            pos = torch.stack([coords.repeat(side), coords.repeat_interleave(side)], dim=-1)  # (side², 2)
+            self.register_buffer("kp_pos", pos, persistent=False)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         if frames.shape[0] > 1:
@@ -178,8 +191,22 @@ class CameraTokenizer(nn.Module):
         x = frames.permute(0, 3, 1, 2).to(self.proj.weight.dtype) / 255.0 - 0.5  # (N, 3, s, s)
         x = F.silu(F.conv2d(x, c1.weight, c1.bias, c1.stride, c1.padding))  # (N, c1, s/2, s/2)
         x = F.silu(F.conv2d(x, c2.weight, c2.bias, c2.stride, c2.padding))  # (N, c2, s/4, s/4)
-        x = F.adaptive_avg_pool2d(x, self.grid).flatten(2).transpose(1, 2)  # (N, Nc, c2)
-        return linear(self.proj, x)  # (N, Nc, W)
+        pooled = F.adaptive_avg_pool2d(x, self.grid).flatten(2).transpose(1, 2)  # (N, grid², c2)
+        tokens = linear(self.proj, pooled)  # (N, grid², W)
+        if not self.keypoints:
+            return tokens
+        k = self.kp_score
+        scores = F.conv2d(x, k.weight, k.bias).flatten(2)  # (N, P, s/4 * s/4)
+        where, peak = spatial_softmax(scores, self.kp_pos)  # (N, P, 2), (N, P)
+        kp = linear(self.kp_proj, torch.cat([where.flatten(1), peak], dim=1))  # (N, W)
+        return torch.cat([tokens, kp[:, None]], dim=1)  # (N, Nc, W)
+
+
+def spatial_softmax(scores: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores (N, P, HW) over positions pos (HW, 2) -> expected position (N, P, 2) under the softmax of
+    each map, and its peakedness (N, P) = logsumexp - mean - log(HW) of the scores (0 for a flat map)."""
+    where = torch.softmax(scores, dim=-1) @ pos  # (N, P, 2)
+    return where, torch.logsumexp(scores, dim=-1) - scores.mean(-1) - math.log(scores.shape[-1])
 
 
 def mel_filterbank(cfg: TokenizerConfig) -> np.ndarray:
