@@ -78,20 +78,35 @@ TARGET_CUE = 0.95
 POSTURE_SKILLS = {"sit", "lie_down", "shake_paw"}
 
 
-def _session(policy: str, seed: int, learn_seconds: float, overrides: dict | None = None):
+def _session(policy: str, seed: int, learn_seconds: float, overrides: dict | None = None,
+             demo_gait_gain: list[float] | None = None):
     import torch
 
-    from yan_dog.session import SessionConfig, TeachSession
+    from yan_dog.session import TeachSession
 
     torch.set_num_threads(1)
-    policy_overrides = {**SessionConfig().policy_overrides, **(overrides or {})}
-    return TeachSession(SessionConfig(policy=policy, learn_seconds=learn_seconds, learn_during_demos=False,
-                                      seed=seed, policy_overrides=policy_overrides))
+    return TeachSession(session_config(policy, seed, learn_seconds, overrides, demo_gait_gain))
+
+
+def session_config(policy: str, seed: int, learn_seconds: float, overrides: dict | None = None,
+                   demo_gait_gain: list[float] | None = None):
+    """The bench's SessionConfig; `overrides` (from --set) change PolicyConfig fields, except those under
+    "learner", which change LearnerConfig fields."""
+    from yan_dog.session import SessionConfig
+    from yan_policy.learner import LearnerConfig
+
+    overrides = dict(overrides or {})
+    learner = LearnerConfig(**overrides.pop("learner", {}))
+    gain = {"demo_gait_gain_range": tuple(demo_gait_gain)} if demo_gait_gain else {}
+    return SessionConfig(policy=policy, learn_seconds=learn_seconds, learn_during_demos=False, seed=seed,
+                         policy_overrides={**SessionConfig().policy_overrides, **overrides}, learner=learner,
+                         **gain)
 
 
 def parse_overrides(items: list[str]) -> dict:
     """["tokenizer.imu_heading_frame=false", "cue_latch=0"] -> {"tokenizer": {...}, "cue_latch": 0}
-    (values are JSON; the dotted path names a PolicyConfig field or a field of one of its sections)."""
+    (values are JSON; the dotted path names a PolicyConfig field or a field of one of its sections, or
+    with "learner." a LearnerConfig field)."""
     out: dict = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -111,7 +126,8 @@ def parse_overrides(items: list[str]) -> dict:
 
 def single_skill_job(job: dict) -> dict:
     """Teach one skill from K demos to a fresh policy; evaluate at checkpoints of the budget."""
-    session = _session(job["policy"], job["seed"], job["learn_seconds"], job.get("overrides"))
+    session = _session(job["policy"], job["seed"], job["learn_seconds"], job.get("overrides"),
+                       job.get("demo_gait_gain"))
     try:
         session.demonstrate(job["skill"], job["k"], seed_offset=1000 * job["seed"])
         session.learner.focus = job["skill"]
@@ -137,7 +153,8 @@ def single_skill_job(job: dict) -> dict:
 
 def multi_skill_job(job: dict) -> dict:
     """Teach several skills in turn (K = 3 each) to one robot: retention and cue accuracy."""
-    session = _session(job["policy"], job["seed"], job["learn_seconds"], job.get("overrides"))
+    session = _session(job["policy"], job["seed"], job["learn_seconds"], job.get("overrides"),
+                       job.get("demo_gait_gain"))
     try:
         right_after, learn_s = {}, {}
         for skill in job["skills"]:
@@ -198,14 +215,14 @@ def build_jobs(cfg: dict, policies: list[str], parts: list[str], overrides: dict
                ) -> list[tuple]:
     """(function, job) pairs for the chosen parts; the long multi-skill jobs first, so two workers
     finish together (the loop job runs alone afterwards, see main). `overrides`: PolicyConfig changes
-    for every taught policy (an ablation)."""
-    jobs = []
+    for every taught policy (an ablation); `cfg["demo_gait_gain"]`: the demos' gait gain range."""
+    jobs, gain = [], cfg.get("demo_gait_gain")
     if "multi" in parts:
         for policy in policies:
             for seed in cfg["seeds"]:
                 job = {"kind": "multi", "policy": policy, "seed": seed, "skills": cfg["multi_skills"],
                        "learn_seconds": cfg["multi_learn_seconds"], "eval_episodes": cfg["eval_episodes"],
-                       "overrides": overrides or {}}
+                       "overrides": overrides or {}, "demo_gait_gain": gain}
                 jobs.append((multi_skill_job, job))
     if "single" in parts:
         for skill in cfg["skills"]:
@@ -214,7 +231,7 @@ def build_jobs(cfg: dict, policies: list[str], parts: list[str], overrides: dict
                     for seed in cfg["seeds"]:
                         job = {"kind": "single", "skill": skill, "k": k, "policy": policy, "seed": seed,
                                "learn_seconds": cfg["learn_seconds"], "eval_episodes": cfg["eval_episodes"],
-                               "checkpoints": k == 3, "overrides": overrides or {}}
+                               "checkpoints": k == 3, "overrides": overrides or {}, "demo_gait_gain": gain}
                         jobs.append((single_skill_job, job))
     return jobs
 
@@ -255,10 +272,13 @@ def summarize(results: list[dict], policies: list[str]) -> dict:
 
 def _check_overrides(overrides: dict) -> None:
     """Build the policy once here, so a misspelled --set key fails now, not in every worker."""
-    from yan_dog.session import SessionConfig, build_policy
+    from yan_dog.session import build_policy
 
     if overrides:
-        build_policy(SessionConfig(policy_overrides={**SessionConfig().policy_overrides, **overrides}))
+        try:
+            build_policy(session_config("yan", 0, 1.0, overrides))
+        except TypeError as e:  # LearnerConfig(**unknown)
+            raise ValueError(f"--set: {e}") from e
 
 
 def _job_key(r: dict) -> tuple:
@@ -278,8 +298,11 @@ def main(argv=None) -> int:
     shard.add_argument("--seeds", nargs="+", type=int, help="only these seeds")
     shard.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS, help="which parts to run")
     ap.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
-                    help="policy config changes for an ablation, e.g. tokenizer.imu_heading_frame=false "
-                         "(values are JSON; recorded in the output's config)")
+                    help="config changes for an ablation: PolicyConfig fields (tokenizer.imu_heading_frame="
+                         "false) or LearnerConfig ones (learner.lr_anneal_steps=0); values are JSON, "
+                         "recorded in the output's config")
+    ap.add_argument("--demo-gait-gain", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                    help="range of the demos' executed gait gain (default: SessionConfig's; 1 1: off)")
     shard.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
                        help="run nothing: merge these result files (their raw jobs) into --json")
     args = ap.parse_args(argv)
@@ -291,9 +314,11 @@ def main(argv=None) -> int:
             for r in json.loads(path.read_text())["raw"]:
                 merged[_job_key(r)] = r  # a job run twice: the later file wins
         results = list(merged.values())
-        ablations = {json.dumps(r.get("overrides", {}), sort_keys=True) for r in results}
+        ablations = {json.dumps([r.get("overrides", {}), r.get("demo_gait_gain")], sort_keys=True)
+                     for r in results}
         if len(ablations) > 1:
-            ap.error(f"--merge: these files ran different policy configs (--set): {sorted(ablations)}")
+            ap.error(f"--merge: these files ran different ablations (--set, --demo-gait-gain): "
+                     f"{sorted(ablations)}")
         cfg = {"merged_from": [str(p) for p in args.merge]}
     else:
         cfg = dict(QUICK if args.quick else FULL)
@@ -303,6 +328,7 @@ def main(argv=None) -> int:
         unknown = sorted(set(cfg["skills"]) - set(FULL["skills"]))
         if unknown:
             ap.error(f"unknown skills {unknown}; the benchmark's skills: {FULL['skills']}")
+        cfg["demo_gait_gain"] = args.demo_gait_gain
         try:
             cfg["overrides"] = parse_overrides(args.overrides)
             _check_overrides(cfg["overrides"])

@@ -77,7 +77,31 @@ def test_session_config_validates_itself():
         SessionConfig(learn_seconds=0)
     with pytest.raises(ValueError, match="execute_chunk"):
         SessionConfig(execute_chunk=0)
+    with pytest.raises(ValueError, match="demo_gait_gain_range"):
+        SessionConfig(demo_gait_gain_range=(1.0, 0.5))
+    with pytest.raises(ValueError, match="demo_gait_gain_range"):
+        SessionConfig(demo_gait_gain_range=(0.0, 1.0))
     assert np.isfinite(SessionConfig().learn_seconds)
+
+
+def test_a_slowed_demonstration_keeps_the_teachers_labels_and_turns_as_far():
+    """With a gait gain of 0.6 the robot turns slower, the teacher (closed-loop on the yaw turned)
+    commands 1 rad/s for longer, and the labels are the teacher's commands, not the executed ones."""
+    from yan_dog.recording import run_episode
+
+    session = TeachSession(SessionConfig(learn_seconds=1.0))
+    try:
+        runs = {g: run_episode(session.env, None, "demo", 7, skill="turn_left", demo_gait_gain=g)
+                for g in (1.0, 0.6)}
+    finally:
+        session.close()
+    turning = {g: r.episode.action[:, 2] > 0.5 for g, r in runs.items()}  # labelled yaw rate (rad/s)
+    for g, r in runs.items():
+        assert r.success and r.episode.extra["gait_gain"] == g
+        assert np.allclose(r.episode.action[turning[g], 2], 1.0)  # the teacher's command, not 0.6
+    assert turning[0.6].sum() > 1.3 * turning[1.0].sum()  # slower, so it commanded the turn for longer
+    with pytest.raises(ValueError, match="demo_gait_gain"):
+        run_episode(None, None, "demo", 0, demo_gait_gain=0.0)
 
 
 def test_evaluation_tells_a_wrong_skill_from_an_unfinished_one(monkeypatch):

@@ -1,7 +1,14 @@
 """Run episodes in the simulator and record them in the demonstration format (`yan_policy.episode`).
 
 Who acts, and which actions become labels:
-- a **demonstration**: the scripted teacher acts; every tick is labelled with its action;
+- a **demonstration**: the scripted teacher acts; every tick is labelled with its action. With a gait
+  gain g < 1 the robot executes the teacher's gait command (vx, vy, yaw rate) times g, while the label
+  stays the teacher's own command (DART-style noise in the demonstrations): a demonstration then runs
+  slower than the teacher asked, the teacher (closed-loop on the robot's progress) commands longer, and
+  across demonstrations with different gains *when* the teacher stops varies while *where* it stops
+  (turned 1.85 rad, at the ball) does not. With three demonstrations at one speed, time since the cue
+  predicts the stop as well as progress does, and a policy that learned time stopped early once its
+  own turning was slower than the teacher's;
 - a **try**: the robot (policy) acts alone; nothing is labelled;
 - a **corrected try** (HG-DAgger): the robot acts, and when its action stays far from what the teacher
   would do for `INTERVENE_AFTER_TICKS` ticks, the teacher takes over for the rest of the episode; the
@@ -24,6 +31,8 @@ INTERVENE_RMS = 0.6
 INTERVENE_AFTER_TICKS = 10  # consecutive wrong ticks (0.2 s at 50 Hz) before the teacher steps in
 # Per-dim scale of hybrid actions (vx, vy, yaw rate, 12 joint offsets) for the distance above.
 HYBRID_ACTION_SCALE = np.array([0.5, 0.5, 1.0] + [0.5] * 12, np.float32)
+GAIT_DIMS = 3  # the hybrid action's gait command (vx, vy, yaw rate) comes first
+MAX_DEMO_GAIT_GAIN = 1.5
 
 
 @dataclass
@@ -61,6 +70,7 @@ def run_episode(
     skill: str | None = None,
     track_skills: list[str] | None = None,
     render_every: int = 0,
+    demo_gait_gain: float = 1.0,
 ) -> EpisodeResult:
     """Run one episode of `env` (hybrid action mode) and record it.
 
@@ -72,11 +82,17 @@ def run_episode(
         skill: switch the env to this skill for the episode.
         track_skills: also evaluate these skills' checks (cue-selection accuracy).
         render_every: keep a chase-camera frame every this many ticks (0: none).
+        demo_gait_gain: in a demonstration, the robot executes the teacher's gait command times this
+            (the label stays the teacher's command; see the module docstring).
     """
     if mode not in ("demo", "try", "corrected"):
         raise ValueError(f"mode must be 'demo', 'try' or 'corrected', got {mode!r}")
     if mode != "demo" and policy_act is None:
         raise ValueError(f"mode {mode!r} needs a policy")
+    if not (np.isfinite(demo_gait_gain) and 0.0 < demo_gait_gain <= MAX_DEMO_GAIT_GAIN):
+        raise ValueError(f"demo_gait_gain must be in (0, {MAX_DEMO_GAIT_GAIN}], got {demo_gait_gain}")
+    gain = np.ones(len(HYBRID_ACTION_SCALE), np.float32)
+    gain[:GAIT_DIMS] = demo_gait_gain  # (15,) executed = teacher * gain in a demonstration
     u = env.unwrapped
     if u.action_mode != "hybrid":
         raise ValueError("record episodes in action_mode='hybrid' (one action space for every skill)")
@@ -92,7 +108,9 @@ def run_episode(
         if render_every and k % render_every == 0:
             frames.append(env.render())
         teacher = u.teacher_action()
-        if mode == "demo" or intervened_at is not None:
+        if mode == "demo":
+            action, labelled = teacher * gain, True
+        elif intervened_at is not None:
             action, labelled = teacher, True
         else:
             action, labelled = np.asarray(policy_act(obs), np.float32), False
@@ -118,7 +136,7 @@ def run_episode(
         source="scripted" if mode == "demo" else "intervention",
         success=bool(info["success"]),
         seed=seed,
-        extra={"intervened_at": intervened_at},
+        extra={"intervened_at": intervened_at, **({"gait_gain": demo_gait_gain} if mode == "demo" else {})},
         **{k: np.stack(v) for k, v in streams.items()},
     )
     return EpisodeResult(

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 import sim
-from yan_dog.recording import HYBRID_ACTION_SCALE, EpisodeResult, run_episode
+from yan_dog.recording import HYBRID_ACTION_SCALE, MAX_DEMO_GAIT_GAIN, EpisodeResult, run_episode
 from yan_policy.config import PolicyConfig
 from yan_policy.learner import Actor, LearnerConfig, OnlineLearner
 from yan_policy.library import SkillLibrary
@@ -52,6 +52,9 @@ class SessionConfig:
         policy_overrides: PolicyConfig fields to override. The default width 128 (about 0.8 M
             parameters for Yan) trains about twice as many steps per CPU second as the library's
             default 256, which matters with a 60 s learning budget.
+        demo_gait_gain_range: each scripted demonstration executes the teacher's gait command times a
+            gain drawn uniformly from this range (seeded by the demo's seed), labelled with the
+            teacher's own command: see `yan_dog.recording`. (1, 1) turns it off.
         learner: LearnerConfig (its seed is replaced by `seed`).
     """
 
@@ -64,9 +67,14 @@ class SessionConfig:
     seed: int = 0
     execute_chunk: int = 8
     policy_overrides: dict = field(default_factory=lambda: {"d_model": TEACH_D_MODEL})
+    demo_gait_gain_range: tuple[float, float] = (0.6, 1.0)
     learner: LearnerConfig = field(default_factory=LearnerConfig)
 
     def __post_init__(self):
+        lo, hi = self.demo_gait_gain_range = tuple(float(g) for g in self.demo_gait_gain_range)
+        if not 0 < lo <= hi <= MAX_DEMO_GAIT_GAIN:
+            raise ValueError(f"demo_gait_gain_range must satisfy 0 < low <= high <= {MAX_DEMO_GAIT_GAIN}, "
+                             f"got {self.demo_gait_gain_range}")
         if self.learn_seconds <= 0:
             raise ValueError(f"learn_seconds must be > 0, got {self.learn_seconds}")
         if self.execute_chunk < 1:
@@ -168,13 +176,16 @@ class TeachSession:
         sim.skills.get(skill)
         results = []
         for i in range(k):
+            seed = DEMO_SEED_BASE + seed_offset + i
+            gain = np.random.default_rng(seed).uniform(*self.config.demo_gait_gain_range)
             res = run_episode(
                 self.env,
                 None,
                 "demo",
-                DEMO_SEED_BASE + seed_offset + i,
+                seed,
                 skill=skill,
                 track_skills=sim.skills.names(),
+                demo_gait_gain=gain,
             )
             res.episode.extra["skills_satisfied"] = res.skills_satisfied
             self.learner.add_episode(res.episode)
