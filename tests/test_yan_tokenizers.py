@@ -22,14 +22,14 @@ def _obs(seed=0, **changes):
 
 
 def test_token_counts_and_widths(encoder):
-    assert (encoder.camera.n_tokens, encoder.camera.width) == (10, 64)  # 3x3 grid + keypoints
+    assert (encoder.camera.n_tokens, encoder.camera.width) == (9, 64)  # 3x3 grid (no keypoints by default)
     assert (encoder.audio.n_tokens, encoder.audio.width) == (2, 64)  # 320 samples / 160 hop
     assert (encoder.proprio.n_tokens, encoder.proprio.width) == (1, 64)
-    assert encoder.n_tokens == 13
+    assert encoder.n_tokens == 12
     with torch.no_grad():
         for hw in [(96, 96), (48, 64), (240, 320)]:  # any frame size is resized
             streams = encoder.streams_from_obs(_obs(camera=np.zeros((*hw, 3), np.uint8)))
-            assert tuple(encoder.camera(streams.camera.flatten(0, 1)).shape) == (1, 10, 64)
+            assert tuple(encoder.camera(streams.camera.flatten(0, 1)).shape) == (1, 9, 64)
             x, state = encoder(streams, encoder.initial_state(1, torch.float32))
             assert x.shape == (1, 1, 64) and state["audio_context"].shape == (1, 512)
 

@@ -92,7 +92,9 @@ class LearnerConfig:
     onset_weight: float = 4.0
     onset_window_s: float = 0.5
     change_weight: float = 4.0
-    lr_anneal_steps: int = 150  # ~40 CPU s of steps; constant lr made closed-loop success swing
+    # ~100 CPU s of steps, longer than the 60 s budget: with 150 the fit of a turn's stop stalled once the
+    # rate reached its floor; constant lr (0) made closed-loop success swing
+    lr_anneal_steps: int = 400
     lr_min_fraction: float = 0.1
     seed: int = 0
 
