@@ -362,7 +362,8 @@ def report(out: dict, policies: list[str]) -> None:
     if skills:
         rows = [
             [s, p, *[out["skills"][s][p].get(str(k), "-") for k in ks],
-             out["competence_seconds"][s][p] if out["competence_seconds"][s][p] is not None else "never"]
+             "-" if "3" not in out["skills"][s][p]  # not run at K = 3
+             else "never" if out["competence_seconds"][s][p] is None else out["competence_seconds"][s][p]]
             for s in skills
             for p in policies
         ]

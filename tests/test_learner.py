@@ -14,6 +14,7 @@ from yan_policy.learner import (
     DemoBuffer,
     LearnerConfig,
     OnlineLearner,
+    action_steps,
     collate,
     motion_onset,
 )
@@ -77,6 +78,27 @@ def test_collate_numbers_cues_marks_heard_ticks_and_weights_the_onset():
     led = collate([a, b], cue_ids={"whistle_falling": 1, "whistle_trill": 2}, cue_lead_ticks=3)
     assert led["cue_target"][0].tolist() == [0] * 7 + [1] * 13
     assert led["cue_target"][1].tolist() == [-1] * 2 + [0] + [2] * 12 + [-1] * 5
+
+
+def test_the_teachers_action_jumps_are_found_and_weighted():
+    """A turn: still, 1 rad/s from tick 5, still again from tick 12 (the stop). Both jumps are decisions;
+    a ramp of 0.02 per tick (a posture teacher) is not, and neither is a jump into an unlabelled tick."""
+    ep = fake_episode("turn_left", t=20, cue=None)
+    ep.action[:] = 0.0
+    ep.action[5:12, 2] = 1.0
+    assert action_steps(ep).tolist() == [5, 12]
+    ramp = fake_episode("sit", t=20, cue=None)
+    ramp.action[:] = 0.0
+    ramp.action[:, 3] = np.linspace(0.0, 0.38, 20)  # 0.02 rad per tick
+    assert action_steps(ramp).tolist() == []
+    ep.label_mask[12] = False
+    assert action_steps(ep).tolist() == [5]
+    ep.label_mask[12] = True
+    w = collate([ep], onset_weight=4.0, onset_lead_ticks=2, onset_window_ticks=3, change_weight=3.0)["weight"]
+    # the onset (tick 5) weighs 4 over ticks 3-7; the stop (tick 12) weighs 3 over ticks 10-14
+    assert w[0].tolist() == [1.0] * 3 + [4.0] * 5 + [1.0] * 2 + [3.0] * 5 + [1.0] * 5
+    with pytest.raises(ValueError, match="change_weight"):
+        LearnerConfig(change_weight=0.5)
 
 
 def test_cue_head_learns_which_cue_asked_for_the_episode():

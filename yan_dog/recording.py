@@ -7,8 +7,8 @@ Who acts, and which actions become labels:
   slower than the teacher asked, the teacher (closed-loop on the robot's progress) commands longer, and
   across demonstrations with different gains *when* the teacher stops varies while *where* it stops
   (turned 1.85 rad, at the ball) does not. With three demonstrations at one speed, time since the cue
-  predicts the stop as well as progress does, and a policy that learned time stopped early once its
-  own turning was slower than the teacher's;
+  predicts the stop as well as progress does. (Measured only together with the MSE loss and the stop's
+  loss weight: turn_left then stopped at 1.9-2.1 rad in 10 of 10 held-out episodes; see the README.);
 - a **try**: the robot (policy) acts alone; nothing is labelled;
 - a **corrected try** (HG-DAgger): the robot acts, and when its action stays far from what the teacher
   would do for `INTERVENE_AFTER_TICKS` ticks, the teacher takes over for the rest of the episode; the
