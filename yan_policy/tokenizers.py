@@ -339,12 +339,16 @@ def imu_in_heading_frame(imu: torch.Tensor, present: torch.Tensor, heading_rad: 
     (the tokenizer replaces them anyway). Of q and -q (one rotation) it gives the one with w >= 0: the
     sign then jumps only at half a turn from the start, where the yaw wraps anyway. Parallel over T and
     tick by tick alike."""
-    first = present.to(torch.uint8).argmax(dim=1)  # (B,) the first present tick (0 if none)
-    first_yaw = quat_yaw_rad(imu[torch.arange(imu.shape[0]), first, :4])  # (B,)
-    heading = torch.where(has_heading, heading_rad, first_yaw)  # (B,)
+    if bool(has_heading.all()):  # every tick after the first: nothing to set (a third of the cost)
+        heading, has = heading_rad, has_heading
+    else:
+        first = present.to(torch.uint8).argmax(dim=1)  # (B,) the first present tick (0 if none)
+        first_yaw = quat_yaw_rad(imu[torch.arange(imu.shape[0]), first, :4])  # (B,)
+        heading = torch.where(has_heading, heading_rad, first_yaw)  # (B,)
+        has = has_heading | present.any(dim=1)
     quat = unyaw_quat(imu[..., :4], heading[:, None])  # (B, T, 4)
     quat = torch.where(quat[..., 3:] < 0, -quat, quat)  # q and -q are one rotation: the one with w >= 0
-    return torch.cat([quat, imu[..., 4:]], dim=-1), heading, has_heading | present.any(dim=1)
+    return torch.cat([quat, imu[..., 4:]], dim=-1), heading, has
 
 
 # --------------------------------------------------------------------------- fusion
