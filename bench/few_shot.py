@@ -211,18 +211,19 @@ def _run(fn_job):
 PARTS = ("single", "multi", "loop")
 
 
-def build_jobs(cfg: dict, policies: list[str], parts: list[str], overrides: dict | None = None
-               ) -> list[tuple]:
+def build_jobs(cfg: dict, policies: list[str], parts: list[str]) -> list[tuple]:
     """(function, job) pairs for the chosen parts; the long multi-skill jobs first, so two workers
-    finish together (the loop job runs alone afterwards, see main). `overrides`: PolicyConfig changes
-    for every taught policy (an ablation); `cfg["demo_gait_gain"]`: the demos' gait gain range."""
-    jobs, gain = [], cfg.get("demo_gait_gain")
+    finish together (the loop job runs alone afterwards, see main). An ablation's `cfg["overrides"]`
+    (config changes, from --set) and `cfg["demo_gait_gain"]` (the demos' gait gain range) go into every
+    job."""
+    jobs = []
+    ablation = {"overrides": cfg.get("overrides") or {}, "demo_gait_gain": cfg.get("demo_gait_gain")}
     if "multi" in parts:
         for policy in policies:
             for seed in cfg["seeds"]:
                 job = {"kind": "multi", "policy": policy, "seed": seed, "skills": cfg["multi_skills"],
                        "learn_seconds": cfg["multi_learn_seconds"], "eval_episodes": cfg["eval_episodes"],
-                       "overrides": overrides or {}, "demo_gait_gain": gain}
+                       **ablation}
                 jobs.append((multi_skill_job, job))
     if "single" in parts:
         for skill in cfg["skills"]:
@@ -231,7 +232,7 @@ def build_jobs(cfg: dict, policies: list[str], parts: list[str], overrides: dict
                     for seed in cfg["seeds"]:
                         job = {"kind": "single", "skill": skill, "k": k, "policy": policy, "seed": seed,
                                "learn_seconds": cfg["learn_seconds"], "eval_episodes": cfg["eval_episodes"],
-                               "checkpoints": k == 3, "overrides": overrides or {}, "demo_gait_gain": gain}
+                               "checkpoints": k == 3, **ablation}
                         jobs.append((single_skill_job, job))
     return jobs
 
@@ -334,7 +335,7 @@ def main(argv=None) -> int:
             _check_overrides(cfg["overrides"])
         except ValueError as e:
             ap.error(str(e))
-        jobs = build_jobs(cfg, args.policies, args.parts, cfg["overrides"])
+        jobs = build_jobs(cfg, args.policies, args.parts)
         results = []
         with mp.get_context("spawn").Pool(args.workers, maxtasksperchild=1) as pool:
             jobs_done = pool.imap_unordered(_run, jobs)

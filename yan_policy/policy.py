@@ -62,7 +62,7 @@ State = dict[str, torch.Tensor]
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 # what checkpoints written before these options existed were built with
 PRE_CUE_HEADS_CONFIG = {"cue_heads": False, "cue_latch": 0.0}
-PRE_HEADING_FRAME_TOKENIZER = {"imu_heading_frame": False, "camera_keypoints": 0}
+PRE_HEADING_FRAME_TOKENIZER = {"imu_heading_frame": False, "camera_keypoints": 0}  # (added together)
 
 
 class ActionHead(nn.Module):
