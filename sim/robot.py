@@ -32,6 +32,12 @@ LOWER_LIMITS_RAD = (-2.69653369433, -0.916297857297)
 JOINT_LOWER_RAD = np.array([-HIP_LIMIT_RAD, UPPER_LIMITS_RAD[0], LOWER_LIMITS_RAD[0]] * 4, np.float64)
 JOINT_UPPER_RAD = np.array([HIP_LIMIT_RAD, UPPER_LIMITS_RAD[1], LOWER_LIMITS_RAD[1]] * 4, np.float64)
 
+# Left-right mirror image of a joint vector: the legs swap sides (FR <-> FL, RR <-> RL) and the hip
+# (abduction) joints, whose axis is the body's x axis on every leg, change sign. Checked against the leg
+# kinematics in the tests: mirrored angles put every foot at its mirror point.
+MIRROR_MOTOR_PERMUTATION = (3, 4, 5, 0, 1, 2, 9, 10, 11, 6, 7, 8)
+MIRROR_MOTOR_SIGN = (-1.0, 1.0, 1.0) * 4
+
 STAND_POSE_RAD = np.array([0.0, 0.9, -1.8] * 4, np.float64)
 STAND_BASE_HEIGHT_M = 0.30  # base z when standing in STAND_POSE_RAD
 SPAWN_BASE_HEIGHT_M = 0.31  # spawn a little above the standing height, so feet do not start in the floor

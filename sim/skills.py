@@ -68,6 +68,9 @@ class Skill:
         hold_s: how long `check` must hold continuously to count as a success (s).
         start_posture: "stand" or "lie" (the robot's posture at t = 0).
         description: one line for people.
+        mirror_symmetric: the skill is its own left-right mirror image (sitting, walking forward, coming
+            to a ball on either side; not turning left, not raising the right paw): a mirrored
+            demonstration of it is a demonstration of it too, and a learner may train on both.
     """
 
     name: str
@@ -79,6 +82,7 @@ class Skill:
     hold_s: float = 1.0
     start_posture: str = "stand"
     description: str = ""
+    mirror_symmetric: bool = False
 
     def __post_init__(self):
         if not self.name or not self.name.replace("_", "").isalnum():
@@ -145,6 +149,13 @@ def get(name: str) -> Skill:
 
 def names() -> list[str]:
     return list(_REGISTRY)
+
+
+def is_mirror_symmetric(name: str) -> bool:
+    """Whether the registered skill `name` is its own mirror image (False for unregistered names, e.g.
+    a skill taught only on a real robot)."""
+    skill = _REGISTRY.get(name)
+    return bool(skill and skill.mirror_symmetric)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -346,6 +357,7 @@ BUILTIN_SKILLS = (
         cue="whistle_double",
         start_posture="lie",
         duration_s=4.0,
+        mirror_symmetric=True,
         description=f"get up from lying and stand level (base >= {STAND_MIN_HEIGHT_M} m) for 1 s",
     ),
     Skill(
@@ -354,6 +366,7 @@ BUILTIN_SKILLS = (
         check_sit,
         cue="whistle_falling",
         duration_s=4.0,
+        mirror_symmetric=True,
         description="rear lowered, front up (nose-up >= 0.3 rad), all feet down, held 1 s",
     ),
     Skill(
@@ -362,6 +375,7 @@ BUILTIN_SKILLS = (
         check_lie_down,
         cue="whistle_trill",
         duration_s=4.0,
+        mirror_symmetric=True,
         description=f"trunk on the floor (base <= {LIE_MAX_HEIGHT_M} m), level, held 1 s",
     ),
     Skill(
@@ -380,6 +394,7 @@ BUILTIN_SKILLS = (
         action_mode="gait",
         duration_s=6.0,
         hold_s=0.2,
+        mirror_symmetric=True,
         description=f">= {WALK_MIN_DISTANCE_M} m forward along the start heading, drift <= 0.4 m",
     ),
     Skill(
@@ -410,6 +425,7 @@ BUILTIN_SKILLS = (
         action_mode="gait",
         duration_s=8.0,
         hold_s=0.5,
+        mirror_symmetric=True,
         description=f"walk to the orange ball and face it, within {BALL_REACH_M} m, held 0.5 s",
     ),
 )

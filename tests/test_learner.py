@@ -301,3 +301,13 @@ def test_lr_anneals_after_new_data_and_restarts_on_the_next_demo():
 def test_lr_anneal_settings_are_validated(bad):
     with pytest.raises(ValueError, match="lr_anneal_steps"):
         LearnerConfig(**bad)
+
+
+def test_learner_stores_episodes_at_the_policys_camera_size():
+    learner = OnlineLearner(small_policy())
+    ep = fake_episode(t=4)  # 24x24 frames
+    learner.add_episode(ep)
+    size = learner.policy.config.tokenizer.image_size
+    (stored,) = learner.buffer.all()
+    assert stored.camera.shape == (4, size, size, 3) and ep.camera.shape == (4, 24, 24, 3)
+    np.testing.assert_array_equal(stored.action, ep.action)

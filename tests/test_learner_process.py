@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 import torch
 
+import sim.skills
 from tests.test_teach_data import fake_episode, small_policy
+from yan_dog.session import A1_MIRROR
 from yan_policy.learner import Actor, LearnerConfig
 from yan_policy.learner_process import START_METHOD, ProcessLearner, SharedWeights
 
@@ -76,7 +78,9 @@ def test_the_child_trains_on_episodes_given_before_start_and_the_actor_picks_up_
     policy = small_policy()
     initial = weights(policy).clone()
     config = LearnerConfig(batch_episodes=2, publish_every=2)
-    learner = ProcessLearner(policy, config, nice=5, sched_idle=True)
+    # with the mirror images of symmetric skills ("sit"): the spec and the predicate reach the child
+    learner = ProcessLearner(policy, config, nice=5, sched_idle=True, mirror=A1_MIRROR,
+                             symmetric=sim.skills.is_mirror_symmetric)
     try:
         for seed in range(3):  # before the child exists: they wait, behind the policy
             learner.add_episode(fake_episode(seed=seed))
@@ -113,11 +117,11 @@ def test_a_failure_in_the_child_is_raised_by_stop_with_its_traceback():
     try:
         learner.add_episode(fake_episode(seed=0))
         other = fake_episode(seed=1)
-        other.camera = np.zeros((len(other), 32, 32, 3), np.uint8)  # a camera size the first one lacks
+        other.audio = np.zeros((len(other), 160), np.int16)  # an audio block size the first one lacks
         learner.add_episode(other)
         learner.start()
         assert wait_for(lambda: not learner.running), "training on mismatched episodes did not fail"
-        with pytest.raises(RuntimeError, match="disagree on the camera shape"):
+        with pytest.raises(RuntimeError, match="disagree on the audio shape"):
             learner.stop()
         with pytest.raises(RuntimeError, match="exited"):
             learner.start()  # its demonstrations died with it: say so instead of silently starting over

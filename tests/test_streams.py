@@ -8,8 +8,9 @@ import pytest
 from sim.robot import MOTOR_NAMES
 from yan_dog import streams as st
 from yan_policy.episode import Episode
+from yan_policy.tokenizers import episode_at_image_size
 
-SPEC = st.TokenSpec()  # the policy defaults: 32x32 camera, 320 samples per tick, hop 160, 12 joints
+SPEC = st.TokenSpec()  # the policy defaults: 64x64 camera, 320 samples per tick, hop 160, 12 joints
 CONTROL_HZ = 50.0
 
 
@@ -235,7 +236,7 @@ def test_episode_at_image_size_resizes_the_camera_only():
                  joints=np.zeros((t, 3, 12)), imu=np.zeros((t, 10)), action=np.ones((t, 15)),
                  camera=rng.integers(0, 256, (t, 96, 96, 3), dtype=np.uint8), audio=np.zeros((t, 320)),
                  cue="x")
-    small = st.episode_at_image_size(ep, 32)
+    small = episode_at_image_size(ep, 32)
     assert small.camera.shape == (t, 32, 32, 3) and small.cue == "x"
     np.testing.assert_array_equal(small.action, ep.action)
-    assert st.episode_at_image_size(small, 32) is small
+    assert episode_at_image_size(small, 32) is small

@@ -252,19 +252,22 @@ def test_parallel_form_equals_stepping_once_the_cue_latches():
 def test_checkpoints_from_before_the_cue_heads_load_without_them(tmp_path):
     from safetensors.torch import load_file, save_file
 
-    tokenizer = TokenizerConfig(**{**tiny_config().tokenizer.__dict__, "imu_heading_frame": False})
+    tokenizer = TokenizerConfig(**{**tiny_config().tokenizer.__dict__, "imu_heading_frame": False,
+                                   "camera_pool": "avg"})
     old = _policy("yan", cue_heads=False, cue_latch=0.0, tokenizer=tokenizer)
     old.save(tmp_path / "old")
     weights = tmp_path / "old" / "model.safetensors"
     config = old.config.to_dict()
-    del config["cue_heads"], config["cue_latch"], config["tokenizer"]["imu_heading_frame"]  # as once written
+    del config["cue_heads"], config["cue_latch"]  # as once written
+    del config["tokenizer"]["imu_heading_frame"], config["tokenizer"]["camera_pool"]
     save_file(load_file(weights), weights, {"policy": "yan", "config": json.dumps(config)})
     loaded = load_policy(tmp_path / "old")
     assert not loaded.config.cue_heads and loaded.config.cue_latch == 0.0
-    assert not loaded.config.tokenizer.imu_heading_frame
+    assert not loaded.config.tokenizer.imu_heading_frame and loaded.config.tokenizer.camera_pool == "avg"
     ticks = _ticks(old.config, 4)
     np.testing.assert_array_equal(_rollout(loaded, ticks)[0], _rollout(old, ticks)[0])
     new = make_policy("yan", tiny_config()).config
     assert new.cue_heads and new.tokenizer.imu_heading_frame  # new policies get them
+    assert new.tokenizer.camera_pool == "avgmax"
     with pytest.raises(ValueError, match="cue_latch must be in"):
         tiny_config(cue_latch=1.5)

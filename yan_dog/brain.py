@@ -39,20 +39,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import sim.skills
 from sim.env import hybrid_joint_targets
 from sim.gait import TrotController
 from sim.robot import NUM_MOTORS, clamp_to_joint_limits
-from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig, build_learner, build_policy, learner_config
-from yan_dog.streams import TokenSpec, episode_at_image_size
+from yan_dog.session import (
+    A1_MIRROR,
+    HYBRID_ACTION_DIM,
+    SessionConfig,
+    build_learner,
+    build_policy,
+    learner_config,
+)
+from yan_dog.streams import TokenSpec
 from yan_policy.episode import SOURCES, Episode
 from yan_policy.learner import Actor
 from yan_policy.learner_process import ProcessLearner
 from yan_policy.library import SkillLibrary, check_skill_name
+from yan_policy.tokenizers import episode_at_image_size
 
 MODES = ("idle", "demonstrating")
 HOLD_ACTION = np.zeros(HYBRID_ACTION_DIM)  # zero gait command, zero offsets: stand still
 MIN_DEMO_TICKS = 10  # shorter demonstrations (0.2 s at 50 Hz) are discarded as accidental
-MAX_DEMO_S = 120.0  # a demonstration is not recorded beyond this (bounds memory: ~40 MB at 32x32)
+MAX_DEMO_S = 120.0  # a demonstration is not recorded beyond this (bounds memory: ~100 MB at 64x64)
 STATS_WINDOW_TICKS = 500  # 10 s at 50 Hz
 GC_PAUSES_KEPT = 32  # recent garbage-collector pauses kept to explain a late tick
 MAX_NICE = 19
@@ -378,12 +387,14 @@ class BrainCore:
         if config.learner_process:
             self.learner = ProcessLearner(build_policy(config.session, library),
                                           learner_config(config.session), nice=config.learner_nice,
-                                          sched_idle=config.learner_sched_idle)
+                                          sched_idle=config.learner_sched_idle, mirror=A1_MIRROR,
+                                          symmetric=sim.skills.is_mirror_symmetric)
         else:
             self.learner = build_learner(config.session, library, load_demos=False)
         self.spec = TokenSpec.from_tokenizer(self.learner.policy.config.tokenizer)
         if library is not None and library.skills:
             for ep in library.demos():
+                # resized before it goes to a learner process (a quarter of the bytes through the pipe)
                 self.learner.add_episode(episode_at_image_size(ep, self.spec.image_size))
         self.actor = Actor(self.learner, execute_chunk=config.session.execute_chunk)
         self.gait = TrotController()

@@ -90,7 +90,7 @@ def cmd_teach_from_bag(args) -> int:
     """Learn the demonstrations recorded in a ROS 2 session bag, as the brain saw them, into the library."""
     from yan_dog.bag import bag_message_count, episodes_from_bag
     from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig, build_learner
-    from yan_dog.streams import TokenSpec, episode_at_image_size
+    from yan_dog.streams import TokenSpec
     from yan_policy.library import SkillLibrary
 
     path = args.from_bag
@@ -110,7 +110,7 @@ def cmd_teach_from_bag(args) -> int:
     if wrong:
         raise SystemExit(f"yan-dog: {path}: teach actions must be {HYBRID_ACTION_DIM}-D, got {wrong}")
     for ep in library.demos() if library.skills else []:  # rehearsed while the new demonstrations are learned
-        learner.add_episode(episode_at_image_size(ep, spec.image_size))
+        learner.add_episode(ep)  # (the learner stores it at the policy's camera size)
     skills = sorted({e.skill for e in episodes})
     for ep in episodes:
         learner.add_episode(ep)

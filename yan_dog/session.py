@@ -20,6 +20,7 @@ import torch
 
 import sim
 from yan_dog.recording import HYBRID_ACTION_SCALE, MAX_DEMO_GAIT_GAIN, EpisodeResult, run_episode
+from yan_policy.augment import MirrorSpec
 from yan_policy.config import PolicyConfig
 from yan_policy.learner import Actor, LearnerConfig, OnlineLearner
 from yan_policy.library import SkillLibrary
@@ -85,6 +86,9 @@ class SessionConfig:
             raise ValueError(f"corrected_tries must be >= 0, got {self.corrected_tries}")
 
 
+A1_MIRROR = MirrorSpec(sim.robot.MIRROR_MOTOR_PERMUTATION, sim.robot.MIRROR_MOTOR_SIGN)
+
+
 def _merged(base: dict, overrides: dict) -> dict:
     """base with overrides applied; a dict given for a section (e.g. "tokenizer") overrides only its keys."""
     out = dict(base)
@@ -117,8 +121,12 @@ def build_learner(
     config: SessionConfig, library: SkillLibrary | None = None, load_demos: bool = True
 ) -> OnlineLearner:
     """The online learner of a teach session (in sim or on the ROS brain): `build_policy`'s policy and
-    `learner_config`, and (with `load_demos`) every demonstration the library holds."""
-    learner = OnlineLearner(build_policy(config, library), learner_config(config))
+    `learner_config`, and (with `load_demos`) every demonstration the library holds. Demonstrations of
+    mirror-symmetric skills (`sim.skills.is_mirror_symmetric`) also train as their mirror images (the A1's
+    `A1_MIRROR`; `LearnerConfig.mirror_prob` = 0 turns it off)."""
+    learner = OnlineLearner(
+        build_policy(config, library), learner_config(config), A1_MIRROR, sim.skills.is_mirror_symmetric
+    )
     if library is not None and load_demos:
         for ep in library.demos() if library.skills else []:
             learner.add_episode(ep)

@@ -25,8 +25,9 @@ learn. This module does only the sensor-side work, and every step is exactly inv
 `obs_from_tokens(tokens_from_obs(obs)) == obs` for a frame already at the policy's size.
 
 Episodes the brain records hold camera frames at the policy's size s (what the tokens carry);
-`episode_at_image_size` brings episodes recorded at another size (the sim's 96x96) to s, so both can share
-a training batch (the policy resizes every frame to s anyway, with the same INTER_AREA resize).
+`yan_policy.tokenizers.episode_at_image_size` brings episodes recorded at another size (the sim's 96x96)
+to s, so both can share a training batch (the policy resizes every frame to s anyway, with the same
+INTER_AREA resize).
 
 Every decode/validate function raises a ValueError naming the stream, the field and the fault.
 """
@@ -44,7 +45,6 @@ import numpy as np
 
 from sim.robot import MOTOR_NAMES
 from yan_policy.config import TokenizerConfig
-from yan_policy.episode import Episode
 from yan_policy.tokenizers import IMU_DIM
 
 JOINT_NAMES: tuple[str, ...] = MOTOR_NAMES  # the policy's joint order: FR, FL, RR, RL x hip, upper, lower
@@ -301,20 +301,6 @@ def tokens_from_obs(obs: Mapping[str, np.ndarray], spec: TokenSpec) -> dict[str,
         "audio": audio_tokens(obs["audio"], spec.hop),
         "proprio": proprio_tokens(obs["joints"], obs["imu"]),
     }
-
-
-def episode_at_image_size(episode: Episode, image_size: int) -> Episode:
-    """The episode with its camera resized to image_size² as the policy resizes it (INTER_AREA), so that
-    episodes recorded at any camera size (sim 96x96, brain s x s) can share one training batch."""
-    cam = episode.camera
-    if cam is None or cam.shape[1:3] == (image_size, image_size):
-        return episode
-    small = np.stack([cv2.resize(f, (image_size, image_size), interpolation=cv2.INTER_AREA) for f in cam])
-    return Episode.from_stored(episode.metadata(), {
-        **{k: getattr(episode, k) for k in ("stamps_s", "joints", "imu", "action", "audio")
-           if getattr(episode, k) is not None},
-        "label_mask": episode.label_mask, "camera": small,  # (T, s, s, 3)
-    })
 
 
 # --------------------------------------------------------------------------- audio re-chunking

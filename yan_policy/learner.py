@@ -30,7 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from yan_policy.augment import MirrorSpec, mirror_episode
 from yan_policy.episode import STREAMS, Episode
+from yan_policy.tokenizers import episode_at_image_size
 
 GIL_SWITCH_S = 0.0005  # thread switch interval (s) while a control loop runs (Python's default: 5 ms)
 HISTORY_STEPS = 2000  # training logs kept (the newest): unbounded, a robot that learns for hours grew
@@ -77,12 +79,16 @@ class LearnerConfig:
             from `lr` down to `lr * lr_min_fraction` over this many steps, then stays there; a new
             demonstration restarts it at `lr`. 0 keeps `lr` constant.
         lr_min_fraction: where the anneal ends, as a fraction of `lr`.
+        mirror_prob: each sampled episode of a left-right symmetric skill (see `OnlineLearner`'s
+            `mirror`) is trained on as its mirror image with this probability (`yan_policy.augment`).
         seed: seeds batch sampling.
     """
 
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    batch_episodes: int = 4  # 4 gave twice the steps per CPU second of 8 and learned as well
+    # 2: come_to_ball must learn where the ball is from the camera, which takes ~250 steps; 2 gave 245 steps
+    # in 60 CPU s and success 0.65, 4 gave 152 and 0.47 (seeds 0, 1); earlier, 4 learned as well as 8
+    batch_episodes: int = 2
     window_ticks: int = 0
     rehearsal_fraction: float = 0.5
     max_grad_norm: float = 1.0
@@ -96,6 +102,7 @@ class LearnerConfig:
     # rate reached its floor; constant lr (0) made closed-loop success swing
     lr_anneal_steps: int = 400
     lr_min_fraction: float = 0.1
+    mirror_prob: float = 0.5
     seed: int = 0
 
     def __post_init__(self):
@@ -112,6 +119,8 @@ class LearnerConfig:
         if self.onset_weight < 1 or self.onset_window_s < 0 or self.change_weight < 1:
             raise ValueError(f"need onset_weight >= 1, change_weight >= 1 and onset_window_s >= 0, got "
                              f"{self.onset_weight}, {self.change_weight}, {self.onset_window_s}")
+        if not 0.0 <= self.mirror_prob <= 1.0:
+            raise ValueError(f"mirror_prob must be in [0, 1], got {self.mirror_prob}")
         if self.lr_anneal_steps < 0 or not 0.0 < self.lr_min_fraction <= 1.0:
             raise ValueError(f"need lr_anneal_steps >= 0 and lr_min_fraction in (0, 1], got "
                              f"{self.lr_anneal_steps}, {self.lr_min_fraction}")
@@ -284,9 +293,26 @@ class OnlineLearner:
     Args:
         policy: the policy to train (owned by the learner from now on).
         config: LearnerConfig.
+        mirror: how the robot's joints mirror (`yan_policy.augment.MirrorSpec`); with `symmetric`, the
+            episodes of symmetric skills are also trained on as their mirror images (`mirror_prob`).
+        symmetric: skill name -> whether the skill is its own left-right mirror image (asked at every
+            sampled episode, so skills registered later count too).
     """
 
-    def __init__(self, policy: torch.nn.Module, config: LearnerConfig | None = None):
+    def __init__(
+        self,
+        policy: torch.nn.Module,
+        config: LearnerConfig | None = None,
+        mirror: MirrorSpec | None = None,
+        symmetric: Callable[[str], bool] | None = None,
+    ):
+        if (mirror is None) != (symmetric is None):
+            raise ValueError("give both `mirror` and `symmetric`, or neither")
+        if mirror is not None and mirror.n_joints != policy.config.tokenizer.n_joints:
+            raise ValueError(f"mirror spec has {mirror.n_joints} joints, the policy "
+                             f"{policy.config.tokenizer.n_joints}")
+        self.mirror, self.symmetric = mirror, symmetric
+        self._mirrors: dict[int, Episode] = {}  # id of a stored episode -> its mirror image
         self.config = config or LearnerConfig()
         self.policy = policy
         self.buffer = DemoBuffer()
@@ -323,14 +349,27 @@ class OnlineLearner:
                 self._cue_overflow_warned = True
                 warnings.warn(f"more cues than cue_classes={self.policy.config.cue_classes}: cue "
                               f"{episode.cue!r} gets no auxiliary cue loss", stacklevel=2)
-        self.buffer.add(episode)
+        # stored at the policy's camera size: resized once here, not at every training step
+        self.buffer.add(episode_at_image_size(episode, self.policy.config.tokenizer.image_size))
         self._data_step = self.steps
+
+    def _mirrored(self, episode: Episode) -> Episode:
+        """The stored episode's mirror image, made once (the learner thread is its only user)."""
+        key = id(episode)  # the buffer keeps every episode alive, so its id is not reused
+        if key not in self._mirrors:
+            self._mirrors[key] = mirror_episode(episode, self.mirror)
+        return self._mirrors[key]
 
     # --- training ----------------------------------------------------------------------------------------
     def train_step(self) -> dict:
         """One optimizer step on a sampled batch; returns its logs."""
         c = self.config
         episodes = self.buffer.sample(c.batch_episodes, self._rng, self.focus, c.rehearsal_fraction)
+        if self.mirror is not None:
+            episodes = [
+                self._mirrored(e) if self.symmetric(e.skill) and self._rng.random() < c.mirror_prob else e
+                for e in episodes
+            ]
         hz = episodes[0].control_hz
         batch = collate(
             episodes,

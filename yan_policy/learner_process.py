@@ -32,9 +32,11 @@ import threading
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable
 
 import torch
 
+from yan_policy.augment import MirrorSpec
 from yan_policy.episode import Episode
 from yan_policy.learner import LearnerConfig, OnlineLearner
 
@@ -109,9 +111,10 @@ class SharedWeights:
 class _SharedWeightsLearner(OnlineLearner):
     """OnlineLearner whose `publish` writes into shared memory instead of making a frozen copy."""
 
-    def __init__(self, policy: torch.nn.Module, config: LearnerConfig, shared: SharedWeights):
+    def __init__(self, policy: torch.nn.Module, config: LearnerConfig, shared: SharedWeights,
+                 mirror: MirrorSpec | None = None, symmetric: Callable[[str], bool] | None = None):
         self._shared = shared
-        super().__init__(policy, config)
+        super().__init__(policy, config, mirror, symmetric)
 
     def _frozen_copy(self) -> torch.nn.Module:
         return self.policy  # the other process reads the shared array, not this object
@@ -134,7 +137,8 @@ def _lower_priority(nice: int, sched_idle: bool) -> None:
 
 
 def _child_main(config: LearnerConfig, shared: SharedWeights, commands, events, counters, nice: int,
-                sched_idle: bool, parent_pid: int) -> None:
+                sched_idle: bool, parent_pid: int, mirror: MirrorSpec | None = None,
+                symmetric: Callable[[str], bool] | None = None) -> None:
     """The learner process: train while running and there are demonstrations; obey the commands. The
     first command is ("policy", pickled module): sent over the queue, not as an argument, so that the parent's
     `Process.start()` does not block writing megabytes into the pipe while the child imports torch."""
@@ -152,7 +156,7 @@ def _child_main(config: LearnerConfig, shared: SharedWeights, commands, events, 
             policy = pickle.loads(data)  # from our own parent: trusted
         if policy is None:
             return
-        learner = _SharedWeightsLearner(policy, config, shared)
+        learner = _SharedWeightsLearner(policy, config, shared, mirror, symmetric)
         running = False
         while _parent_alive(parent_pid):
             idle = not running or len(learner.buffer) == 0
@@ -216,7 +220,11 @@ class ProcessLearner:
     """
 
     def __init__(self, policy: torch.nn.Module, config: LearnerConfig | None = None, nice: int = 0,
-                 sched_idle: bool = False):
+                 sched_idle: bool = False, mirror: MirrorSpec | None = None,
+                 symmetric: Callable[[str], bool] | None = None):
+        if (mirror is None) != (symmetric is None):
+            raise ValueError("give both `mirror` and `symmetric`, or neither")
+        self.mirror, self.symmetric = mirror, symmetric  # (a module-level function: it is pickled by name)
         if not 0 <= nice <= MAX_NICE:
             raise ValueError(f"nice must be in [0, {MAX_NICE}], got {nice}")
         self.config = config or LearnerConfig()
@@ -308,7 +316,7 @@ class ProcessLearner:
         self._process = self._ctx.Process(
             target=_child_main, name="yan-learner", daemon=True,
             args=(self.config, self._shared, self._commands, self._events, self._counters, self.nice,
-                  self.sched_idle, os.getpid()),
+                  self.sched_idle, os.getpid(), self.mirror, self.symmetric),
         )
         self._process.start()  # returns at once: the child imports torch on its own time
         # As bytes: a tensor put on a multiprocessing queue as is moves its storage into shared memory

@@ -63,6 +63,7 @@ WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 # what checkpoints written before these options existed were built with
 PRE_CUE_HEADS_CONFIG = {"cue_heads": False, "cue_latch": 0.0}
 PRE_HEADING_FRAME_TOKENIZER = {"imu_heading_frame": False, "camera_keypoints": 0}  # (added together)
+PRE_CAMERA_POOL_TOKENIZER = {"camera_pool": "avg"}
 
 
 class ActionHead(nn.Module):
@@ -351,7 +352,8 @@ def read_checkpoint_header(path: str | Path) -> tuple[str, PolicyConfig]:
     # a config written before these options existed lacks them: the policy was built (and trained) without
     config = {**PRE_CUE_HEADS_CONFIG, **json.loads(meta["config"])}
     if isinstance(config.get("tokenizer"), dict):
-        config["tokenizer"] = {**PRE_HEADING_FRAME_TOKENIZER, **config["tokenizer"]}
+        old = {**PRE_HEADING_FRAME_TOKENIZER, **PRE_CAMERA_POOL_TOKENIZER}
+        config["tokenizer"] = {**old, **config["tokenizer"]}
     return meta["policy"], PolicyConfig.from_dict(config)
 
 

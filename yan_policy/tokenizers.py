@@ -30,6 +30,7 @@ Every tokenizer validates its input and raises a ValueError naming the stream an
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from yan_policy.config import STREAMS, TokenizerConfig
+from yan_policy.episode import Episode
 from yan_policy.fastops import linear, rms_norm
 
 IMU_DIM = 10
@@ -134,6 +136,18 @@ def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def episode_at_image_size(episode: Episode, size: int) -> Episode:
+    """The episode with its camera resized to size² exactly as the policy resizes frames (`resize_frames`),
+    so that episodes recorded at any camera size (sim 96x96, brain s x s) share one training batch, and a
+    learner that stores them at the policy's size does not resize every frame at every step. Unchanged
+    (the same object) when there is no camera or it already has that size."""
+    cam = episode.camera
+    if cam is None or cam.shape[1:3] == (size, size):
+        return episode
+    small = resize_frames(torch.from_numpy(cam), size).numpy()  # (T, s, s, 3)
+    return dataclasses.replace(episode, camera=small)
+
+
 class CameraTokenizer(nn.Module):
     """RGB frame -> camera_grid² visual tokens via a light two-layer conv stem, plus (with
     `camera_keypoints` P > 0) one keypoint token: a 1x1 conv scores P maps over the stem's s/4 x s/4
@@ -157,7 +171,8 @@ class CameraTokenizer(nn.Module):
         self.width = cfg.token_dim
         self.conv1 = nn.Conv2d(3, c1, 3, stride=2, padding=1)
         self.conv2 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
-        self.proj = nn.Linear(c2, cfg.token_dim)
+        self.pool = cfg.camera_pool
+        self.proj = nn.Linear(2 * c2 if self.pool == "avgmax" else c2, cfg.token_dim)
         self.keypoints = cfg.camera_keypoints
         if self.keypoints:
             self.n_tokens += 1
@@ -191,7 +206,13 @@ class CameraTokenizer(nn.Module):
         x = frames.permute(0, 3, 1, 2).to(self.proj.weight.dtype) / 255.0 - 0.5  # (N, 3, s, s)
         x = F.silu(F.conv2d(x, c1.weight, c1.bias, c1.stride, c1.padding))  # (N, c1, s/2, s/2)
         x = F.silu(F.conv2d(x, c2.weight, c2.bias, c2.stride, c2.padding))  # (N, c2, s/4, s/4)
-        pooled = F.adaptive_avg_pool2d(x, self.grid).flatten(2).transpose(1, 2)  # (N, grid², c2)
+        if self.pool == "avg":
+            pooled = F.adaptive_avg_pool2d(x, self.grid)  # (N, c2, grid, grid)
+        elif self.pool == "max":
+            pooled = F.adaptive_max_pool2d(x, self.grid)  # (N, c2, grid, grid)
+        else:
+            pooled = torch.cat([F.adaptive_avg_pool2d(x, self.grid), F.adaptive_max_pool2d(x, self.grid)], 1)
+        pooled = pooled.flatten(2).transpose(1, 2)  # (N, grid², c2 or 2 c2)
         tokens = linear(self.proj, pooled)  # (N, grid², W)
         if not self.keypoints:
             return tokens

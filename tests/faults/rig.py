@@ -77,7 +77,7 @@ class Rig:
 
     def __init__(self, seed: int = 0):
         rng = np.random.default_rng(seed)
-        self.frame = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)  # resized to 32x32 by the tokenizer
+        self.frame = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)  # resized by the tokenizer
         self.pcm = rng.integers(-2000, 2000, SAMPLES_PER_TICK).astype(np.int16)
         self.stand = TrotController().stand_targets()
         self.taught = hybrid_joint_targets(TrotController(), TEACH, PERIOD_S)
