@@ -23,6 +23,7 @@ from yan_dog.session import A1_MIRROR
 from yan_policy.augment import MirrorSpec, mirror_episode
 from yan_policy.episode import Episode
 from yan_policy.learner import LearnerConfig, OnlineLearner
+from yan_policy.learner_process import ProcessLearner
 
 MIRROR_Y = np.diag([1.0, -1.0, 1.0])
 
@@ -171,6 +172,8 @@ def test_learner_trains_on_mirror_images_of_symmetric_skills_only():
     assert not any(batch_of("shake_paw", 1.0))
     with pytest.raises(ValueError, match="both"):
         OnlineLearner(small_policy(), mirror=A1_MIRROR)
+    with pytest.raises(ValueError, match="joints"):  # a learner process refuses it in its caller too
+        ProcessLearner(small_policy(), mirror=MirrorSpec((1, 0), (1.0, 1.0)), symmetric=bool)
     with pytest.raises(ValueError, match="mirror_prob"):
         LearnerConfig(mirror_prob=1.5)
     assert ACTION_DIM == 15

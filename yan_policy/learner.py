@@ -274,6 +274,17 @@ class DemoBuffer:
         return picks
 
 
+def check_mirror(policy: torch.nn.Module, mirror: MirrorSpec | None,
+                 symmetric: Callable[[str], bool] | None) -> None:
+    """Raise a ValueError unless (mirror, symmetric) are both given or both None, and the mirror has the
+    policy's joints (shared by the learner kinds, so a learner process refuses them in its caller)."""
+    if (mirror is None) != (symmetric is None):
+        raise ValueError("give both `mirror` and `symmetric`, or neither")
+    if mirror is not None and mirror.n_joints != policy.config.tokenizer.n_joints:
+        raise ValueError(f"mirror spec has {mirror.n_joints} joints, the policy "
+                         f"{policy.config.tokenizer.n_joints}")
+
+
 @contextmanager
 def _torch_threads(n: int):
     """Run a block with n torch intra-op threads, then restore the caller's setting."""
@@ -306,11 +317,7 @@ class OnlineLearner:
         mirror: MirrorSpec | None = None,
         symmetric: Callable[[str], bool] | None = None,
     ):
-        if (mirror is None) != (symmetric is None):
-            raise ValueError("give both `mirror` and `symmetric`, or neither")
-        if mirror is not None and mirror.n_joints != policy.config.tokenizer.n_joints:
-            raise ValueError(f"mirror spec has {mirror.n_joints} joints, the policy "
-                             f"{policy.config.tokenizer.n_joints}")
+        check_mirror(policy, mirror, symmetric)
         self.mirror, self.symmetric = mirror, symmetric
         self._mirrors: dict[int, Episode] = {}  # id of a stored episode -> its mirror image
         self.config = config or LearnerConfig()

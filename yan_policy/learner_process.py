@@ -38,7 +38,7 @@ import torch
 
 from yan_policy.augment import MirrorSpec
 from yan_policy.episode import Episode
-from yan_policy.learner import LearnerConfig, OnlineLearner
+from yan_policy.learner import LearnerConfig, OnlineLearner, check_mirror
 
 START_METHOD = "spawn"  # fork would copy the parent's DDS / executor threads' locks in whatever state
 IDLE_POLL_S = 0.05  # how often an idle child looks at its queue and its parent (s)
@@ -222,8 +222,7 @@ class ProcessLearner:
     def __init__(self, policy: torch.nn.Module, config: LearnerConfig | None = None, nice: int = 0,
                  sched_idle: bool = False, mirror: MirrorSpec | None = None,
                  symmetric: Callable[[str], bool] | None = None):
-        if (mirror is None) != (symmetric is None):
-            raise ValueError("give both `mirror` and `symmetric`, or neither")
+        check_mirror(policy, mirror, symmetric)
         self.mirror, self.symmetric = mirror, symmetric  # (a module-level function: it is pickled by name)
         if not 0 <= nice <= MAX_NICE:
             raise ValueError(f"nice must be in [0, {MAX_NICE}], got {nice}")
