@@ -15,7 +15,7 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
-from yan_dog_ros import msgs, recorder_node
+from yan_dog_ros import msgs, recorder_node, runner
 
 from yan_dog import bag
 
@@ -26,6 +26,7 @@ COMMANDS_WANTED = 25  # /joint_commands from the brain: 0.5 s of control at 50 H
 # Ctrl-C -> exit: nodes closed, bag finished. Seconds alone; a CI run once took over 30 s while the other
 # test worker ran the 4-process teach graph on the same 2 cores.
 STOP_TIMEOUT_S = 90.0
+STACKS_WAIT_S = 2.0  # for the stack dump asked for when it did not stop
 RECORD_S = 2.0  # seconds of the session bag recorded after demo_start
 
 
@@ -76,6 +77,8 @@ def test_up_sim_runs_the_graph_and_stops_on_ctrl_c(tmp_path, mode):
         try:
             out, _ = proc.communicate(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
+            proc.send_signal(runner.STACKS_SIGNAL)  # where it is stuck, into its output
+            time.sleep(STACKS_WAIT_S)
             proc.kill()
             out, _ = proc.communicate()
             pytest.fail(f"`yan-dog up` still ran {STOP_TIMEOUT_S} s after Ctrl-C; output:\n{out[-4000:]}")

@@ -120,6 +120,7 @@ class BrainNode(Node):
         self.gc_pauses = GcPauses().install()
         self._tick_cpu_s = time.thread_time()  # CPU time of the control (executor) thread at the last tick
         self._tick_sched = thread_schedstat()  # (on-CPU s, run-queue s) of that thread at the last tick
+        self._tick_thread = threading.get_ident()  # the thread that ran the last tick
         check_rt_priority(p["control_rt_priority"])
         self._rt_wanted = p["control_rt_priority"]
         self.rt_priority: int | None = None  # set by the first tick: the priority it got (0 = normal)
@@ -213,16 +214,21 @@ class BrainNode(Node):
         if self.rt_priority is None:
             self._raise_priority()
         now_s, cpu_s, sched = time.monotonic(), time.thread_time(), thread_schedstat()
+        thread = threading.get_ident()
         previous_s = self.stats.starts_s[-1] if self.stats.starts_s else None
         missed = self.stats.tick(now_s)
         if missed:  # say why, as far as this process can tell (a collection stops every thread)
             compute_s = self.stats.compute_s[-1] if self.stats.compute_s else None
-            queued_s = sched[1] - self._tick_sched[1] if sched and self._tick_sched else None
+            # Per-thread clocks: comparable only when this tick runs on the thread the previous one ran on
+            # (in a shared thread-pool executor ticks move between threads).
+            same_thread = thread == self._tick_thread
+            busy_s = cpu_s - self._tick_cpu_s if same_thread else None
+            queued_s = sched[1] - self._tick_sched[1] if same_thread and sched and self._tick_sched else None
             self.get_logger().warning(
                 late_tick_message(now_s - previous_s, missed, compute_s, self.gc_pauses.since(previous_s),
-                                  cpu_s - self._tick_cpu_s, self.core.last_policy_step, queued_s),
+                                  busy_s, self.core.last_policy_step, queued_s),
                 throttle_duration_sec=LOG_THROTTLE_S)
-        self._tick_cpu_s, self._tick_sched = cpu_s, sched
+        self._tick_cpu_s, self._tick_sched, self._tick_thread = cpu_s, sched, thread
         with self._inputs_lock:
             aligned = self.aligner.tick(now_s)
             teach = self._teach

@@ -11,7 +11,8 @@ arguments (`name:=value`) and the same parameter files. Two ways to run it:
 Ctrl-C (or `duration_s`) stops it cleanly: nodes are closed (the recorder finishes its bag) and
 destroyed; child processes get SIGINT, then SIGKILL after `STOP_TIMEOUT_S`. A process that exits by
 itself with code 0 (the teacher, after its demonstrations) leaves the rest running; a failing one
-stops the graph.
+stops the graph. A one-process shutdown that takes longer than `SHUTDOWN_LIMIT_S` (something wedged)
+prints every thread's stack and exits with code 1; `kill -USR1 <pid>` prints them at any time.
 
 Network: a graph with the simulator in it keeps DDS discovery on this host
 (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, unless the environment already sets a range), for this process
@@ -21,6 +22,7 @@ and its children; the robot graph leaves it to the robot's environment (launch/R
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import importlib
 import os
 import shutil
@@ -39,6 +41,8 @@ from yan_dog_ros.graph import (
 )
 
 STOP_TIMEOUT_S = 10.0  # s a child process gets to exit after SIGINT before it is killed
+SHUTDOWN_LIMIT_S = 60.0  # s the one-process graph gets to close its nodes before it dumps stacks and exits
+STACKS_SIGNAL = signal.SIGUSR1  # prints every thread's stack to stderr (a stuck graph, seen from outside)
 POLL_S = 0.2  # s between checks of the children / the deadline
 MIN_EXECUTOR_THREADS = 4
 DISCOVERY_RANGE_VAR = "ROS_AUTOMATIC_DISCOVERY_RANGE"
@@ -96,6 +100,7 @@ def run(
                                                for p in procs))  # fmt: skip
     keep_sim_on_localhost(procs)
     _honour_ctrl_c()
+    faulthandler.register(STACKS_SIGNAL, all_threads=True)
     if separate_processes:
         return _run_processes(procs, duration_s, log)
     return _run_in_process(procs, duration_s, log)
@@ -212,6 +217,9 @@ def _run_in_process(procs: list[Process], duration_s: float | None, log) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         log("stopping the graph")
     finally:
+        # Nothing below should block for long (callbacks finish, the learner stops, the recorder closes its
+        # bag); if something does, say where rather than ignore Ctrl-C.
+        faulthandler.dump_traceback_later(SHUTDOWN_LIMIT_S, exit=True)
         if executor is not None:
             # rclpy 7.1's MultiThreadedExecutor.shutdown does not wait for the callbacks still running in
             # its thread pool (they then hit destroyed handles); let them finish first.
@@ -225,4 +233,5 @@ def _run_in_process(procs: list[Process], duration_s: float | None, log) -> int:
                 close()
             node.destroy_node()
         rclpy.try_shutdown(context=context)
+        faulthandler.cancel_dump_traceback_later()
     return 0
