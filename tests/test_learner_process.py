@@ -3,6 +3,7 @@ no orphan learner after its parent is killed."""
 
 import multiprocessing as mp
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -171,3 +172,44 @@ def test_the_learner_process_exits_when_its_parent_is_killed(tmp_path):
         assert wait_for(gone, timeout_s=10), f"learner process {child} outlived its killed parent"
     finally:
         parent.kill()
+
+
+def test_the_parent_says_which_skills_are_symmetric_and_the_child_mirrors_them(monkeypatch):
+    """A spawned child imports none of the parent's plug-in skills, so `symmetric` is asked in the parent
+    (it need not even be picklable: a lambda here) and its answer travels with each episode; the child
+    then trains on mirror images of exactly those skills. The child's loop runs in a thread here, over
+    plain queues, to see which episodes it mirrors."""
+    import queue
+    import types
+
+    import yan_policy.learner
+    from yan_policy import learner_process
+
+    policy = small_policy()
+    config = LearnerConfig(batch_episodes=2, mirror_prob=1.0, threads=torch.get_num_threads())
+    learner = ProcessLearner(policy, config, mirror=A1_MIRROR, symmetric=lambda skill: skill == "my_trick")
+    learner.add_episode(fake_episode("my_trick", seed=0))  # before start(): held, with the answer
+    learner.add_episode(fake_episode("turn_left", seed=1))
+    sent = [arg for command, arg in learner._pending if command == "episode"]
+    assert [(episode.skill, symmetric) for episode, symmetric in sent] == [("my_trick", True),
+                                                                          ("turn_left", False)]
+
+    mirrored: list[str] = []
+    real_mirror = yan_policy.learner.mirror_episode
+    monkeypatch.setattr(yan_policy.learner, "mirror_episode",
+                        lambda episode, spec: mirrored.append(episode.skill) or real_mirror(episode, spec))
+    commands, events = queue.Queue(), queue.Queue()
+    for command in [("policy", pickle.dumps(policy)), *learner._pending, ("run", None)]:
+        commands.put(command)
+    counters = {"steps": types.SimpleNamespace(value=0), "train_seconds": types.SimpleNamespace(value=0.0)}
+    child = threading.Thread(target=learner_process._child_main, args=(
+        config, learner._shared, commands, events, counters, 0, False, os.getppid(), A1_MIRROR,
+        learner_process._SymmetryTable()))
+    child.start()
+    try:
+        assert wait_for(lambda: counters["steps"].value >= 4, timeout_s=30.0)
+    finally:
+        commands.put(("exit", None))
+        child.join()
+    assert events.empty(), events.get()
+    assert mirrored == ["my_trick"]  # its mirror image, made once and cached; turn_left's never

@@ -108,6 +108,18 @@ class SharedWeights:
             self._lock.release()
 
 
+class _SymmetryTable:
+    """In the child: the answers of the parent's `symmetric(skill)`, sent with each episode. The parent asks
+    its own predicate, so skills registered only in the parent (a user's plug-in imported by the brain)
+    are mirrored too: a spawned child imports none of them."""
+
+    def __init__(self) -> None:
+        self.table: dict[str, bool] = {}
+
+    def __call__(self, skill: str) -> bool:
+        return self.table.get(skill, False)
+
+
 class _SharedWeightsLearner(OnlineLearner):
     """OnlineLearner whose `publish` writes into shared memory instead of making a frozen copy."""
 
@@ -164,8 +176,11 @@ def _child_main(config: LearnerConfig, shared: SharedWeights, commands, events, 
                 command, arg = commands.get(timeout=IDLE_POLL_S) if idle else commands.get_nowait()
             except queue.Empty:
                 command, arg = None, None
-            if command == "episode":
-                learner.add_episode(arg)
+            if command == "episode":  # arg: (episode, whether its skill is symmetric, or None: no mirror)
+                episode, symmetric_skill = arg
+                if symmetric_skill is not None:
+                    learner.symmetric.table[episode.skill] = symmetric_skill
+                learner.add_episode(episode)
             elif command == "focus":
                 learner.focus = arg
             elif command == "run":
@@ -214,6 +229,8 @@ class ProcessLearner:
         nice: niceness of the child process (0 = unchanged).
         sched_idle: run the child under Linux's SCHED_IDLE policy: only on a core that nothing else
             wants (stronger than any niceness: a woken control thread preempts it at once).
+        mirror, symmetric: as `OnlineLearner`'s; `symmetric` is asked here, in the parent, as each episode
+            is added (the child knows no skill the parent registered at run time), and need not pickle.
 
     The child starts on the first `start()` (importing torch takes it a second or two); demonstrations
     added before that wait in the queue.
@@ -223,7 +240,7 @@ class ProcessLearner:
                  sched_idle: bool = False, mirror: MirrorSpec | None = None,
                  symmetric: Callable[[str], bool] | None = None):
         check_mirror(policy, mirror, symmetric)
-        self.mirror, self.symmetric = mirror, symmetric  # (a module-level function: it is pickled by name)
+        self.mirror, self.symmetric = mirror, symmetric  # asked here, in the parent, for each episode
         if not 0 <= nice <= MAX_NICE:
             raise ValueError(f"nice must be in [0, {MAX_NICE}], got {nice}")
         self.config = config or LearnerConfig()
@@ -261,7 +278,8 @@ class ProcessLearner:
                 f"episode actions have {episode.action.shape[1]} dims, the policy outputs "
                 f"{self.policy.config.action_dim}"
             )
-        self._send("episode", episode)
+        symmetric_skill = None if self.symmetric is None else bool(self.symmetric(episode.skill))
+        self._send("episode", (episode, symmetric_skill))
         self.buffer.add(episode)
 
     @property
@@ -312,10 +330,11 @@ class ProcessLearner:
         if self._process is not None:  # it exited without an error (e.g. killed): its data is gone
             raise RuntimeError(f"the learner process exited (code {self._process.exitcode}); "
                                "restart the brain to learn again")
+        table = None if self.mirror is None else _SymmetryTable()
         self._process = self._ctx.Process(
             target=_child_main, name="yan-learner", daemon=True,
             args=(self.config, self._shared, self._commands, self._events, self._counters, self.nice,
-                  self.sched_idle, os.getpid(), self.mirror, self.symmetric),
+                  self.sched_idle, os.getpid(), self.mirror, table),
         )
         self._process.start()  # returns at once: the child imports torch on its own time
         # As bytes: a tensor put on a multiprocessing queue as is moves its storage into shared memory
