@@ -220,7 +220,10 @@ WALK_MIN_DISTANCE_M = 1.0  # forward progress along the start heading
 WALK_MAX_LATERAL_M = 0.4
 
 TURN_MIN_YAW_RAD = np.pi / 2  # a quarter turn
+TURN_MAX_YAW_RAD = 2.6  # ~150°: a turn that goes on past this was not a quarter turn (demos end at 1.9-2.1)
+TURN_SETTLED_RADPS = 0.3  # yaw rate below which the turn has ended (demos: < 0.1 once stopped)
 TURN_MAX_DRIFT_M = 0.5  # turning happens roughly in place
+TURN_HOLD_S = 0.5  # stopped in the quarter-turn range this long
 
 BALL_REACH_M = 0.5  # base centre within this horizontal distance of the ball
 BALL_FACING_RAD = 0.6  # and the ball within this bearing of the heading
@@ -282,12 +285,21 @@ def _drift(ctx: SkillContext) -> float:
     return float(np.linalg.norm(ctx.state.base_pos_m[:2] - ctx.start.base_pos_m[:2]))
 
 
+def _quarter_turn(ctx: SkillContext, sign: float) -> bool:
+    """Turned a quarter turn (not much more) in direction `sign` (+1 = left) roughly in place, and stopped
+    there: a robot that spins on does not pass, however long it has been past 90°."""
+    turned = sign * _turned(ctx)
+    return (TURN_MIN_YAW_RAD <= turned <= TURN_MAX_YAW_RAD
+            and abs(ctx.state.base_ang_vel_radps[2]) <= TURN_SETTLED_RADPS
+            and _drift(ctx) <= TURN_MAX_DRIFT_M and _level(ctx.state, 0.4))
+
+
 def check_turn_left(ctx: SkillContext) -> bool:
-    return _turned(ctx) >= TURN_MIN_YAW_RAD and _drift(ctx) <= TURN_MAX_DRIFT_M and _level(ctx.state, 0.4)
+    return _quarter_turn(ctx, 1.0)
 
 
 def check_turn_right(ctx: SkillContext) -> bool:
-    return -_turned(ctx) >= TURN_MIN_YAW_RAD and _drift(ctx) <= TURN_MAX_DRIFT_M and _level(ctx.state, 0.4)
+    return _quarter_turn(ctx, -1.0)
 
 
 def ball_range_bearing(ctx: SkillContext) -> tuple[float, float]:
@@ -404,8 +416,9 @@ BUILTIN_SKILLS = (
         cue="click",
         action_mode="gait",
         duration_s=5.0,
-        hold_s=0.2,
-        description="turn >= 90° to the left roughly in place",
+        hold_s=TURN_HOLD_S,
+        description=f"turn 90-{np.degrees(TURN_MAX_YAW_RAD):.0f}° to the left roughly in place, then stop "
+                    f"there for {TURN_HOLD_S} s",
     ),
     Skill(
         "turn_right",
@@ -414,8 +427,9 @@ BUILTIN_SKILLS = (
         cue="clap_triple",
         action_mode="gait",
         duration_s=5.0,
-        hold_s=0.2,
-        description="turn >= 90° to the right roughly in place",
+        hold_s=TURN_HOLD_S,
+        description=f"turn 90-{np.degrees(TURN_MAX_YAW_RAD):.0f}° to the right roughly in place, then stop "
+                    f"there for {TURN_HOLD_S} s",
     ),
     Skill(
         "come_to_ball",

@@ -12,6 +12,7 @@ TEACHER_MIN_SUCCESS = 0.95
 BASELINE_MAX_SUCCESS = 0.10
 # The teachers and checks look at simulator state, not at images: a tiny camera keeps this fast.
 TINY_CAMERA = (16, 16)
+SPIN_RADPS = sim.skills.TURN_RATE_RADPS
 
 
 def episode_success(skill: str, seed: int, policy: str) -> bool:
@@ -22,6 +23,8 @@ def episode_success(skill: str, seed: int, policy: str) -> bool:
     while not done:
         if policy == "teacher":
             action = env.unwrapped.teacher_action()
+        elif policy == "spin":  # gait command: keep turning in the skill's direction at the teacher's rate
+            action = np.array([0.0, 0.0, SPIN_RADPS if skill == "turn_left" else -SPIN_RADPS], np.float32)
         elif policy == "zero":
             action = np.zeros(env.action_space.shape, np.float32)
         else:
@@ -45,3 +48,10 @@ def test_scripted_teacher_succeeds_on_randomised_seeds(skill):
 def test_idle_and_random_policies_fail_the_check(skill, policy):
     rate = float(np.mean([episode_success(skill, seed, policy) for seed in BASELINE_SEEDS]))
     assert rate <= BASELINE_MAX_SUCCESS, f"{skill}: {policy} policy succeeds {rate:.2f} of the time"
+
+
+@pytest.mark.parametrize("skill", ["turn_left", "turn_right"])
+def test_a_robot_that_spins_on_does_not_pass_a_quarter_turn(skill):
+    """It is past 90° for most of the episode, but never stops in the quarter-turn range."""
+    rate = float(np.mean([episode_success(skill, seed, "spin") for seed in BASELINE_SEEDS]))
+    assert rate <= BASELINE_MAX_SUCCESS, f"{skill}: a spinning robot succeeds {rate:.2f} of the time"
