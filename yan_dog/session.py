@@ -55,7 +55,10 @@ class SessionConfig:
             default 256, which matters with a 60 s learning budget.
         demo_gait_gain_range: each scripted demonstration executes the teacher's gait command times a
             gain drawn uniformly from this range (seeded by the demo's seed), labelled with the
-            teacher's own command: see `yan_dog.recording`. (1, 1) turns it off.
+            teacher's own command: see `yan_dog.recording`. (1, 1) turns it off. Not below 0.8: a turn
+            slowed to 0.6x reaches the teacher's angle only at the episode's end and so shows no stop
+            (`bench/few_shot.py`, K = 3, seeds 0, 1, the stopping turn check: turn_left 0.50 with 0.6-1.0,
+            0.90 with 0.8-1.0; turn_right 0.15 and 0.80).
         learner: LearnerConfig (its seed is replaced by `seed`).
     """
 
@@ -68,7 +71,7 @@ class SessionConfig:
     seed: int = 0
     execute_chunk: int = 8
     policy_overrides: dict = field(default_factory=lambda: {"d_model": TEACH_D_MODEL})
-    demo_gait_gain_range: tuple[float, float] = (0.6, 1.0)
+    demo_gait_gain_range: tuple[float, float] = (0.8, 1.0)
     learner: LearnerConfig = field(default_factory=LearnerConfig)
 
     def __post_init__(self):
