@@ -131,3 +131,18 @@ def set_parameters(node: Node, executor, target_node: str, **values) -> None:
     refused = [(k, r.reason) for k, r in zip(values, response.results, strict=True) if not r.successful]
     if refused:
         raise ValueError(f"{target_node} refused parameters: {refused}")
+
+
+def recorder_listens(node: Node, topics=None) -> bool:
+    """Whether the session recorder has joined the graph as a subscriber of every one of `topics` (default:
+    all it records). A recorder that subscribes after a demonstration has started misses its `demo_start`
+    event (volatile QoS), and that demonstration is then not in the bag."""
+    from yan_dog_ros import recorder_node
+
+    from yan_dog import bag
+
+    def subscribed(topic: str) -> bool:
+        infos = node.get_subscriptions_info_by_topic(topic)
+        return any(info.node_name == recorder_node.NODE_NAME for info in infos)
+
+    return all(subscribed(t) for t in (topics or bag.RECORDED_TOPICS))

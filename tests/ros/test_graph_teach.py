@@ -23,7 +23,16 @@ from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 from yan_dog_ros import msgs
 
-from tests.ros.sim_graph import REPO, VENV_BIN, call, ros_node, set_parameters, spawn, spin_until
+from tests.ros.sim_graph import (
+    REPO,
+    VENV_BIN,
+    call,
+    recorder_listens,
+    ros_node,
+    set_parameters,
+    spawn,
+    spin_until,
+)
 from yan_dog import bag
 from yan_dog.scheduling import CONTROL_RT_PRIORITY, set_realtime
 from yan_policy.library import SkillLibrary
@@ -84,6 +93,7 @@ def test_teach_sit_over_ros_then_the_dog_sits_on_its_cue_alone(tmp_path):
         ready = spin_until(ex, lambda: brain_status and not brain_status[-1]["stale"] and sim_status,
                            STARTUP_TIMEOUT_S)
         assert ready, f"graph did not come up\n{brain.log()}\n{sim.log()}"
+        assert spin_until(ex, lambda: recorder_listens(node), STARTUP_TIMEOUT_S), recorder.log()
 
         # 1. three scripted demonstrations of `sit` over services and /teach/action
         with spawn("teacher", "-p", "skill:=sit", "-p", "demos:=3", params_file="teacher.yaml") as teacher:

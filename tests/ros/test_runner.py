@@ -15,8 +15,9 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
-from yan_dog_ros import msgs, recorder_node, runner
+from yan_dog_ros import msgs, runner
 
+from tests.ros.sim_graph import recorder_listens
 from yan_dog import bag
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,12 +29,6 @@ COMMANDS_WANTED = 25  # /joint_commands from the brain: 0.5 s of control at 50 H
 STOP_TIMEOUT_S = 90.0
 STACKS_WAIT_S = 2.0  # for the stack dump asked for when it did not stop
 RECORD_S = 2.0  # seconds of the session bag recorded after demo_start
-
-
-def recorder_listens(node) -> bool:
-    """Whether the session recorder has joined the graph as a subscriber of /joint_states."""
-    infos = node.get_subscriptions_info_by_topic(msgs.JOINT_STATES_TOPIC)
-    return any(info.node_name == recorder_node.NODE_NAME for info in infos)
 
 
 @pytest.mark.parametrize("mode", ["one_process", "processes"])
@@ -64,11 +59,11 @@ def test_up_sim_runs_the_graph_and_stops_on_ctrl_c(tmp_path, mode):
         assert len(commands) >= COMMANDS_WANTED, f"only {len(commands)} /joint_commands from the graph"
         assert set(commands) == {12}
         # The brain holds a safe pose (and publishes commands) before the sim is up, and the recorder may
-        # start last: wait until the robot's joint states flow and the recorder listens to them.
+        # start last: wait until the robot's joint states flow and the recorder listens to every topic.
         while not (states and recorder_listens(node)) and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.1)
         assert states, "no /joint_states from the sim"
-        assert recorder_listens(node), f"the recorder never subscribed to {msgs.JOINT_STATES_TOPIC}"
+        assert recorder_listens(node), "the recorder never subscribed to all it records"
         events.publish(String(data=bag.teach_event("demo_start", "sit", source="teleop")))
         record_until = time.monotonic() + RECORD_S  # the recorder opens a session bag and records the streams
         while time.monotonic() < record_until:
