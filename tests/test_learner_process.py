@@ -203,8 +203,7 @@ def test_the_parent_says_which_skills_are_symmetric_and_the_child_mirrors_them(m
         commands.put(command)
     counters = {"steps": types.SimpleNamespace(value=0), "train_seconds": types.SimpleNamespace(value=0.0)}
     child = threading.Thread(target=learner_process._child_main, args=(
-        config, learner._shared, commands, events, counters, 0, False, os.getppid(), A1_MIRROR,
-        learner_process._SymmetryTable()))
+        config, learner._shared, commands, events, counters, 0, False, os.getppid(), A1_MIRROR))
     child.start()
     try:
         assert wait_for(lambda: counters["steps"].value >= 4, timeout_s=30.0)

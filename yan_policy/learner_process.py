@@ -149,11 +149,11 @@ def _lower_priority(nice: int, sched_idle: bool) -> None:
 
 
 def _child_main(config: LearnerConfig, shared: SharedWeights, commands, events, counters, nice: int,
-                sched_idle: bool, parent_pid: int, mirror: MirrorSpec | None = None,
-                symmetric: Callable[[str], bool] | None = None) -> None:
+                sched_idle: bool, parent_pid: int, mirror: MirrorSpec | None = None) -> None:
     """The learner process: train while running and there are demonstrations; obey the commands. The
     first command is ("policy", pickled module): sent over the queue, not as an argument, so that the parent's
-    `Process.start()` does not block writing megabytes into the pipe while the child imports torch."""
+    `Process.start()` does not block writing megabytes into the pipe while the child imports torch. With a
+    `mirror`, which skills are symmetric comes with each episode (`_SymmetryTable`)."""
     try:
         _lower_priority(nice, sched_idle)
         torch.set_num_threads(config.threads)
@@ -168,6 +168,7 @@ def _child_main(config: LearnerConfig, shared: SharedWeights, commands, events, 
             policy = pickle.loads(data)  # from our own parent: trusted
         if policy is None:
             return
+        symmetric = None if mirror is None else _SymmetryTable()
         learner = _SharedWeightsLearner(policy, config, shared, mirror, symmetric)
         running = False
         while _parent_alive(parent_pid):
@@ -330,11 +331,10 @@ class ProcessLearner:
         if self._process is not None:  # it exited without an error (e.g. killed): its data is gone
             raise RuntimeError(f"the learner process exited (code {self._process.exitcode}); "
                                "restart the brain to learn again")
-        table = None if self.mirror is None else _SymmetryTable()
         self._process = self._ctx.Process(
             target=_child_main, name="yan-learner", daemon=True,
             args=(self.config, self._shared, self._commands, self._events, self._counters, self.nice,
-                  self.sched_idle, os.getpid(), self.mirror, table),
+                  self.sched_idle, os.getpid(), self.mirror),
         )
         self._process.start()  # returns at once: the child imports torch on its own time
         # As bytes: a tensor put on a multiprocessing queue as is moves its storage into shared memory

@@ -15,7 +15,10 @@ import rclpy
 from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from yan_dog_ros import recorder_node
 from yan_dog_ros.msgs import parameter_msg
+
+from yan_dog import bag
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -137,10 +140,6 @@ def recorder_listens(node: Node, topics=None) -> bool:
     """Whether the session recorder has joined the graph as a subscriber of every one of `topics` (default:
     all it records). A recorder that subscribes after a demonstration has started misses its `demo_start`
     event (volatile QoS), and that demonstration is then not in the bag."""
-    from yan_dog_ros import recorder_node
-
-    from yan_dog import bag
-
     def subscribed(topic: str) -> bool:
         infos = node.get_subscriptions_info_by_topic(topic)
         return any(info.node_name == recorder_node.NODE_NAME for info in infos)
