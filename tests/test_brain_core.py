@@ -58,6 +58,38 @@ def test_teach_actions_are_decoded_exactly_like_the_env_hybrid_mode():
     b.close()
 
 
+@pytest.mark.parametrize("source, executed_gain", [("scripted", 0.8), ("teleop", 1.0)])
+def test_a_slowed_scripted_demonstration_executes_the_scaled_gait_and_records_the_teachers(
+        tmp_path, source, executed_gain):
+    """demo_gait_gain slows the scripted teacher's gait command on the robot (the same DART-style
+    demonstrations as a sim TeachSession's); the label stays the command as it came. A person's
+    demonstrations (any other source) are never scaled."""
+    b, rng = brain(tmp_path, max_joint_speed_rad_s=np.inf, demo_source=source), np.random.default_rng(7)
+    assert b.set_demo_gait_gain(0.8)[0]
+    ref = TrotController()
+    b.start_demo(0.0)
+    teach = [np.r_[0.5, 0.1, 0.6, np.full(12, 0.05 * k)] for k in range(12)]
+    for k, action in enumerate(teach):
+        executed = np.r_[action[:3] * executed_gain, action[3:]]
+        expected = hybrid_joint_targets(ref, executed, DT_S)  # (12,)
+        np.testing.assert_allclose(b.tick(obs(rng), action, k * DT_S), expected, rtol=1e-6, atol=1e-7)
+    assert b.stop_demo()[0]
+    (ep,) = b.library.demos()
+    np.testing.assert_allclose(ep.action, np.stack(teach), rtol=1e-6)  # the teacher's command
+    assert ep.extra["gait_gain"] == executed_gain
+    b.close()
+
+
+@pytest.mark.parametrize("gain", [0.0, -1.0, 1.6, float("nan")])
+def test_an_impossible_gait_gain_is_refused_by_name(gain):
+    b = brain()
+    ok, message = b.set_demo_gait_gain(gain)
+    assert not ok and "demo_gait_gain" in message and b.config.demo_gait_gain == 1.0
+    b.close()
+    with pytest.raises(ValueError, match="demo_gait_gain"):
+        BrainConfig(demo_gait_gain=gain)
+
+
 def test_bad_actions_hold_instead_of_reaching_the_robot():
     b, rng = brain(), np.random.default_rng(2)
     stand = TrotController().stand_targets()

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from yan_dog.recording import draw_demo_gait_gain
 from yan_dog.teaching_protocol import TeachingConfig, TeachingProtocol
 
 DT_S = 0.02
@@ -16,7 +17,8 @@ def run_demo(proto, episode: int, success=True):
     kinds.append(req.kind)
     (req,) = proto.on_response("reset_sim", True, json.dumps({"episode": episode}), 0.0)
     kinds.append(req.kind)
-    assert req.args == {"skill": proto.config.skill}
+    gain = draw_demo_gait_gain(proto.seed, proto.config.demo_gait_gain_range)
+    assert req.args == {"skill": proto.config.skill, "demo_source": "scripted", "demo_gait_gain": gain}
     (req,) = proto.on_response("configure_brain", True, "", 0.0)
     kinds.append(req.kind)
     assert proto.on_response("start_demo", True, "", 0.0) == [] and proto.relaying
@@ -50,6 +52,21 @@ def test_session_runs_k_demos_in_order_with_distinct_seeds():
     assert req.kind == "save_skill"
     assert proto.on_response("save_skill", True, "", t) == [] and proto.finished and proto.error is None
     assert [(r.seed, r.success, r.relayed) for r in proto.results] == [(10, True, 200), (11, False, 200)]
+    gains = [r.gait_gain for r in proto.results]
+    assert all(0.8 <= g <= 1.0 for g in gains) and gains[0] != gains[1]  # the default range, per seed
+
+
+def test_the_gait_gain_is_the_one_a_sim_session_draws_for_the_same_seed():
+    """A demonstration on sim seed s runs at the same speed over ROS 2 as in a TeachSession."""
+    proto = TeachingProtocol(TeachingConfig(skill="turn_left", demos=1, seed_base=1000,
+                                            demo_gait_gain_range=(0.6, 0.9)))
+    proto.start(0.0)
+    proto.on_response("configure_sim", True, "", 0.0)
+    (req,) = proto.on_response("reset_sim", True, '{"episode": 1}', 0.0)
+    assert req.args["demo_gait_gain"] == draw_demo_gait_gain(1000, (0.6, 0.9))
+    assert 0.6 <= req.args["demo_gait_gain"] <= 0.9
+    same = TeachingProtocol(TeachingConfig(skill="turn_left", demos=1, demo_gait_gain_range=(1.0, 1.0)))
+    assert same.gait_gain == 1.0
 
 
 def test_service_cue_mode_plays_the_cue_at_its_time():
@@ -94,7 +111,8 @@ def test_a_fall_ends_the_demo_early():
 
 @pytest.mark.parametrize(
     "field, value",
-    [("demos", 0), ("seed_base", -1), ("cue_mode", "shout"), ("episode_s", -1.0), ("cue_at_s", 9.0)],
+    [("demos", 0), ("seed_base", -1), ("cue_mode", "shout"), ("episode_s", -1.0), ("cue_at_s", 9.0),
+     ("demo_gait_gain_range", (0.9, 0.5)), ("demo_gait_gain_range", (0.0, 1.0))],
 )
 def test_config_rejects_bad_fields_by_name(field, value):
     with pytest.raises(ValueError, match=field):

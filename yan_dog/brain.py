@@ -43,6 +43,7 @@ import sim.skills
 from sim.env import hybrid_joint_targets
 from sim.gait import TrotController
 from sim.robot import NUM_MOTORS, clamp_to_joint_limits
+from yan_dog.recording import check_demo_gait_gain, executed_teach_action
 from yan_dog.session import (
     A1_MIRROR,
     HYBRID_ACTION_DIM,
@@ -87,6 +88,10 @@ class BrainConfig:
         demo_source: `Episode.source` of recorded demonstrations ("teleop" for a person, "scripted" for
             the sim's scripted teacher node).
         cue: the cue name recorded with demonstrations (None: unknown, e.g. a person's own command).
+        demo_gait_gain: in a demonstration from the scripted teacher (`demo_source` "scripted"), the
+            robot executes the teach action's gait command (vx, vy, yaw rate) times this gain and records
+            the teach action as it came (the teacher node sets it per demonstration: see
+            `yan_dog.recording`). A person's demonstrations are never scaled.
         min_demo_ticks, max_demo_s: see the module constants.
         learner_process: train in a child process (`yan_policy.learner_process.ProcessLearner`: no
             interpreter lock shared with the control loop, weights handed over through shared memory)
@@ -106,6 +111,7 @@ class BrainConfig:
     trying: bool = False
     demo_source: str = "teleop"
     cue: str | None = None
+    demo_gait_gain: float = 1.0
     min_demo_ticks: int = MIN_DEMO_TICKS
     max_demo_s: float = MAX_DEMO_S
     learner_process: bool = True  # the soak's late ticks were mostly the control thread waiting for the GIL
@@ -123,6 +129,7 @@ class BrainConfig:
             raise ValueError(f"demo_source must be one of {SOURCES}, got {self.demo_source!r}")
         if self.min_demo_ticks < 1:
             raise ValueError(f"min_demo_ticks must be >= 1, got {self.min_demo_ticks}")
+        self.demo_gait_gain = check_demo_gait_gain(self.demo_gait_gain)
         if not self.max_demo_s > 0:
             raise ValueError(f"max_demo_s must be > 0, got {self.max_demo_s}")
         if not 0 <= self.learner_nice <= MAX_NICE:
@@ -328,8 +335,9 @@ class PhaseLock:
 class _DemoRecorder:
     """The ticks of one demonstration, appended by the control loop."""
 
-    def __init__(self, skill: str, cue: str | None, start_s: float, max_ticks: int):
+    def __init__(self, skill: str, cue: str | None, start_s: float, max_ticks: int, gait_gain: float = 1.0):
         self.skill, self.cue, self.start_s, self.max_ticks = skill, cue, start_s, max_ticks
+        self.gait_gain = gait_gain  # the robot executes the teach action's gait command times this
         keys = ("camera", "audio", "joints", "imu", "action", "label", "t")
         self.rows: dict[str, list] = {k: [] for k in keys}
         self.truncated = False
@@ -365,7 +373,7 @@ class _DemoRecorder:
             label_mask=np.asarray(r["label"]),
             cue=self.cue,
             source=source,
-            extra={"recorded_by": "yan_brain", "truncated": self.truncated},
+            extra={"recorded_by": "yan_brain", "truncated": self.truncated, "gait_gain": self.gait_gain},
         )
 
 
@@ -440,8 +448,10 @@ class BrainCore:
                     teach_action = None
                 if teach_action is None:
                     self.counts["teach_missing"] += 1
-                self._demo.append(obs, teach_action, now_s)
-                return self._decode(HOLD_ACTION if teach_action is None else teach_action)
+                self._demo.append(obs, teach_action, now_s)  # labelled with the teach action as it came
+                if teach_action is None:
+                    return self._decode(HOLD_ACTION)
+                return self._decode(executed_teach_action(teach_action, self._demo.gait_gain))
             if not self.trying:
                 self.counts["idle_holds"] += 1
                 return self._decode(HOLD_ACTION)
@@ -484,10 +494,23 @@ class BrainCore:
             if self.mode == "demonstrating":
                 return False, "a demonstration is already running"
             max_ticks = int(self.config.max_demo_s * self.config.control_hz)
-            self._demo = _DemoRecorder(self.skill, self.config.cue, now_s, max_ticks)
+            scripted = self.config.demo_source == "scripted"
+            gain = self.config.demo_gait_gain if scripted else 1.0
+            self._demo = _DemoRecorder(self.skill, self.config.cue, now_s, max_ticks, gain)
             self.mode = "demonstrating"
             self.gait.reset()
-            return self._event(True, f"demonstrating {self.skill!r}")
+            slowed = f" at {gain:.2f}x gait speed" if gain != 1.0 else ""
+            return self._event(True, f"demonstrating {self.skill!r}{slowed}")
+
+    def set_demo_gait_gain(self, gain: float) -> tuple[bool, str]:
+        """The gait gain of the next scripted demonstrations (see `BrainConfig.demo_gait_gain`)."""
+        try:
+            gain = check_demo_gait_gain(gain)
+        except ValueError as e:
+            return False, str(e)
+        with self._lock:
+            self.config.demo_gait_gain = gain
+        return True, f"scripted demonstrations at {gain:.2f}x gait speed"
 
     def stop_demo(self) -> tuple[bool, str]:
         """End the demonstration; a usable one goes to the learner (and to the library, if any)."""

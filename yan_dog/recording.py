@@ -33,6 +33,41 @@ INTERVENE_AFTER_TICKS = 10  # consecutive wrong ticks (0.2 s at 50 Hz) before th
 HYBRID_ACTION_SCALE = np.array([0.5, 0.5, 1.0] + [0.5] * 12, np.float32)
 GAIT_DIMS = 3  # the hybrid action's gait command (vx, vy, yaw rate) comes first
 MAX_DEMO_GAIT_GAIN = 1.5
+# Scripted demonstrations run at a gait gain drawn from this range. Not below 0.8: a turn slowed to 0.6x
+# reaches the teacher's angle only at the episode's end and so shows no stop (see `SessionConfig`).
+DEFAULT_DEMO_GAIT_GAIN_RANGE = (0.8, 1.0)
+
+
+def check_demo_gait_gain(gain, name: str = "demo_gait_gain") -> float:
+    """`gain` as a float; ValueError (naming the setting `name`) unless 0 < gain <= MAX_DEMO_GAIT_GAIN."""
+    g = float(gain)
+    if not (np.isfinite(g) and 0.0 < g <= MAX_DEMO_GAIT_GAIN):
+        raise ValueError(f"{name} must be in (0, {MAX_DEMO_GAIT_GAIN}], got {gain}")
+    return g
+
+
+def check_demo_gait_gain_range(gain_range, name: str = "demo_gait_gain_range") -> tuple[float, float]:
+    """(low, high) as floats; ValueError (naming the setting `name`) unless 0 < low <= high <=
+    MAX_DEMO_GAIT_GAIN."""
+    lo, hi = (float(g) for g in gain_range)
+    if not 0 < lo <= hi <= MAX_DEMO_GAIT_GAIN:
+        raise ValueError(f"{name} must satisfy 0 < low <= high <= {MAX_DEMO_GAIT_GAIN}, "
+                         f"got {tuple(gain_range)}")
+    return lo, hi
+
+
+def draw_demo_gait_gain(seed: int, gain_range: tuple[float, float]) -> float:
+    """The gait gain of the scripted demonstration run on sim seed `seed`: uniform in `gain_range`, drawn
+    from the seed, so a demonstration gets the same gain in a sim session and over ROS 2."""
+    return float(np.random.default_rng(seed).uniform(*check_demo_gait_gain_range(gain_range)))
+
+
+def executed_teach_action(action: np.ndarray, gait_gain: float) -> np.ndarray:
+    """What the robot executes for a teach action (15,) in a demonstration slowed by `gait_gain`: the gait
+    command (vx, vy, yaw rate) times the gain, the joint offsets as they are. The label stays `action`."""
+    out = np.array(action, np.float32, copy=True)  # (15,)
+    out[:GAIT_DIMS] *= gait_gain
+    return out
 
 
 @dataclass
@@ -89,10 +124,7 @@ def run_episode(
         raise ValueError(f"mode must be 'demo', 'try' or 'corrected', got {mode!r}")
     if mode != "demo" and policy_act is None:
         raise ValueError(f"mode {mode!r} needs a policy")
-    if not (np.isfinite(demo_gait_gain) and 0.0 < demo_gait_gain <= MAX_DEMO_GAIT_GAIN):
-        raise ValueError(f"demo_gait_gain must be in (0, {MAX_DEMO_GAIT_GAIN}], got {demo_gait_gain}")
-    gain = np.ones(len(HYBRID_ACTION_SCALE), np.float32)
-    gain[:GAIT_DIMS] = demo_gait_gain  # (15,) executed = teacher * gain in a demonstration
+    check_demo_gait_gain(demo_gait_gain)
     u = env.unwrapped
     if u.action_mode != "hybrid":
         raise ValueError("record episodes in action_mode='hybrid' (one action space for every skill)")
@@ -109,7 +141,7 @@ def run_episode(
             frames.append(env.render())
         teacher = u.teacher_action()
         if mode == "demo":
-            action, labelled = teacher * gain, True
+            action, labelled = executed_teach_action(teacher, demo_gait_gain), True
         elif intervened_at is not None:
             action, labelled = teacher, True
         else:

@@ -19,7 +19,14 @@ import numpy as np
 import torch
 
 import sim
-from yan_dog.recording import HYBRID_ACTION_SCALE, MAX_DEMO_GAIT_GAIN, EpisodeResult, run_episode
+from yan_dog.recording import (
+    DEFAULT_DEMO_GAIT_GAIN_RANGE,
+    HYBRID_ACTION_SCALE,
+    EpisodeResult,
+    check_demo_gait_gain_range,
+    draw_demo_gait_gain,
+    run_episode,
+)
 from yan_policy.augment import MirrorSpec
 from yan_policy.config import PolicyConfig
 from yan_policy.learner import Actor, LearnerConfig, OnlineLearner
@@ -71,14 +78,11 @@ class SessionConfig:
     seed: int = 0
     execute_chunk: int = 8
     policy_overrides: dict = field(default_factory=lambda: {"d_model": TEACH_D_MODEL})
-    demo_gait_gain_range: tuple[float, float] = (0.8, 1.0)
+    demo_gait_gain_range: tuple[float, float] = DEFAULT_DEMO_GAIT_GAIN_RANGE
     learner: LearnerConfig = field(default_factory=LearnerConfig)
 
     def __post_init__(self):
-        lo, hi = self.demo_gait_gain_range = tuple(float(g) for g in self.demo_gait_gain_range)
-        if not 0 < lo <= hi <= MAX_DEMO_GAIT_GAIN:
-            raise ValueError(f"demo_gait_gain_range must satisfy 0 < low <= high <= {MAX_DEMO_GAIT_GAIN}, "
-                             f"got {self.demo_gait_gain_range}")
+        self.demo_gait_gain_range = check_demo_gait_gain_range(self.demo_gait_gain_range)
         if self.learn_seconds <= 0:
             raise ValueError(f"learn_seconds must be > 0, got {self.learn_seconds}")
         if self.execute_chunk < 1:
@@ -188,7 +192,7 @@ class TeachSession:
         results = []
         for i in range(k):
             seed = DEMO_SEED_BASE + seed_offset + i
-            gain = np.random.default_rng(seed).uniform(*self.config.demo_gait_gain_range)
+            gain = draw_demo_gait_gain(seed, self.config.demo_gait_gain_range)
             res = run_episode(
                 self.env,
                 None,

@@ -6,7 +6,11 @@ and carries out the requests it returns, one at a time. For each demonstration i
   configure_sim   set the sim's `skill`, `seed`, `play_cue` parameters
   reset_sim       new episode; its answer carries the episode number (statuses of older episodes are
                   ignored from then on)
-  configure_brain set the brain's `skill` parameter
+  configure_brain set the brain's `skill`, `demo_source` ("scripted") and `demo_gait_gain` parameters:
+                  the brain executes the teacher's gait command times the gain and records the
+                  teacher's own command (the gain is drawn from the seed in `demo_gait_gain_range`, as
+                  a sim `TeachSession` draws it; see `yan_dog.recording`). The brain keeps these
+                  settings after the session; it scales only demonstrations whose source is "scripted".
   start_demo      the brain starts recording; from its answer on, the teacher's actions are relayed
                   (`relaying` is True) from /sim/teacher_action to /teach/action
   play_cue        (cue_mode "service" only) once the episode time reaches `cue_at_s`; in cue_mode "sim"
@@ -23,6 +27,7 @@ import json
 from dataclasses import dataclass, field
 
 from sim import skills as skill_registry
+from yan_dog.recording import DEFAULT_DEMO_GAIT_GAIN_RANGE, check_demo_gait_gain_range, draw_demo_gait_gain
 
 REQUEST_KINDS = (
     "configure_sim",
@@ -51,6 +56,8 @@ class TeachingConfig:
         episode_s: length of a demonstration (s); 0 = the skill's own duration.
         save_skill: ask the brain to save the skill after the last demonstration.
         status_timeout_s: fail if no sim status arrives for this long during a demonstration (s).
+        demo_gait_gain_range: each demonstration's gait gain is drawn from its seed in this range
+            ((1, 1): every demonstration at the teacher's own speed).
     """
 
     skill: str
@@ -61,9 +68,11 @@ class TeachingConfig:
     episode_s: float = 0.0
     save_skill: bool = False
     status_timeout_s: float = 5.0
+    demo_gait_gain_range: tuple[float, float] = DEFAULT_DEMO_GAIT_GAIN_RANGE
 
     def __post_init__(self):
         skill_registry.get(self.skill)  # KeyError naming the registered skills
+        self.demo_gait_gain_range = check_demo_gait_gain_range(self.demo_gait_gain_range)
         if not isinstance(self.demos, int) or self.demos < 1:
             raise ValueError(f"demos must be an int >= 1, got {self.demos!r}")
         if not isinstance(self.seed_base, int) or self.seed_base < 0:
@@ -104,6 +113,7 @@ class DemoResult:
     fallen: bool
     time_s: float
     relayed: int  # teacher actions relayed to the brain
+    gait_gain: float  # the brain executed the teacher's gait command times this
 
 
 class TeachingProtocol:
@@ -135,6 +145,11 @@ class TeachingProtocol:
     @property
     def seed(self) -> int:
         return self.config.seed_base + self.demo_index
+
+    @property
+    def gait_gain(self) -> float:
+        """The gait gain of the current demonstration."""
+        return draw_demo_gait_gain(self.seed, self.config.demo_gait_gain_range)
 
     def _request(self, kind: str, **args) -> list[Request]:
         self.phase = kind
@@ -179,7 +194,8 @@ class TeachingProtocol:
             return self._request("reset_sim")
         if kind == "reset_sim":
             self._episode = _episode_of(message)
-            return self._request("configure_brain", skill=self.config.skill)
+            return self._request("configure_brain", skill=self.config.skill, demo_source="scripted",
+                                 demo_gait_gain=self.gait_gain)
         if kind == "configure_brain":
             return self._request("start_demo")
         if kind == "start_demo":
@@ -251,6 +267,7 @@ class TeachingProtocol:
                 fallen=bool(s.get("fallen", False)),
                 time_s=float(s["time_s"]),
                 relayed=self._relayed,
+                gait_gain=self.gait_gain,
             )
         )
         return self._request("stop_demo")

@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 
+from rcl_interfaces.srv import GetParameters
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 from yan_dog_ros import msgs
@@ -34,6 +35,7 @@ from tests.ros.sim_graph import (
     spin_until,
 )
 from yan_dog import bag
+from yan_dog.recording import DEFAULT_DEMO_GAIT_GAIN_RANGE, draw_demo_gait_gain
 from yan_dog.scheduling import CONTROL_RT_PRIORITY, set_realtime
 from yan_policy.library import SkillLibrary
 from yan_policy.registry import load_policy
@@ -42,6 +44,7 @@ STARTUP_TIMEOUT_S = 60.0  # two processes importing torch + pybullet, DDS discov
 TEACH_TIMEOUT_S = 90.0  # 3 demonstrations of 4 s plus resets and service round trips
 LEARN_TIMEOUT_S = 300.0  # ~20-50 s alone; far longer when the other test worker loads both cores
 LEARN_STEPS = 100
+TEACHER_SEED_BASE = 1000  # config/teacher.yaml: demonstration i runs on seed 1000 + i
 EVAL_SEED = 200_000  # held out: demonstrations use the teacher's seed_base 1000 + i
 TRY_MARGIN_S = 5.0
 BRAIN_CONFIGS = ("camera_tokenizer.yaml", "audio_tokenizer.yaml", "joint_tokenizer.yaml", "yan_brain.yaml")
@@ -102,6 +105,12 @@ def test_teach_sit_over_ros_then_the_dog_sits_on_its_cue_alone(tmp_path):
         taught_at = time.monotonic()
         assert spin_until(ex, lambda: brain_status[-1]["episodes"] == 3, 5.0), brain_status[-1]
         assert brain_status[-1]["skills"] == ["sit"] and brain_status[-1]["demos_discarded"] == 0
+        # the teacher set each demonstration's gait gain on the brain: the last one's is still there
+        got = call(node, ex, GetParameters, "/yan_brain/get_parameters",
+                   GetParameters.Request(names=["demo_gait_gain", "demo_source"]))
+        last_seed = TEACHER_SEED_BASE + 2
+        assert got.values[0].double_value == draw_demo_gait_gain(last_seed, DEFAULT_DEMO_GAIT_GAIN_RANGE)
+        assert got.values[1].string_value == "scripted"
 
         # 2. the learner trains in the background while the control loop keeps ticking
         learned = spin_until(ex, lambda: brain_status[-1]["learner_steps"] >= LEARN_STEPS, LEARN_TIMEOUT_S)

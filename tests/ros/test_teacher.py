@@ -1,9 +1,9 @@
 """The `teacher` node on a real graph: sim_node (process) + teacher (process) + a fake brain (this process).
 
 The fake brain is a test double of the yan_brain process: it offers the brain's teaching services and
-`skill` parameter, records what arrives on /teach/action while a demonstration runs, and drives the robot
-with it (hybrid action -> joint targets through a trot controller, as the brain does) so the sim can judge
-the demonstration.
+the `skill`, `demo_source` and `demo_gait_gain` parameters, records what arrives on /teach/action while a
+demonstration runs, and drives the robot with it (hybrid action -> joint targets through a trot
+controller, as the brain does) so the sim can judge the demonstration.
 """
 
 import numpy as np
@@ -15,6 +15,7 @@ from yan_dog_ros import msgs
 from sim.env import hybrid_joint_targets
 from sim.gait import TrotController
 from tests.ros.sim_graph import ros_node, spawn, spin_until
+from yan_dog.recording import DEFAULT_DEMO_GAIT_GAIN_RANGE, draw_demo_gait_gain
 
 SESSION_TIMEOUT_S = 30.0  # start-up + one 4 s demonstration of `sit`
 CONTROL_DT_S = 0.02
@@ -29,6 +30,8 @@ class FakeBrain:
         self.recording = False
         self.gait = TrotController()
         node.declare_parameter("skill", "")
+        node.declare_parameter("demo_source", "teleop")
+        node.declare_parameter("demo_gait_gain", 1.0)
         self.node = node
         for name in ("start_demo", "stop_demo", "save_skill"):
             node.create_service(Trigger, f"~/{name}", lambda req, res, n=name: self._trigger(n, res))
@@ -70,6 +73,10 @@ def test_teacher_runs_one_demonstration_through_the_brain_services():
             log = teacher.log()
         assert brain.calls == ["start_demo", "stop_demo"]
         assert node.get_parameter("skill").value == "sit"
+        assert node.get_parameter("demo_source").value == "scripted"
+        gain = draw_demo_gait_gain(1000, DEFAULT_DEMO_GAIT_GAIN_RANGE)  # the demonstration's seed
+        assert node.get_parameter("demo_gait_gain").value == gain
+        assert f"gait gain {gain:.2f}" in log, log
         # about one action per control tick of the 4 s episode (minus the few ticks of set-up)
         assert 150 <= len(brain.demo_actions) <= 210, len(brain.demo_actions)
         assert all(a.shape == (15,) and np.isfinite(a).all() for a in brain.demo_actions)

@@ -15,9 +15,10 @@ version, stale streams, tick timing; the latency is from the joint state's sourc
 publication, meaningful when the sources stamp with this node's clock, e.g. both on sim time).
 Services: ~/start_demo, ~/stop_demo, ~/save_skill (std_srvs/Trigger); ~/set_trying, ~/set_learning
 (std_srvs/SetBool).
-Parameters (config/yan_brain.yaml): skill, cue, demo_source, trying, learning (these five may also be
-set at run time), library_dir ("" = in memory), control_hz, policy, d_model, n_layers, execute_chunk,
-seed, batch_episodes, learner_threads, learner_process, learner_nice, learner_sched_idle,
+Parameters (config/yan_brain.yaml): skill, cue, demo_source, demo_gait_gain, trying, learning (these six
+may also be set at run time; the teacher node sets skill and demo_gait_gain before each demonstration),
+library_dir ("" = in memory), control_hz, policy, d_model, n_layers, execute_chunk, seed,
+batch_episodes, learner_threads, learner_process, learner_nice, learner_sched_idle,
 control_rt_priority, stale_control_periods,
 camera_period_s, audio_period_s, proprio_period_s, audio_queue_ticks, max_stamp_age_s,
 teach_timeout_periods, phase_lock, phase_target_ms, status_hz, subscribe_tokens.
@@ -89,7 +90,7 @@ DEFAULT_STATUS_HZ = 5.0
 DEFAULT_TEACH_TIMEOUT_PERIODS = 3  # a teach action older than this many control periods is not used
 LOG_THROTTLE_S = 1.0
 MS_PER_S = 1000.0
-_RUNTIME_PARAMS = ("skill", "cue", "demo_source", "trying", "learning")
+_RUNTIME_PARAMS = ("skill", "cue", "demo_source", "demo_gait_gain", "trying", "learning")
 
 
 class BrainNode(Node):
@@ -107,7 +108,8 @@ class BrainNode(Node):
         )
         self.core = BrainCore(BrainConfig(
             skill=p["skill"], control_hz=p["control_hz"], learning=p["learning"], trying=p["trying"],
-            demo_source=p["demo_source"], cue=p["cue"] or None, learner_process=p["learner_process"],
+            demo_source=p["demo_source"], cue=p["cue"] or None, demo_gait_gain=p["demo_gait_gain"],
+            learner_process=p["learner_process"],
             learner_nice=p["learner_nice"], learner_sched_idle=p["learner_sched_idle"],
             session=session,
         ), library)
@@ -159,8 +161,8 @@ class BrainNode(Node):
         b, s, lc = BrainConfig(), SessionConfig(), LearnerConfig()
         defaults = {
             # teaching (may change at run time)
-            "skill": b.skill, "cue": "", "demo_source": b.demo_source, "trying": b.trying,
-            "learning": b.learning,
+            "skill": b.skill, "cue": "", "demo_source": b.demo_source, "demo_gait_gain": b.demo_gait_gain,
+            "trying": b.trying, "learning": b.learning,
             # policy and learner
             "library_dir": "", "control_hz": b.control_hz, "policy": s.policy,
             "d_model": s.policy_overrides["d_model"], "n_layers": PolicyConfig.n_layers,
@@ -327,6 +329,8 @@ class BrainNode(Node):
                 ok, message = self.core.set_trying(bool(param.value))
             elif param.name == "learning":
                 ok, message = self.core.set_learning(bool(param.value))
+            elif param.name == "demo_gait_gain":
+                ok, message = self.core.set_demo_gait_gain(param.value)
             elif param.name == "cue":
                 self.core.config.cue, ok, message = param.value or None, True, f"cue {param.value!r}"
             elif param.value not in ("scripted", "teleop", "bag", "intervention"):

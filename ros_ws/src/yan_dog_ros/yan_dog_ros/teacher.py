@@ -10,8 +10,9 @@ cue at reset. After the last demonstration it calls `/<brain_node>/save_skill` i
 then exits (status 0 when every request succeeded, 1 otherwise).
 
 Parameters (config/teacher.yaml): skill, demos, seed_base, cue_mode, cue_at_s, episode_s (0 = the
-skill's duration), save_skill, sim_node, brain_node, wait_for_services_s, service_timeout_s,
-status_timeout_s.
+skill's duration), save_skill, demo_gait_gain_range (each demonstration's gait gain, drawn from its seed:
+the brain executes the teacher's gait command times it and records the command as it came), sim_node,
+brain_node, wait_for_services_s, service_timeout_s, status_timeout_s.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
+from yan_dog.recording import DEFAULT_DEMO_GAIT_GAIN_RANGE
 from yan_dog.teaching_protocol import Request, TeachingConfig, TeachingProtocol
 from yan_dog_ros import msgs
 from yan_dog_ros.spin import spin_until
@@ -40,6 +42,7 @@ PARAMETERS = {
     "cue_at_s": 0.4,
     "episode_s": 0.0,
     "save_skill": False,
+    "demo_gait_gain_range": list(DEFAULT_DEMO_GAIT_GAIN_RANGE),
     "sim_node": "sim_node",
     "brain_node": "yan_brain",
     "wait_for_services_s": 30.0,
@@ -66,6 +69,7 @@ class TeacherNode(Node):
                 episode_s=float(p("episode_s")),
                 save_skill=p("save_skill"),
                 status_timeout_s=float(p("status_timeout_s")),
+                demo_gait_gain_range=tuple(p("demo_gait_gain_range")),
             )
         )
         sim, brain = p("sim_node"), p("brain_node")
@@ -90,7 +94,8 @@ class TeacherNode(Node):
         cfg = self.protocol.config
         self.get_logger().info(
             f"teaching {cfg.skill!r}: {cfg.demos} demonstrations of {cfg.length_s:g} s,"
-            f" seeds from {cfg.seed_base}, cue by {cfg.cue_mode}"
+            f" seeds from {cfg.seed_base}, cue by {cfg.cue_mode},"
+            f" gait gain {cfg.demo_gait_gain_range[0]:g}-{cfg.demo_gait_gain_range[1]:g}"
         )
 
     def _param(self, name: str):
@@ -182,7 +187,8 @@ class TeacherNode(Node):
             r = self.protocol.results[-1]
             log.info(
                 f"demonstration {r.index + 1}/{self.protocol.config.demos} (seed {r.seed}):"
-                f" success={r.success} fallen={r.fallen} t={r.time_s:.2f} s, relayed {r.relayed} actions"
+                f" success={r.success} fallen={r.fallen} t={r.time_s:.2f} s, gait gain {r.gait_gain:.2f},"
+                f" relayed {r.relayed} actions"
             )
         if request.kind == "start_demo" and success:
             log.info(f"demonstration {self.protocol.demo_index + 1} started")
