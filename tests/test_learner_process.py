@@ -1,6 +1,7 @@
 """The learner in its own process: weights through shared memory, commands in order, errors surfaced, and
 no orphan learner after its parent is killed."""
 
+import gc
 import multiprocessing as mp
 import os
 import pickle
@@ -111,6 +112,22 @@ def test_the_child_trains_on_episodes_given_before_start_and_the_actor_picks_up_
     finally:
         learner.close()
     assert learner.pid is None
+
+
+def test_a_learner_dropped_without_close_ends_its_child():
+    """A learner garbage-collected while its child trains (a caller that failed before close()) must not
+    leave the child writing into shared memory this process frees and hands out again."""
+
+    def train_then_drop():
+        learner = ProcessLearner(small_policy(), LearnerConfig(batch_episodes=1, publish_every=1))
+        learner.add_episode(fake_episode(seed=0))
+        learner.start()
+        assert wait_for(lambda: learner.steps >= 2), "the learner process made no progress"
+        return learner._process  # the learner itself is dropped here, still training
+
+    child = train_then_drop()
+    gc.collect()
+    assert not child.is_alive() and child.exitcode == -signal.SIGKILL
 
 
 def test_a_failure_in_the_child_is_raised_by_stop_with_its_traceback():

@@ -31,6 +31,7 @@ import queue
 import threading
 import time
 import traceback
+import weakref
 from collections import Counter
 from collections.abc import Callable
 
@@ -220,6 +221,18 @@ class _EpisodeCounts:
             return sum(self._counts.values())
 
 
+def _end_child(process: mp.process.BaseProcess, keep_alive: tuple) -> None:
+    """Finalizer of a ProcessLearner dropped without `close()`: kill its child. `keep_alive` (the shared
+    weights and counters the child writes into) is held by the finalizer until then, so that memory cannot
+    return to this process's multiprocessing heap, and be handed to a new shared object, while the child
+    still writes into it (measured: a test's shared counter read back a float32 weight of a learner left
+    running by an earlier failed test)."""
+    if process.is_alive():
+        process.kill()
+        process.join(JOIN_TIMEOUT_S)
+    del keep_alive
+
+
 class ProcessLearner:
     """Trains a policy on demonstrations in a child process (see the module docstring).
 
@@ -262,6 +275,7 @@ class ProcessLearner:
         self._error: str | None = None
         self._pending: list[tuple[str, object]] = []  # commands given before the child exists
         self._lock = threading.RLock()  # the child's lifetime and the order of commands
+        self._finalizer: weakref.finalize | None = None  # ends the child if this object is dropped unclosed
 
     def _send(self, command: str, arg) -> None:
         """Queue a command for the child, or keep it until the child exists (its first command must be
@@ -337,6 +351,7 @@ class ProcessLearner:
                   self.sched_idle, os.getpid(), self.mirror),
         )
         self._process.start()  # returns at once: the child imports torch on its own time
+        self._finalizer = weakref.finalize(self, _end_child, self._process, (self._shared, self._counters))
         # As bytes: a tensor put on a multiprocessing queue as is moves its storage into shared memory
         # that both processes then use, so the child's training would rewrite the parent's template.
         self._commands.put(("policy", pickle.dumps(self.policy)))  # the child reads it first
@@ -422,5 +437,8 @@ class ProcessLearner:
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join(JOIN_TIMEOUT_S)
+            if self._finalizer is not None and not self._process.is_alive():
+                self._finalizer.detach()  # nothing writes into the shared memory any more
+                self._finalizer = None
             self._process = None
             self._commands.cancel_join_thread()  # items nobody will read must not block our exit
