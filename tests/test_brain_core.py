@@ -77,6 +77,7 @@ def test_a_slowed_scripted_demonstration_executes_the_scaled_gait_and_records_th
     (ep,) = b.library.demos()
     np.testing.assert_allclose(ep.action, np.stack(teach), rtol=1e-6)  # the teacher's command
     assert ep.extra["gait_gain"] == executed_gain
+    assert b.config.demo_gait_gain == 1.0  # for that demonstration only
     b.close()
 
 

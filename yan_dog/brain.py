@@ -90,8 +90,9 @@ class BrainConfig:
         cue: the cue name recorded with demonstrations (None: unknown, e.g. a person's own command).
         demo_gait_gain: in a demonstration from the scripted teacher (`demo_source` "scripted"), the
             robot executes the teach action's gait command (vx, vy, yaw rate) times this gain and records
-            the teach action as it came (the teacher node sets it per demonstration: see
-            `yan_dog.recording`). A person's demonstrations are never scaled.
+            the teach action as it came (see `yan_dog.recording`). It applies to the next demonstration
+            only: `stop_demo` sets it back to 1 (the teacher node sets it before each one). A person's
+            demonstrations are never scaled.
         min_demo_ticks, max_demo_s: see the module constants.
         learner_process: train in a child process (`yan_policy.learner_process.ProcessLearner`: no
             interpreter lock shared with the control loop, weights handed over through shared memory)
@@ -503,14 +504,14 @@ class BrainCore:
             return self._event(True, f"demonstrating {self.skill!r}{slowed}")
 
     def set_demo_gait_gain(self, gain: float) -> tuple[bool, str]:
-        """The gait gain of the next scripted demonstrations (see `BrainConfig.demo_gait_gain`)."""
+        """The gait gain of the next scripted demonstration (see `BrainConfig.demo_gait_gain`)."""
         try:
             gain = check_demo_gait_gain(gain)
         except ValueError as e:
             return False, str(e)
         with self._lock:
             self.config.demo_gait_gain = gain
-        return True, f"scripted demonstrations at {gain:.2f}x gait speed"
+        return True, f"the next scripted demonstration at {gain:.2f}x gait speed"
 
     def stop_demo(self) -> tuple[bool, str]:
         """End the demonstration; a usable one goes to the learner (and to the library, if any)."""
@@ -518,6 +519,7 @@ class BrainCore:
             if self.mode != "demonstrating":
                 return False, "no demonstration is running"
             demo, self._demo, self.mode = self._demo, None, "idle"
+            self.config.demo_gait_gain = 1.0  # one demonstration only: the teacher sets it for each
             self.gait.reset()
         labelled = int(np.sum(demo.rows["label"])) if len(demo) else 0
         if len(demo) < self.config.min_demo_ticks or labelled == 0:

@@ -9,8 +9,8 @@ and carries out the requests it returns, one at a time. For each demonstration i
   configure_brain set the brain's `skill`, `demo_source` ("scripted") and `demo_gait_gain` parameters:
                   the brain executes the teacher's gait command times the gain and records the
                   teacher's own command (the gain is drawn from the seed in `demo_gait_gain_range`, as
-                  a sim `TeachSession` draws it; see `yan_dog.recording`). The brain keeps these
-                  settings after the session; it scales only demonstrations whose source is "scripted".
+                  a sim `TeachSession` draws it; see `yan_dog.recording`). The brain applies the gain to
+                  that demonstration only, and only to demonstrations whose source is "scripted".
   start_demo      the brain starts recording; from its answer on, the teacher's actions are relayed
                   (`relaying` is True) from /sim/teacher_action to /teach/action
   play_cue        (cue_mode "service" only) once the episode time reaches `cue_at_s`; in cue_mode "sim"

@@ -102,15 +102,18 @@ def test_teach_sit_over_ros_then_the_dog_sits_on_its_cue_alone(tmp_path):
         with spawn("teacher", "-p", "skill:=sit", "-p", "demos:=3", params_file="teacher.yaml") as teacher:
             done = spin_until(ex, lambda: not teacher.alive(), TEACH_TIMEOUT_S)
             assert done and teacher.proc.returncode == 0, f"{teacher.log()}\n{brain.log()}"
+            teacher_log = teacher.log()
         taught_at = time.monotonic()
         assert spin_until(ex, lambda: brain_status[-1]["episodes"] == 3, 5.0), brain_status[-1]
         assert brain_status[-1]["skills"] == ["sit"] and brain_status[-1]["demos_discarded"] == 0
-        # the teacher set each demonstration's gait gain on the brain: the last one's is still there
+        # the teacher set each demonstration's gait gain on the brain (which accepted it), and each
+        # demonstration's end set it back to 1
+        for i in range(3):
+            gain = draw_demo_gait_gain(TEACHER_SEED_BASE + i, DEFAULT_DEMO_GAIT_GAIN_RANGE)
+            assert f"gait gain {gain:.2f}" in teacher_log, teacher_log
         got = call(node, ex, GetParameters, "/yan_brain/get_parameters",
                    GetParameters.Request(names=["demo_gait_gain", "demo_source"]))
-        last_seed = TEACHER_SEED_BASE + 2
-        assert got.values[0].double_value == draw_demo_gait_gain(last_seed, DEFAULT_DEMO_GAIT_GAIN_RANGE)
-        assert got.values[1].string_value == "scripted"
+        assert got.values[0].double_value == 1.0 and got.values[1].string_value == "scripted"
 
         # 2. the learner trains in the background while the control loop keeps ticking
         learned = spin_until(ex, lambda: brain_status[-1]["learner_steps"] >= LEARN_STEPS, LEARN_TIMEOUT_S)

@@ -16,7 +16,8 @@ publication, meaningful when the sources stamp with this node's clock, e.g. both
 Services: ~/start_demo, ~/stop_demo, ~/save_skill (std_srvs/Trigger); ~/set_trying, ~/set_learning
 (std_srvs/SetBool).
 Parameters (config/yan_brain.yaml): skill, cue, demo_source, demo_gait_gain, trying, learning (these six
-may also be set at run time; the teacher node sets skill and demo_gait_gain before each demonstration),
+may also be set at run time; the teacher node sets skill and demo_gait_gain before each demonstration, and
+~/stop_demo sets demo_gait_gain back to 1),
 library_dir ("" = in memory), control_hz, policy, d_model, n_layers, execute_chunk, seed,
 batch_episodes, learner_threads, learner_process, learner_nice, learner_sched_idle,
 control_rt_priority, stale_control_periods,
@@ -56,6 +57,7 @@ import numpy as np
 import torch
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
@@ -305,6 +307,9 @@ class BrainNode(Node):
         result = self.core.stop_demo()
         if running:
             self._teach_event(DEMO_STOP if result[0] else DEMO_ABORT, skill)
+            # the core applied demo_gait_gain to that demonstration only; the parameter says so too
+            gain = self.core.config.demo_gait_gain
+            self.set_parameters([Parameter("demo_gait_gain", Parameter.Type.DOUBLE, gain)])
         return self._answer(response, result)
 
     def srv_save_skill(self, request, response):
