@@ -230,7 +230,6 @@ def _end_child(process: mp.process.BaseProcess, keep_alive: tuple) -> None:
     if process.is_alive():
         process.kill()
         process.join(JOIN_TIMEOUT_S)
-    del keep_alive
 
 
 class ProcessLearner:
