@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -23,7 +24,7 @@ from sim.robot import (
     clamp_to_joint_limits,
 )
 from sim.scene import Scene
-from sim.skills import LIE_POSE_RAD, SkillContext, hybrid_hold_offsets
+from sim.skills import LIE_POSE_RAD, STATE_HISTORY_S, SkillContext, hybrid_hold_offsets
 
 GRAVITY_MPS2 = 9.81
 LIE_SPAWN_HEIGHT_M = 0.14
@@ -292,6 +293,7 @@ class YanDogEnv(gym.Env):
         self._tick = 0
         self.state = self.robot.state(0.0)
         self.start_state = self.state
+        self._history = deque([self.state], maxlen=round(STATE_HISTORY_S / self.control_dt_s) + 1)
         self._tracker = skill_registry.SuccessTracker(self.skill, self.control_dt_s)
         self.joint_targets = joints.copy()
         self._next_camera_s = 0.0
@@ -358,6 +360,7 @@ class YanDogEnv(gym.Env):
         self._tick += 1
         self.time_s = self._tick * self.control_dt_s
         self.state = self.robot.state(self.time_s)
+        self._history.append(self.state)
 
         condition, newly = self._tracker.update(self.skill_context())
         roll, pitch = self.state.base_rpy_rad[:2]
@@ -392,7 +395,8 @@ class YanDogEnv(gym.Env):
     def skill_context(self) -> SkillContext:
         """Privileged state for teachers and success checks (any registered skill's check may use it)."""
         return SkillContext(
-            self.state, self.start_state, self.scene.ball_position(), self.time_s, self.go_time_s
+            self.state, self.start_state, self.scene.ball_position(), self.time_s, self.go_time_s,
+            tuple(self._history),
         )
 
     def _observe(self) -> dict:

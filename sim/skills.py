@@ -16,7 +16,7 @@ of the cue plus a short reaction time, or 0 when no cue is played), like a dog w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +25,7 @@ from sim.robot import STAND_POSE_RAD, RobotState, clamp_to_joint_limits
 
 ACTION_MODES = ("joint", "gait")
 START_POSTURES = ("stand", "lie")
+STATE_HISTORY_S = 1.0  # how far back a check can look (SkillContext.history, s)
 
 
 @dataclass
@@ -37,6 +38,8 @@ class SkillContext:
         ball_pos_m: (3,) the ball's position, world frame.
         time_s: episode time now.
         go_time_s: when the skill was asked for (cue heard); the teacher waits until then.
+        history: the robot at the control ticks of the last `STATE_HISTORY_S` (or since t = 0), oldest
+            first, ending with `state`; empty when the caller keeps none (then `state_ago` gives `state`).
     """
 
     state: RobotState
@@ -44,10 +47,22 @@ class SkillContext:
     ball_pos_m: np.ndarray
     time_s: float
     go_time_s: float
+    history: Sequence[RobotState] = ()
 
     @property
     def since_go_s(self) -> float:
         return self.time_s - self.go_time_s
+
+    def state_ago(self, seconds: float) -> RobotState:
+        """The robot `seconds` ago: the newest kept state at least that old, else the oldest one kept
+        (early in an episode, or past `STATE_HISTORY_S`)."""
+        if seconds < 0:
+            raise ValueError(f"seconds must be >= 0, got {seconds}")
+        cutoff_s = self.state.time_s - seconds + 1e-9
+        for past in reversed(self.history):
+            if past.time_s <= cutoff_s:
+                return past
+        return self.history[0] if self.history else self.state
 
 
 Teacher = Callable[[SkillContext], np.ndarray]
@@ -221,7 +236,8 @@ WALK_MAX_LATERAL_M = 0.4
 
 TURN_MIN_YAW_RAD = np.pi / 2  # a quarter turn
 TURN_MAX_YAW_RAD = 2.6  # ~150°: a turn that goes on past this was not a quarter turn (demos end at 1.9-2.1)
-TURN_SETTLED_RADPS = 0.3  # yaw rate below which the turn has ended (demos: < 0.1 once stopped)
+TURN_SETTLED_RADPS = 0.3  # mean yaw rate over TURN_SETTLE_WINDOW_S below which the turn has ended
+TURN_SETTLE_WINDOW_S = 0.5  # the heading's change is measured over this window (s)
 TURN_MAX_DRIFT_M = 0.5  # turning happens roughly in place
 TURN_HOLD_S = 0.5  # stopped in the quarter-turn range this long
 
@@ -285,12 +301,22 @@ def _drift(ctx: SkillContext) -> float:
     return float(np.linalg.norm(ctx.state.base_pos_m[:2] - ctx.start.base_pos_m[:2]))
 
 
+def _heading_settled(ctx: SkillContext) -> bool:
+    """The heading changed by at most TURN_SETTLED_RADPS * TURN_SETTLE_WINDOW_S over the last window.
+
+    The heading's change, not the trunk's instantaneous yaw rate: a robot standing still sways its trunk
+    at up to ~0.8 rad/s as its legs adjust, without its heading moving (turn_right, bench seed 2)."""
+    past = ctx.state_ago(TURN_SETTLE_WINDOW_S)
+    change_rad = abs(ctx.state.yaw_unwrapped_rad - past.yaw_unwrapped_rad)
+    return change_rad <= TURN_SETTLED_RADPS * TURN_SETTLE_WINDOW_S
+
+
 def _quarter_turn(ctx: SkillContext, sign: float) -> bool:
     """Turned a quarter turn (not much more) in direction `sign` (+1 = left) roughly in place, and stopped
-    there: a robot that spins on does not pass, however long it has been past 90°."""
+    there: a robot that spins or creeps on does not pass, however long it has been past 90°."""
     turned = sign * _turned(ctx)
     return (TURN_MIN_YAW_RAD <= turned <= TURN_MAX_YAW_RAD
-            and abs(ctx.state.base_ang_vel_radps[2]) <= TURN_SETTLED_RADPS
+            and _heading_settled(ctx)
             and _drift(ctx) <= TURN_MAX_DRIFT_M and _level(ctx.state, 0.4))
 
 
