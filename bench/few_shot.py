@@ -75,6 +75,9 @@ TARGET_MOVING = 0.8  # walk_forward, turns, come_to_ball with K <= 5
 TARGET_LEARN_S = 60.0
 TARGET_RETENTION = 0.9
 TARGET_CUE = 0.95
+# Success rates are means of multiples of 1/episodes: three seeds' 1.0, 1.0 and 0.4 average to
+# 0.7999999999999999, which is 0.8 and meets a 0.8 target.
+RATE_TOLERANCE = 1e-9
 POSTURE_SKILLS = {"sit", "lie_down", "shake_paw"}
 
 
@@ -396,10 +399,10 @@ def _print_targets(out: dict, policies: list[str]) -> None:
         if yan:
             best = max(yan.values())
             lines.append(f"{skill}: Yan best success {best:.2f} with K <= {max(yan)} (target {target}) "
-                         f"-> {'met' if best >= target else 'MISSED'}")
+                         f"-> {'met' if best >= target - RATE_TOLERANCE else 'MISSED'}")
         if "3" in by_policy.get("yan", {}):
             others = {p: by_policy[p]["3"] for p in policies if p != "yan" and "3" in by_policy.get(p, {})}
-            ahead = all(by_policy["yan"]["3"] > v for v in others.values())
+            ahead = all(by_policy["yan"]["3"] > v + RATE_TOLERANCE for v in others.values())
             verdict = ("no baseline in this run" if not others
                        else "ahead of every baseline" if ahead else "NOT ahead of every baseline")
             lines.append(f"  K=3: yan {by_policy['yan']['3']:.2f} vs "

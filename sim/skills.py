@@ -3,8 +3,9 @@
 A `Skill` bundles
 - a scripted **teacher**: privileged simulator state -> action (the demonstrator), in the skill's
   native `action_mode` ("joint": 12 joint targets in rad; "gait": (vx m/s, vy m/s, yaw rate rad/s));
-- a **success check** computed from simulator state: an instantaneous condition that must hold
-  continuously for `hold_s` seconds; once it has, the episode counts as a success;
+- a **success check** computed from simulator state: a condition on the robot now (and, through
+  `SkillContext.state_ago`, on the last `STATE_HISTORY_S`) that must hold continuously for `hold_s`
+  seconds; once it has, the episode counts as a success;
 - its default audio **cue** (the sound that asks for the skill), episode length and start posture.
 
 Skills form a plug-in registry: user code calls `sim.skills.register(Skill(...))` and the skill can be
@@ -76,7 +77,7 @@ class Skill:
     Args:
         name: registry key.
         teacher: scripted demonstrator, returns an action in `action_mode`.
-        check: instantaneous success condition from simulator state.
+        check: success condition from simulator state (now, and the last second through `state_ago`).
         cue: name of the default audio cue that asks for this skill (see `sim.audio`).
         action_mode: the teacher's native action mode, "joint" or "gait".
         duration_s: episode length (s).
