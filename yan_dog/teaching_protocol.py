@@ -1,7 +1,12 @@
 """The scripted-teacher session protocol: K demonstrations of a skill, as a small event-driven state machine.
 
 No ROS in here: the `teacher` node feeds it events (a service answered, a sim status arrived, time passed)
-and carries out the requests it returns, one at a time. For each demonstration i (seed = seed_base + i):
+and carries out the requests it returns, one at a time. First
+
+  read_brain      read the brain's `demo_source` (its answer's message is the value), to put it back at
+                  the end
+
+then, for each demonstration i (seed = seed_base + i):
 
   configure_sim   set the sim's `skill`, `seed`, `play_cue` parameters
   reset_sim       new episode; its answer carries the episode number (statuses of older episodes are
@@ -17,8 +22,13 @@ and carries out the requests it returns, one at a time. For each demonstration i
                   the sim schedules the skill's cue itself at reset, as the env does
   stop_demo       when the episode time reaches the episode length (or the robot fell): relaying stops,
                   the brain adds the demonstration to its learner
-then, after the last demonstration, `save_skill` if asked. A refused or unanswered request, or a sim that
-stops reporting, fails the session (a running demonstration is stopped first).
+then, after the last demonstration, `save_skill` if asked, and last
+
+  restore_brain   set the brain's `demo_source` back to what read_brain found, so a person who
+                  demonstrates to the same brain afterwards is not recorded as "scripted"
+
+A refused or unanswered request, or a sim that stops reporting, fails the session: a running
+demonstration is stopped first, and the brain's `demo_source` is still put back (when it was read).
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from sim import skills as skill_registry
 from yan_dog.recording import DEFAULT_DEMO_GAIT_GAIN_RANGE, check_demo_gait_gain_range, draw_demo_gait_gain
 
 REQUEST_KINDS = (
+    "read_brain",
     "configure_sim",
     "reset_sim",
     "configure_brain",
@@ -37,6 +48,7 @@ REQUEST_KINDS = (
     "play_cue",
     "stop_demo",
     "save_skill",
+    "restore_brain",
 )
 CUE_MODES = ("sim", "service")
 END_TOLERANCE_S = 1e-6  # episode time is a multiple of the control period; compare with this slack
@@ -136,6 +148,8 @@ class TeachingProtocol:
         self._last_status: dict | None = None
         self._last_status_s = 0.0
         self._pending: str | None = None  # kind of the request in flight
+        self.brain_source: str | None = None  # the brain's demo_source before the session (read_brain)
+        self._restore_sent = False
 
     # --- state --------------------------------------------------------------------------------------------
     @property
@@ -169,8 +183,15 @@ class TeachingProtocol:
         if was_demo:  # stop the brain's recording before giving up
             self.phase, self._pending = "aborting", "stop_demo"
             return [Request("stop_demo")]
-        self.phase = "failed"
-        return []
+        return self._restore_brain()
+
+    def _restore_brain(self) -> list[Request]:
+        """Put the brain's demo_source back (once, when it was read), else end the session."""
+        if self.brain_source is None or self._restore_sent:
+            self.phase = "failed" if self.error else "done"
+            return []
+        self._restore_sent = True
+        return self._request("restore_brain", demo_source=self.brain_source)
 
     # --- events -------------------------------------------------------------------------------------------
     def start(self, now_s: float) -> list[Request]:
@@ -178,18 +199,25 @@ class TeachingProtocol:
         if self.phase != "idle":
             raise RuntimeError("the session has already started")
         self._last_status_s = now_s
-        return self._configure_sim()
+        return self._request("read_brain", names=["demo_source"])
 
     def on_response(self, kind: str, success: bool, message: str, now_s: float) -> list[Request]:
         """The request of `kind` was answered (success False: refused, failed or timed out)."""
         if kind != self._pending:
             raise RuntimeError(f"answer for {kind!r} while {self._pending!r} is in flight")
         self._pending = None
-        if self.phase == "aborting":
-            self.phase = "failed"
+        if kind == "restore_brain":  # the session's last request, after success or failure
+            if not success and self.error is None:
+                self.error = f"restore_brain failed: {message}"
+            self.phase = "failed" if self.error else "done"
             return []
+        if self.phase == "aborting":
+            return self._restore_brain()
         if not success:
             return self.abort(f"{kind} failed: {message}")
+        if kind == "read_brain":
+            self.brain_source = message
+            return self._configure_sim()
         if kind == "configure_sim":
             return self._request("reset_sim")
         if kind == "reset_sim":
@@ -211,11 +239,9 @@ class TeachingProtocol:
                 return self._configure_sim()
             if self.config.save_skill:
                 return self._request("save_skill")
-            self.phase = "done"
-            return []
+            return self._restore_brain()
         if kind == "save_skill":
-            self.phase = "done"
-            return []
+            return self._restore_brain()
         raise ValueError(f"unknown request kind {kind!r}")
 
     def on_status(self, status: dict, now_s: float) -> list[Request]:

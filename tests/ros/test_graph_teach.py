@@ -48,7 +48,7 @@ TEACHER_SEED_BASE = 1000  # config/teacher.yaml: demonstration i runs on seed 10
 EVAL_SEED = 200_000  # held out: demonstrations use the teacher's seed_base 1000 + i
 TRY_MARGIN_S = 5.0
 BRAIN_CONFIGS = ("camera_tokenizer.yaml", "audio_tokenizer.yaml", "joint_tokenizer.yaml", "yan_brain.yaml")
-BRAIN_ARGS = ("-p", "d_model:=64", "-p", "n_layers:=1", "-p", "demo_source:=scripted", "-p", "learning:=true",
+BRAIN_ARGS = ("-p", "d_model:=64", "-p", "n_layers:=1", "-p", "learning:=true",  # demo_source: teleop
               "-p", "trying:=false", "-p", "status_hz:=5.0")
 
 
@@ -93,6 +93,9 @@ def test_teach_sit_over_ros_then_the_dog_sits_on_its_cue_alone(tmp_path):
         for topic, into in ((msgs.BRAIN_STATUS_TOPIC, brain_status), (msgs.SIM_STATUS_TOPIC, sim_status)):
             node.create_subscription(String, topic, lambda m, into=into: into.append(msgs.json_from_msg(m)),
                                      msgs.STATUS_QOS)
+        teach_events = []
+        node.create_subscription(String, bag.TEACH_EVENTS_TOPIC,
+                                 lambda m: teach_events.append(json.loads(m.data)), msgs.COMMAND_QOS)
         ready = spin_until(ex, lambda: brain_status and not brain_status[-1]["stale"] and sim_status,
                            STARTUP_TIMEOUT_S)
         assert ready, f"graph did not come up\n{brain.log()}\n{sim.log()}"
@@ -111,9 +114,12 @@ def test_teach_sit_over_ros_then_the_dog_sits_on_its_cue_alone(tmp_path):
         for i in range(3):
             gain = draw_demo_gait_gain(TEACHER_SEED_BASE + i, DEFAULT_DEMO_GAIT_GAIN_RANGE)
             assert f"gait gain {gain:.2f}" in teacher_log, teacher_log
+        # the demonstrations were recorded as scripted; after the session the brain's source is its own
+        starts = [e for e in teach_events if e["event"] == bag.DEMO_START]
+        assert [e["source"] for e in starts] == ["scripted"] * 3, teach_events
         got = call(node, ex, GetParameters, "/yan_brain/get_parameters",
                    GetParameters.Request(names=["demo_gait_gain", "demo_source"]))
-        assert got.values[0].double_value == 1.0 and got.values[1].string_value == "scripted"
+        assert got.values[0].double_value == 1.0 and got.values[1].string_value == "teleop"
 
         # 2. the learner trains in the background while the control loop keeps ticking
         learned = spin_until(ex, lambda: brain_status[-1]["learner_steps"] >= LEARN_STEPS, LEARN_TIMEOUT_S)

@@ -26,6 +26,7 @@ class FakeBrain:
 
     def __init__(self, node):
         self.calls: list[str] = []
+        self.source_at_start: str | None = None  # demo_source when start_demo was called
         self.demo_actions: list[np.ndarray] = []
         self.recording = False
         self.gait = TrotController()
@@ -44,6 +45,8 @@ class FakeBrain:
 
     def _trigger(self, name, response):
         self.calls.append(name)
+        if name == "start_demo":
+            self.source_at_start = self.node.get_parameter("demo_source").value
         self.recording = {"start_demo": True, "stop_demo": False}.get(name, self.recording)
         response.success, response.message = True, name
         return response
@@ -73,7 +76,9 @@ def test_teacher_runs_one_demonstration_through_the_brain_services():
             log = teacher.log()
         assert brain.calls == ["start_demo", "stop_demo"]
         assert node.get_parameter("skill").value == "sit"
-        assert node.get_parameter("demo_source").value == "scripted"
+        assert brain.source_at_start == "scripted"
+        assert node.get_parameter("demo_source").value == "teleop"  # put back after the session
+        assert "the brain's demo_source is 'teleop' again" in log, log
         gain = draw_demo_gait_gain(1000, DEFAULT_DEMO_GAIT_GAIN_RANGE)  # the demonstration's seed
         assert node.get_parameter("demo_gait_gain").value == gain
         assert f"gait gain {gain:.2f}" in log, log

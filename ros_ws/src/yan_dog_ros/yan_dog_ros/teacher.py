@@ -1,13 +1,15 @@
 """`teacher`: the scripted teacher of the simulation, demonstrating a skill K times to the brain over ROS 2.
 
-A thin node over `yan_dog.teaching_protocol.TeachingProtocol` (the session logic, ROS-free). For each
-demonstration it sets the sim's `skill`/`seed`/`play_cue` parameters, calls `/<sim_node>/reset`, sets
-the brain's `skill` parameter, calls `/<brain_node>/start_demo`, relays every /sim/teacher_action
-(the sim's oracle: the scripted teacher's 15-D hybrid action) to /teach/action until the episode time
-on /sim/status reaches the skill's episode length, then calls `/<brain_node>/stop_demo`. In
-`cue_mode: service` it calls `/<sim_node>/play_cue` at `cue_at_s`; in `cue_mode: sim` the sim plays the
-cue at reset. After the last demonstration it calls `/<brain_node>/save_skill` if `save_skill` is set,
-then exits (status 0 when every request succeeded, 1 otherwise).
+A thin node over `yan_dog.teaching_protocol.TeachingProtocol` (the session logic, ROS-free). It first reads
+the brain's `demo_source` parameter (`/<brain_node>/get_parameters`). For each demonstration it sets the
+sim's `skill`/`seed`/`play_cue` parameters, calls `/<sim_node>/reset`, sets the brain's `skill`,
+`demo_source` ("scripted") and `demo_gait_gain` parameters, calls `/<brain_node>/start_demo`, relays every
+/sim/teacher_action (the sim's oracle: the scripted teacher's 15-D hybrid action) to /teach/action until the
+episode time on /sim/status reaches the skill's episode length, then calls `/<brain_node>/stop_demo`. In
+`cue_mode: service` it calls `/<sim_node>/play_cue` at `cue_at_s`; in `cue_mode: sim` the sim plays the cue
+at reset. After the last demonstration it calls `/<brain_node>/save_skill` if `save_skill` is set, sets the
+brain's `demo_source` back to what it read (also after a failure), then exits (status 0 when every request
+succeeded, 1 otherwise).
 
 Parameters (config/teacher.yaml): skill, demos, seed_base, cue_mode, cue_at_s, episode_s (0 = the
 skill's duration), save_skill, demo_gait_gain_range (each demonstration's gait gain, drawn from its seed:
@@ -20,7 +22,8 @@ from __future__ import annotations
 import sys
 import time
 
-from rcl_interfaces.srv import SetParameters
+from rcl_interfaces.msg import ParameterType
+from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
@@ -73,11 +76,14 @@ class TeacherNode(Node):
             )
         )
         sim, brain = p("sim_node"), p("brain_node")
+        set_brain = self.create_client(SetParameters, f"/{brain}/set_parameters")
         self._service_clients = {
+            "read_brain": self.create_client(GetParameters, f"/{brain}/get_parameters"),
             "configure_sim": self.create_client(SetParameters, f"/{sim}/set_parameters"),
             "reset_sim": self.create_client(Trigger, f"/{sim}/reset"),
             "play_cue": self.create_client(Trigger, f"/{sim}/play_cue"),
-            "configure_brain": self.create_client(SetParameters, f"/{brain}/set_parameters"),
+            "configure_brain": set_brain,
+            "restore_brain": set_brain,
             "start_demo": self.create_client(Trigger, f"/{brain}/start_demo"),
             "stop_demo": self.create_client(Trigger, f"/{brain}/stop_demo"),
             "save_skill": self.create_client(Trigger, f"/{brain}/save_skill"),
@@ -153,7 +159,9 @@ class TeacherNode(Node):
             self._send(request)
 
     def _send(self, request: Request) -> None:
-        if request.kind in ("configure_sim", "configure_brain"):
+        if request.kind == "read_brain":
+            call = GetParameters.Request(names=list(request.args["names"]))
+        elif request.kind in ("configure_sim", "configure_brain", "restore_brain"):
             call = SetParameters.Request(
                 parameters=[msgs.parameter_msg(k, v) for k, v in request.args.items()]
             )
@@ -171,7 +179,13 @@ class TeacherNode(Node):
         except Exception as err:  # the service call itself failed
             self._answered(request, False, repr(err))
             return
-        if isinstance(response, SetParameters.Response):
+        if isinstance(response, GetParameters.Response):  # read_brain: the one string asked for
+            values = response.values
+            if len(values) == 1 and values[0].type == ParameterType.PARAMETER_STRING:
+                self._answered(request, True, values[0].string_value)
+            else:
+                self._answered(request, False, f"no string parameter {request.args['names']} on the brain")
+        elif isinstance(response, SetParameters.Response):
             refused = [r.reason for r in response.results if not r.successful]
             self._answered(request, not refused, "; ".join(refused))
         else:
@@ -190,6 +204,8 @@ class TeacherNode(Node):
                 f" success={r.success} fallen={r.fallen} t={r.time_s:.2f} s, gait gain {r.gait_gain:.2f},"
                 f" relayed {r.relayed} actions"
             )
+        if request.kind == "restore_brain" and success:
+            log.info(f"the brain's demo_source is {self.protocol.brain_source!r} again")
         if request.kind == "start_demo" and success:
             log.info(f"demonstration {self.protocol.demo_index + 1} started")
         self._dispatch(follow_up)
