@@ -41,7 +41,7 @@ def episode_success(skill: str, seed: int, policy: str) -> bool:
             if sign * (u.state.yaw_unwrapped_rad - u.start_state.yaw_unwrapped_rad) > CREEP_AFTER_RAD:
                 action[2] = sign * CREEP_RADPS
         elif policy == "spin":  # gait command: keep turning in the skill's direction at the teacher's rate
-            action = np.array([0.0, 0.0, SPIN_RADPS if skill == "turn_left" else -SPIN_RADPS], np.float32)
+            action = np.array([0.0, 0.0, sign * SPIN_RADPS], np.float32)
         elif policy == "zero":
             action = np.zeros(env.action_space.shape, np.float32)
         else:

@@ -149,7 +149,6 @@ class TeachingProtocol:
         self._last_status_s = 0.0
         self._pending: str | None = None  # kind of the request in flight
         self.brain_source: str | None = None  # the brain's demo_source before the session (read_brain)
-        self._restore_sent = False
 
     # --- state --------------------------------------------------------------------------------------------
     @property
@@ -186,11 +185,11 @@ class TeachingProtocol:
         return self._restore_brain()
 
     def _restore_brain(self) -> list[Request]:
-        """Put the brain's demo_source back (once, when it was read), else end the session."""
-        if self.brain_source is None or self._restore_sent:
+        """Put the brain's demo_source back (when it was read), else end the session. Its answer ends the
+        session either way, so it is sent at most once."""
+        if self.brain_source is None:
             self.phase = "failed" if self.error else "done"
             return []
-        self._restore_sent = True
         return self._request("restore_brain", demo_source=self.brain_source)
 
     # --- events -------------------------------------------------------------------------------------------
