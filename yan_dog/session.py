@@ -21,7 +21,7 @@ import torch
 import sim
 from yan_dog.recording import (
     DEFAULT_DEMO_GAIT_GAIN_RANGE,
-    HYBRID_ACTION_SCALE,
+    HYBRID_ACTION_NORM_STD,
     EpisodeResult,
     check_demo_gait_gain_range,
     draw_demo_gait_gain,
@@ -115,7 +115,7 @@ def build_policy(config: SessionConfig, library: SkillLibrary | None = None) -> 
             _merged(PolicyConfig().to_dict(), {**config.policy_overrides, "action_dim": HYBRID_ACTION_DIM})
         )
         policy = make_policy(config.policy, pcfg)
-        policy.set_action_normalization(np.zeros(HYBRID_ACTION_DIM), HYBRID_ACTION_SCALE)
+        policy.set_action_normalization(np.zeros(HYBRID_ACTION_DIM), HYBRID_ACTION_NORM_STD)
     return policy
 
 
