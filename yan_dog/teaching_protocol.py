@@ -188,9 +188,13 @@ class TeachingProtocol:
         """Put the brain's demo_source back (when it was read), else end the session. Its answer ends the
         session either way, so it is sent at most once."""
         if self.brain_source is None:
-            self.phase = "failed" if self.error else "done"
-            return []
+            return self._finish()
         return self._request("restore_brain", demo_source=self.brain_source)
+
+    def _finish(self) -> list[Request]:
+        """End the session: failed when an error was recorded, else done."""
+        self.phase = "failed" if self.error else "done"
+        return []
 
     # --- events -------------------------------------------------------------------------------------------
     def start(self, now_s: float) -> list[Request]:
@@ -208,8 +212,7 @@ class TeachingProtocol:
         if kind == "restore_brain":  # the session's last request, after success or failure
             if not success and self.error is None:
                 self.error = f"restore_brain failed: {message}"
-            self.phase = "failed" if self.error else "done"
-            return []
+            return self._finish()
         if self.phase == "aborting":
             return self._restore_brain()
         if not success:
