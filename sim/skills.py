@@ -174,6 +174,14 @@ def is_mirror_symmetric(name: str) -> bool:
     return bool(skill and skill.mirror_symmetric)
 
 
+def teacher_action_mode(name: str) -> str | None:
+    """The registered skill `name`'s native action mode, "joint" or "gait" (None if unregistered). Stored
+    with each recorded episode (`extra["teacher_action_mode"]`): the learner trains on episodes whose
+    teacher commands joint targets with noisier joints (`yan_policy.learner.LearnerConfig`)."""
+    skill = _REGISTRY.get(name)
+    return skill.action_mode if skill else None
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Postures (joint targets, rad) found by holding them under PD control in this simulator.
 SIT_POSE_RAD = np.array([0.0, 0.5, -1.2] * 2 + [0.0, 2.2, -2.6] * 2)  # rear folded, front straight

@@ -271,6 +271,7 @@ def test_episode_round_trip_from_a_recorded_sim_demonstration(tmp_path):
     expected_stamps = truth["time_s"][ticks] - truth["time_s"][DEMO_FIRST_TICK]  # (T,) s from the demo start
     np.testing.assert_allclose(ep.stamps_s, expected_stamps, atol=1e-9)
     assert ep.extra["stale_ticks"] == 0
+    assert ep.extra["teacher_action_mode"] == "joint"  # sit's teacher commands joint targets
 
     # the policy's own camera size: frames resized as the tokenizer node resizes them
     (small,) = bag.episodes_from_bag(path, skill="sit")

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import sim.skills
 from sim.env import HYBRID_OFFSET_LIMIT_RAD, hybrid_joint_targets
 from sim.gait import TrotController
 from sim.robot import JOINT_LOWER_RAD, JOINT_UPPER_RAD
@@ -77,6 +78,7 @@ def test_a_slowed_scripted_demonstration_executes_the_scaled_gait_and_records_th
     (ep,) = b.library.demos()
     np.testing.assert_allclose(ep.action, np.stack(teach), rtol=1e-6)  # the teacher's command
     assert ep.extra["gait_gain"] == executed_gain
+    assert ep.extra["teacher_action_mode"] == sim.skills.get(ep.skill).action_mode  # for the learner's noise
     assert b.config.demo_gait_gain == 1.0  # for that demonstration only
     b.close()
 

@@ -154,6 +154,41 @@ def test_learner_reduces_the_loss_on_a_demo():
     assert np.mean(logs[-5:]) < 0.6 * np.mean(logs[:5])
 
 
+def test_training_batches_see_noisy_joints_while_the_stored_demos_stay_clean(monkeypatch):
+    """Joint positions get N(0, std) and velocities VELOCITY_NOISE_PER_RAD times that, fresh at every tick
+    of every batch row (against copycat learning): std is `posture_joint_noise_rad` for an episode whose
+    teacher commands joint targets, `joint_noise_rad` otherwise. Torques and the stored episodes are
+    untouched."""
+    cfg = LearnerConfig(batch_episodes=8, joint_noise_rad=0.05, posture_joint_noise_rad=0.1, seed=0)
+    learner = OnlineLearner(small_policy(), cfg)
+    posture, gait, unknown = (fake_episode(t=200, seed=seed) for seed in (1, 2, 3))
+    posture.extra["teacher_action_mode"], gait.extra["teacher_action_mode"] = "joint", "gait"
+    clean = {id(e): e.joints.copy() for e in (posture, gait, unknown)}  # (T, 3, 12) each
+    for e in (posture, gait, unknown):
+        learner.add_episode(e)
+    seen = []
+    forward = learner.policy.forward
+    monkeypatch.setattr(learner.policy, "forward", lambda batch: (seen.append(batch), forward(batch))[1])
+    learner.train_step()
+    rows = {"joint": [], "gait": [], None: []}
+    for row in seen[0]["joints"]:  # (T, 3, 12): which episode it is shows in its torques, not noised
+        e = next(e for e in (posture, gait, unknown) if np.array_equal(row[:, 2], e.joints[:, 2]))
+        rows[e.extra.get("teacher_action_mode")].append(row - clean[id(e)])
+    assert all(rows.values()), "every kind of episode should be in a batch of 8 (seeded)"
+    for mode, std in (("joint", 0.1), ("gait", 0.05), (None, 0.05)):
+        noise = np.stack(rows[mode])  # (n, T, 3, 12)
+        assert noise[:, :, 0].std() == pytest.approx(std, rel=0.08), mode
+        assert noise[:, :, 1].std() == pytest.approx(std * learner_module.VELOCITY_NOISE_PER_RAD, rel=0.08)
+    if len(rows["joint"]) > 1:
+        assert not np.allclose(rows["joint"][0], rows["joint"][1])  # each sampled copy gets its own noise
+    for e in (posture, gait, unknown):
+        np.testing.assert_array_equal(e.joints, clean[id(e)])
+    stored = sorted(learner.buffer.all(), key=lambda e: e.seed)
+    assert [e.seed for e in stored] == [1, 2, 3]
+    for e, original in zip(stored, (posture, gait, unknown), strict=True):
+        np.testing.assert_array_equal(e.joints, clean[id(original)])
+
+
 def test_learner_rejects_episodes_of_the_wrong_action_size():
     learner = OnlineLearner(small_policy())
     ep = fake_episode()

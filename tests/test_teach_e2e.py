@@ -121,6 +121,7 @@ def test_a_slowed_demonstration_keeps_the_teachers_labels_and_turns_as_far():
     for g, r in runs.items():
         assert turned[g] >= sim.skills.TURN_TARGET_RAD, (g, turned[g])  # as far, at either speed
         assert r.episode.extra["gait_gain"] == g
+        assert r.episode.extra["teacher_action_mode"] == "gait"  # the learner's joint noise follows it
         assert np.allclose(r.episode.action[turning[g], 2], 1.0)  # the teacher's command, not 0.6
     assert turning[0.6].sum() > 1.3 * turning[1.0].sum()  # slower, so it commanded the turn for longer
     with pytest.raises(ValueError, match="demo_gait_gain"):

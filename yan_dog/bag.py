@@ -667,6 +667,7 @@ class _Replay:
                 self._finish(demo, event)
 
     def _finish(self, demo: _Demo, stop: dict) -> None:
+        from yan_dog.recording import teacher_mode_extra  # imports the sim's skill registry: only here
         from yan_policy.episode import Episode
 
         skill = demo.start["skill"]
@@ -694,7 +695,8 @@ class _Replay:
                 source="bag",
                 success=stop.get("success"),
                 seed=demo.start.get("seed"),
-                extra={"stale_ticks": demo.stale_ticks, "start_ns": demo.start_ns},
+                extra={"stale_ticks": demo.stale_ticks, "start_ns": demo.start_ns,
+                       **teacher_mode_extra(skill)},
             )
         )
 

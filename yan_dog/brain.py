@@ -43,7 +43,7 @@ import sim.skills
 from sim.env import hybrid_joint_targets
 from sim.gait import TrotController
 from sim.robot import NUM_MOTORS, clamp_to_joint_limits
-from yan_dog.recording import check_demo_gait_gain, executed_teach_action
+from yan_dog.recording import check_demo_gait_gain, executed_teach_action, teacher_mode_extra
 from yan_dog.session import (
     A1_MIRROR,
     HYBRID_ACTION_DIM,
@@ -374,7 +374,8 @@ class _DemoRecorder:
             label_mask=np.asarray(r["label"]),
             cue=self.cue,
             source=source,
-            extra={"recorded_by": "yan_brain", "truncated": self.truncated, "gait_gain": self.gait_gain},
+            extra={"recorded_by": "yan_brain", "truncated": self.truncated, "gait_gain": self.gait_gain,
+                   **teacher_mode_extra(self.skill)},
         )
 
 

@@ -103,6 +103,14 @@ class CheckTracker:
         return {t.skill.name for t in self.trackers if t.success}
 
 
+def teacher_mode_extra(skill: str) -> dict:
+    """{"teacher_action_mode": "joint" | "gait"} for a registered skill, {} otherwise: what an episode of
+    `skill` recorded outside `run_episode` (the ROS brain, a bag) keeps in its `extra`, so the learner
+    trains it as `run_episode`'s recordings (`yan_policy.learner.joint_noise_std`)."""
+    mode = sim.skills.teacher_action_mode(skill)
+    return {"teacher_action_mode": mode} if mode else {}
+
+
 def run_episode(
     env,
     policy_act: Callable[[dict], np.ndarray] | None,
@@ -174,7 +182,8 @@ def run_episode(
         source="scripted" if mode == "demo" else "intervention",
         success=bool(info["success"]),
         seed=seed,
-        extra={"intervened_at": intervened_at, **({"gait_gain": demo_gait_gain} if mode == "demo" else {})},
+        extra={"intervened_at": intervened_at, "teacher_action_mode": u.skill.action_mode,
+               **({"gait_gain": demo_gait_gain} if mode == "demo" else {})},
         **{k: np.stack(v) for k, v in streams.items()},
     )
     return EpisodeResult(
