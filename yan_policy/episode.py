@@ -13,7 +13,11 @@ Arrays (T ticks at `control_hz`):
     label_mask bool    (T,)          False where the action is not a teacher label (e.g. the robot acted
                                      alone before an intervention); those ticks are context only
 Metadata: skill, cue (None when no cue was played), action_mode ("joint" | "gait" | "hybrid"),
-control_hz, source ("scripted" | "teleop" | "bag" | "intervention"), success (bool | None), seed.
+control_hz, source ("scripted" | "teleop" | "bag" | "intervention"), success (bool | None), seed, and
+`extra` (a JSON dict of optional notes). The learner reads one of them: `extra["teacher_action_mode"]`,
+"joint" for a teacher that commands joint targets (the postures) or "gait"; "joint" episodes train with
+noisier joint positions (`yan_policy.learner.LearnerConfig.posture_joint_noise_rad`). Recordings of a
+registered sim skill (`yan_dog.recording`, the ROS brain, bags) fill it in.
 
 On disk an episode is one safetensors file: the arrays as tensors and the metadata as JSON in the
 header (`__metadata__["episode"]`). No pickle anywhere, so an episode file is data only. Writes are

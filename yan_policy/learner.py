@@ -68,10 +68,11 @@ class LearnerConfig:
             (`extra["teacher_action_mode"] == "joint"`: sit, lie_down, shake_paw). There the commanded
             targets lead the felt joints by a tracking lag, so copying the joints fits a demo almost as
             well as hearing the cue. Measured (bench/few_shot.py, K = 3, 60 CPU s): at 0.05, sit at seed
-            0 fell from 1.00 (15 s) to 0.70 (60 s) in two runs, the cue head latched on the right cue in
-            all 20 tries and the robot never started to sit in the 6 it failed; at 0.1, 0.95-1.00 (two
-            runs), postures .97/1/1 over seeds 0-2. At 0.1 for every skill, come_to_ball fell from 0.95 to
-            0.68 and turn_right from 0.93 to 0.73, hence two levels.
+            0 fell from 1.00 (15 s) to 0.70 (60 s) in two runs; the cue head latched on the right cue in
+            all 20 tries, and in the failures traced the robot never started to sit (or 2 s late). At
+            0.1: sit 0.95-1.00 at that seed (two runs); over seeds 0-2 sit 0.97, lie_down and shake_paw
+            1.00. At 0.1 for every skill, come_to_ball fell from 0.95 to 0.68 and turn_right from 0.93
+            to 0.73, hence two levels.
         onset_weight: loss weight of the ticks around the onset of the demonstrated motion (from
             `chunk` ticks before the first tick whose action differs from the first one, for
             `onset_window_s`); every other tick weighs 1. The onset is where the cue decides which
