@@ -24,6 +24,7 @@ import numpy as np
 
 import sim
 from yan_policy.episode import Episode
+from yan_policy.learner import TEACHER_MODE_KEY
 
 # Distance between the robot's and the teacher's normalised hybrid actions beyond which a tick counts as
 # "going wrong" (RMS over the 15 dims, in units of the action scale below).
@@ -104,11 +105,11 @@ class CheckTracker:
 
 
 def teacher_mode_extra(skill: str) -> dict:
-    """{"teacher_action_mode": "joint" | "gait"} for a registered skill, {} otherwise: what an episode of
-    `skill` recorded outside `run_episode` (the ROS brain, a bag) keeps in its `extra`, so the learner
-    trains it as `run_episode`'s recordings (`yan_policy.learner.joint_noise_std`)."""
+    """{"teacher_action_mode": "joint" | "gait"} for a registered skill, {} otherwise: what every recorder
+    (`run_episode`, the ROS brain, a bag) keeps in an episode's `extra`, so the learner picks its joint
+    noise (`yan_policy.learner.joint_noise_std`)."""
     mode = sim.skills.teacher_action_mode(skill)
-    return {"teacher_action_mode": mode} if mode else {}
+    return {TEACHER_MODE_KEY: mode} if mode else {}
 
 
 def run_episode(
@@ -182,7 +183,7 @@ def run_episode(
         source="scripted" if mode == "demo" else "intervention",
         success=bool(info["success"]),
         seed=seed,
-        extra={"intervened_at": intervened_at, "teacher_action_mode": u.skill.action_mode,
+        extra={"intervened_at": intervened_at, **teacher_mode_extra(u.skill.name),
                **({"gait_gain": demo_gait_gain} if mode == "demo" else {})},
         **{k: np.stack(v) for k, v in streams.items()},
     )

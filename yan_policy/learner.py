@@ -38,7 +38,8 @@ GIL_SWITCH_S = 0.0005  # thread switch interval (s) while a control loop runs (P
 HISTORY_STEPS = 2000  # training logs kept (the newest): unbounded, a robot that learns for hours grew
 # its memory by ~0.7 kB per step (measured in the soak: 0.18 MB/min, the whole RSS slope)
 VELOCITY_NOISE_PER_RAD = 10.0  # joint-velocity noise (rad/s) per rad of joint-position noise
-POSTURE_TEACHER_MODE = "joint"  # extra["teacher_action_mode"] of a teacher that commands joint targets
+TEACHER_MODE_KEY = "teacher_action_mode"  # Episode.extra key: the teacher's native action mode
+POSTURE_TEACHER_MODE = "joint"  # its value for a teacher that commands joint targets
 NO_CUE_CLASS = 0  # the cue head's label before the teacher starts acting
 ONSET_ACTION_TOL = 0.02  # an action entry this far (rad, m/s or rad/s) from the first one is motion
 # an action entry that jumps this far (rad, m/s or rad/s) from one tick to the next is a decision (a turn
@@ -513,7 +514,7 @@ class OnlineLearner:
 
 def joint_noise_std(episode: Episode, config: LearnerConfig) -> float:
     """Std (rad) of the joint-position noise `episode` is trained with (see `LearnerConfig`)."""
-    if episode.extra.get("teacher_action_mode") == POSTURE_TEACHER_MODE:
+    if episode.extra.get(TEACHER_MODE_KEY) == POSTURE_TEACHER_MODE:
         return config.posture_joint_noise_rad
     return config.joint_noise_rad
 
