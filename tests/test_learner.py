@@ -332,6 +332,35 @@ def test_lr_anneals_after_new_data_and_restarts_on_the_next_demo():
     assert learner.train_step()["lr"] == pytest.approx(1e-3)
 
 
+def _adam_steps(learner: OnlineLearner) -> set[int]:
+    return {int(st["step"]) for st in learner._optim.state.values()}
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_a_new_skill_starts_with_fresh_optimizer_moments(reset):
+    """The first demo of a skill the buffer does not hold clears AdamW's moments (the new skill is learned
+    with bias-corrected moments, as the first skill was); more demos of a known skill keep them."""
+    torch.manual_seed(0)
+    learner = OnlineLearner(small_policy(), LearnerConfig(batch_episodes=2, seed=0,
+                                                          reset_optimizer_on_new_skill=reset))
+    learner.add_episode(fake_episode("sit", t=8))
+    for _ in range(3):
+        learner.train_step()
+    assert _adam_steps(learner) == {3}
+    learner.add_episode(fake_episode("sit", t=8, seed=1))  # another demo of a known skill
+    learner.train_step()
+    assert _adam_steps(learner) == {4}
+    before = [p.detach().clone() for p in learner.policy.parameters()]
+    learner.add_episode(fake_episode("turn_left", t=8, seed=2, cue="clap"))  # a new skill
+    assert (learner._optim.state == {}) == reset
+    learner.train_step()
+    assert _adam_steps(learner) == ({1} if reset else {5})
+    if reset:  # a fresh, bias-corrected first step moves every trained weight by about lr (sign-like)
+        moved = torch.cat([(p.detach() - b).abs().flatten() for p, b in zip(learner.policy.parameters(),
+                                                                            before, strict=True)])
+        assert moved.max() == pytest.approx(learner.config.lr, rel=0.05)
+
+
 @pytest.mark.parametrize("bad", [{"lr_anneal_steps": -1}, {"lr_min_fraction": 0.0}, {"lr_min_fraction": 1.5}])
 def test_lr_anneal_settings_are_validated(bad):
     with pytest.raises(ValueError, match="lr_anneal_steps"):
