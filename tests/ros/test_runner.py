@@ -89,3 +89,21 @@ def test_up_sim_runs_the_graph_and_stops_on_ctrl_c(tmp_path, mode):
     (path,) = tmp_path.glob("session_*.mcap")  # closed (summary, rename) at shutdown
     topics = {topic for topic, _, _ in bag.read_bag(path, strict=True)}
     assert {msgs.JOINT_STATES_TOPIC, msgs.JOINT_COMMANDS_TOPIC, bag.TEACH_EVENTS_TOPIC} <= topics
+
+
+def test_the_first_ctrl_c_asks_the_runner_to_stop_and_a_second_interrupts():
+    """The first SIGINT only sets the flag the runner's loops poll (a KeyboardInterrupt raised inside a
+    standard-library lock left it held and wedged the one-process graph's shutdown); a second raises."""
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        runner._honour_ctrl_c()
+        assert not runner._STOP.is_set()
+        signal.raise_signal(signal.SIGINT)  # no exception here
+        assert runner._STOP.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        runner._honour_ctrl_c()  # a new run starts without a pending stop
+        assert not runner._STOP.is_set()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        runner._STOP.clear()

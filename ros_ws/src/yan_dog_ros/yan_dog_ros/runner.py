@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -110,11 +111,27 @@ def run(
 _PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): signal this process when its parent dies
 
 
+_STOP = threading.Event()  # set by the first Ctrl-C; the runner's main loops poll it
+
+
 def _honour_ctrl_c() -> None:
-    """Make SIGINT raise KeyboardInterrupt here even if this process inherited it as ignored (a shell
-    starts background jobs with SIGINT ignored, and Python then installs no handler): Ctrl-C is how a
-    graph is stopped, and the runner forwards it to its children."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    """Ctrl-C stops the graph, even if this process inherited SIGINT as ignored (a shell starts background
+    jobs with SIGINT ignored, and Python then installs no handler); the runner forwards it to its children.
+
+    The first Ctrl-C only sets `_STOP`, which the main loops poll. Raised as KeyboardInterrupt, it could
+    land while the main thread held a lock inside the standard library (a `with lock:` is not signal-safe
+    in CPython) and leave that lock held. In one process the executor's thread pool takes such a lock on
+    every submit, and `yan-dog up` then wedged in shutdown: every pool thread waited forever in
+    `Semaphore.release` (CI, test_up_sim_runs_the_graph_and_stops_on_ctrl_c). A second Ctrl-C raises
+    KeyboardInterrupt, for a graph that does not stop."""
+    _STOP.clear()
+
+    def on_sigint(signum, frame):
+        if _STOP.is_set():
+            raise KeyboardInterrupt
+        _STOP.set()
+
+    signal.signal(signal.SIGINT, on_sigint)
 
 
 def _die_with_parent() -> None:
@@ -151,7 +168,7 @@ def _run_processes(procs: list[Process], duration_s: float | None, log) -> int:
                 subprocess.Popen([executable_path(p.executable), *p.ros_args], preexec_fn=_die_with_parent)
             )
         finished: set[int] = set()
-        while deadline is None or time.monotonic() < deadline:
+        while (deadline is None or time.monotonic() < deadline) and not _STOP.is_set():
             for i, (p, child) in enumerate(zip(procs, children, strict=True)):
                 if i in finished or child.poll() is None:
                     continue
@@ -164,6 +181,8 @@ def _run_processes(procs: list[Process], duration_s: float | None, log) -> int:
             if rc or len(finished) == len(children):
                 break
             time.sleep(POLL_S)
+        if _STOP.is_set():
+            log("Ctrl-C: stopping the graph")
     except KeyboardInterrupt:
         log("Ctrl-C: stopping the graph")
     finally:
@@ -212,8 +231,10 @@ def _run_in_process(procs: list[Process], duration_s: float | None, log) -> int:
             executor.add_node(node)
         log(f"running {len(nodes)} nodes in one process; Ctrl-C stops")
         deadline = None if duration_s is None else time.monotonic() + duration_s
-        while context.ok() and (deadline is None or time.monotonic() < deadline):
+        while context.ok() and not _STOP.is_set() and (deadline is None or time.monotonic() < deadline):
             executor.spin_once(timeout_sec=POLL_S)
+        if _STOP.is_set():
+            log("stopping the graph")
     except (KeyboardInterrupt, ExternalShutdownException):
         log("stopping the graph")
     finally:
