@@ -1,6 +1,7 @@
 """The learner in its own process: weights through shared memory, commands in order, errors surfaced, and
 no orphan learner after its parent is killed."""
 
+import contextlib
 import gc
 import multiprocessing as mp
 import os
@@ -156,7 +157,10 @@ def test_episodes_of_the_wrong_action_size_are_refused_in_the_caller():
     assert len(learner.buffer) == 0
 
 
-def test_the_learner_process_exits_when_its_parent_is_killed(tmp_path):
+@pytest.mark.parametrize("holding_lock", [False, True], ids=["training", "blocked_on_the_weights_lock"])
+def test_the_learner_process_exits_when_its_parent_is_killed(tmp_path, holding_lock):
+    """Also when the parent dies holding the shared weights' lock (killed in the middle of a refresh): the
+    lock is never released then, and the child, waiting for it to publish, must still notice."""
     pid_file = tmp_path / "child.pid"
     script = textwrap.dedent(f"""
         import time
@@ -168,6 +172,12 @@ def test_the_learner_process_exits_when_its_parent_is_killed(tmp_path):
             learner.start()
             while learner.steps < 2:
                 time.sleep(0.05)
+            if {holding_lock!r}:
+                learner._shared._lock.acquire()
+                steps = -1
+                while learner.steps != steps:  # until the child waits for the lock to publish
+                    steps = learner.steps
+                    time.sleep(1.0)
             open({str(pid_file)!r}, "w").write(str(learner.pid))
             time.sleep(600)
     """)
@@ -189,6 +199,9 @@ def test_the_learner_process_exits_when_its_parent_is_killed(tmp_path):
         assert wait_for(gone, timeout_s=10), f"learner process {child} outlived its killed parent"
     finally:
         parent.kill()
+        if pid_file.exists() and pid_file.read_text():  # a failed check leaves no orphan behind
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
 def test_the_parent_says_which_skills_are_symmetric_and_the_child_mirrors_them(monkeypatch):

@@ -45,7 +45,12 @@ START_METHOD = "spawn"  # fork would copy the parent's DDS / executor threads' l
 IDLE_POLL_S = 0.05  # how often an idle child looks at its queue and its parent (s)
 STOP_TIMEOUT_S = 30.0  # stop() waits this long for the child to finish its step and publish (s)
 JOIN_TIMEOUT_S = 5.0  # close(): wait this long for the child to exit before killing it (s)
+LOCK_POLL_S = 0.5  # a writer waiting for the weights' lock checks this often that its reader still lives (s)
 MAX_NICE = 19
+
+
+class ReaderGone(RuntimeError):
+    """The writer gave up waiting for the shared weights' lock: their reader's process is gone."""
 
 
 class SharedWeights:
@@ -90,12 +95,23 @@ class SharedWeights:
         if offset != self.numel:
             raise ValueError(f"the module has {offset} weights, the shared array {self.numel}")
 
-    def write(self, module: torch.nn.Module) -> int:
-        """Publish `module`'s weights; returns the new version."""
-        with self._lock:
+    def write(self, module: torch.nn.Module, reader_alive: Callable[[], bool] | None = None) -> int:
+        """Publish `module`'s weights; returns the new version.
+
+        A reader killed while it copied (SIGKILL of the brain in the middle of a refresh) leaves the lock
+        held for good: a process-shared lock is not released by its holder's death. With `reader_alive`,
+        the wait for the lock asks it every `LOCK_POLL_S` and raises `ReaderGone` once it answers False,
+        instead of waiting forever (seen: a learner child outlived its killed parent by half an hour).
+        """
+        while not self._lock.acquire(timeout=LOCK_POLL_S):
+            if reader_alive is not None and not reader_alive():
+                raise ReaderGone("the process reading the shared weights is gone (it may hold their lock)")
+        try:
             self._copy(module, into_shared=True)
             self._version.value += 1
             return int(self._version.value)
+        finally:
+            self._lock.release()
 
     def read_into(self, module: torch.nn.Module, block: bool = False) -> int | None:
         """Copy the shared weights into `module` (in place); returns their version, or None when `block`
@@ -125,15 +141,17 @@ class _SharedWeightsLearner(OnlineLearner):
     """OnlineLearner whose `publish` writes into shared memory instead of making a frozen copy."""
 
     def __init__(self, policy: torch.nn.Module, config: LearnerConfig, shared: SharedWeights,
-                 mirror: MirrorSpec | None = None, symmetric: Callable[[str], bool] | None = None):
+                 mirror: MirrorSpec | None = None, symmetric: Callable[[str], bool] | None = None,
+                 reader_alive: Callable[[], bool] | None = None):
         self._shared = shared
+        self._reader_alive = reader_alive
         super().__init__(policy, config, mirror, symmetric)
 
     def _frozen_copy(self) -> torch.nn.Module:
         return self.policy  # the other process reads the shared array, not this object
 
     def publish(self) -> int:
-        return self._shared.write(self.policy)
+        return self._shared.write(self.policy, self._reader_alive)
 
 
 def _parent_alive(parent_pid: int) -> bool:
@@ -170,7 +188,8 @@ def _child_main(config: LearnerConfig, shared: SharedWeights, commands, events, 
         if policy is None:
             return
         symmetric = None if mirror is None else _SymmetryTable()
-        learner = _SharedWeightsLearner(policy, config, shared, mirror, symmetric)
+        learner = _SharedWeightsLearner(policy, config, shared, mirror, symmetric,
+                                        reader_alive=lambda: _parent_alive(parent_pid))
         running = False
         while _parent_alive(parent_pid):
             idle = not running or len(learner.buffer) == 0
@@ -197,6 +216,8 @@ def _child_main(config: LearnerConfig, shared: SharedWeights, commands, events, 
                 learner.train_step()
                 counters["steps"].value = learner.steps
                 counters["train_seconds"].value = learner.train_seconds
+    except ReaderGone:  # the parent died, perhaps holding the weights' lock: nobody to tell
+        return
     except BaseException:  # the parent re-raises it from stop()
         events.put(("error", traceback.format_exc()))
 
