@@ -22,7 +22,14 @@ import sim.skills
 from tests.test_teach_data import fake_episode, small_policy
 from yan_dog.session import A1_MIRROR
 from yan_policy.learner import Actor, LearnerConfig
-from yan_policy.learner_process import START_METHOD, ProcessLearner, SharedWeights
+from yan_policy.learner_process import (
+    LOCK_POLL_S,
+    START_METHOD,
+    ProcessLearner,
+    ReaderGone,
+    SharedWeights,
+    WriterGone,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD_WAIT_S = 60.0  # a spawned child imports torch first: seconds on a busy 2-core machine
@@ -75,6 +82,25 @@ def test_shared_weights_refuse_a_module_of_another_shape_or_dtype():
         shared.read_into(torch.nn.Linear(3, 2))
     with pytest.raises(ValueError, match="float32"):
         SharedWeights(torch.nn.Linear(3, 2).double(), mp.get_context(START_METHOD))
+
+
+def test_a_lock_left_held_by_a_dead_process_is_given_up_on_not_waited_for_forever():
+    """A process killed while it copied the shared weights never releases their lock. The other side,
+    told how to see that its peer is gone, raises instead of hanging (and waits while the peer lives)."""
+    policy = small_policy()
+    shared = SharedWeights(policy, mp.get_context(START_METHOD))
+    shared._lock.acquire()  # as if the peer had died in the middle of a copy
+    peer = {"alive": True}
+    threading.Timer(3 * LOCK_POLL_S, lambda: peer.update(alive=False)).start()
+    t0 = time.monotonic()
+    with pytest.raises(ReaderGone):
+        shared.write(policy, reader_alive=lambda: peer["alive"])
+    assert 3 * LOCK_POLL_S <= time.monotonic() - t0 < 3 * LOCK_POLL_S + 5.0
+    with pytest.raises(WriterGone):
+        shared.read_into(policy, block=True, writer_alive=lambda: False)
+    assert shared.read_into(policy, block=False) is None  # a non-blocking read still just skips
+    shared._lock.release()
+    assert shared.write(policy, reader_alive=lambda: False) == 1  # a free lock: the peer is not asked
 
 
 def test_the_child_trains_on_episodes_given_before_start_and_the_actor_picks_up_its_weights():

@@ -53,6 +53,10 @@ class ReaderGone(RuntimeError):
     """The writer gave up waiting for the shared weights' lock: their reader's process is gone."""
 
 
+class WriterGone(RuntimeError):
+    """A reader gave up waiting for the shared weights' lock: their writer's process is gone."""
+
+
 class SharedWeights:
     """A module's float32 tensors (parameters and buffers, `state_dict` order) in shared memory.
 
@@ -113,11 +117,20 @@ class SharedWeights:
         finally:
             self._lock.release()
 
-    def read_into(self, module: torch.nn.Module, block: bool = False) -> int | None:
+    def read_into(self, module: torch.nn.Module, block: bool = False,
+                  writer_alive: Callable[[], bool] | None = None) -> int | None:
         """Copy the shared weights into `module` (in place); returns their version, or None when `block`
-        is False and the writer holds the lock (nothing copied)."""
-        if not self._lock.acquire(block=block):
-            return None
+        is False and the writer holds the lock (nothing copied). A blocking read with `writer_alive`
+        raises `WriterGone` rather than wait forever for a lock its dead writer held (half-written
+        weights are not worth reading)."""
+        if not block:
+            if not self._lock.acquire(block=False):
+                return None
+        else:
+            while not self._lock.acquire(timeout=LOCK_POLL_S):
+                if writer_alive is not None and not writer_alive():
+                    raise WriterGone("the learner process died while it published weights; the shared "
+                                     "copy may be half-written")
         try:
             self._copy(module, into_shared=False)
             return int(self._version.value)
@@ -337,12 +350,16 @@ class ProcessLearner:
     # --- weights -----------------------------------------------------------------------------------------
     def latest(self) -> tuple[int, torch.nn.Module]:
         """(version, a new frozen policy with the newest published weights); waits for a write in
-        progress (milliseconds), so call it off the control thread (e.g. to save a skill)."""
+        progress (milliseconds), so call it off the control thread (e.g. to save a skill). Raises
+        `WriterGone` if the child died in the middle of a write."""
         snapshot = copy.deepcopy(self.policy).eval()
         for p in snapshot.parameters():
             p.requires_grad_(False)
-        version = self._shared.read_into(snapshot, block=True)
+        version = self._shared.read_into(snapshot, block=True, writer_alive=self._writer_alive)
         return version, snapshot
+
+    def _writer_alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
 
     def actor_policy(self) -> tuple[int, torch.nn.Module]:
         """A private policy for the control loop, with the newest weights (see `weights_for_actor`)."""
