@@ -16,6 +16,7 @@ from yan_policy.learner import (
     OnlineLearner,
     action_steps,
     collate,
+    delay_body_streams,
     motion_onset,
 )
 
@@ -159,7 +160,8 @@ def test_training_batches_see_noisy_joints_while_the_stored_demos_stay_clean(mon
     of every batch row (against copycat learning): std is `posture_joint_noise_rad` for an episode whose
     teacher commands joint targets, `joint_noise_rad` otherwise. Torques and the stored episodes are
     untouched."""
-    cfg = LearnerConfig(batch_episodes=8, joint_noise_rad=0.05, posture_joint_noise_rad=0.1, seed=0)
+    cfg = LearnerConfig(batch_episodes=8, joint_noise_rad=0.05, posture_joint_noise_rad=0.1,
+                        posture_lag_max_s=0.0, seed=0)  # no lag: rows are told apart by their torques
     learner = OnlineLearner(small_policy(), cfg)
     posture, gait, unknown = (fake_episode(t=200, seed=seed) for seed in (1, 2, 3))
     posture.extra["teacher_action_mode"], gait.extra["teacher_action_mode"] = "joint", "gait"
@@ -187,6 +189,40 @@ def test_training_batches_see_noisy_joints_while_the_stored_demos_stay_clean(mon
     assert [e.seed for e in stored] == [1, 2, 3]
     for e, original in zip(stored, (posture, gait, unknown), strict=True):
         np.testing.assert_array_equal(e.joints, clean[id(original)])
+
+
+def test_posture_episodes_are_trained_with_a_lagging_body_and_on_time_cue_and_labels():
+    """`delay_body_streams`: each posture episode's joints, IMU and camera are shifted later by its own
+    random lag (0 to max_lag_s * control_hz ticks), the first tick repeated in front; its audio, actions
+    and masks keep their time; a gait episode is untouched; padding past an episode's end stays padding."""
+    posture, short, gait = fake_episode(t=40, seed=1), fake_episode(t=25, seed=2), fake_episode(t=40, seed=3)
+    for e in (posture, short):
+        e.extra["teacher_action_mode"] = "joint"
+    gait.extra["teacher_action_mode"] = "gait"
+    episodes = [posture, short, gait]
+    batch = collate(episodes)
+    before = {k: v.copy() for k, v in batch.items()}
+    rng = np.random.default_rng(0)
+    lags = []
+    for _ in range(20):  # lags drawn per episode and call, within [0, 0.2 s * 50 Hz = 10 ticks]
+        b = {k: v.copy() for k, v in before.items()}
+        delay_body_streams(b, episodes, max_lag_s=0.2, rng=rng)
+        for i, e in enumerate(episodes):
+            n = len(e)
+            for key in ("audio", "action", "mask", "joints_present"):
+                np.testing.assert_array_equal(b[key], before[key])
+            if i == 2:
+                for stream in ("joints", "imu", "camera"):
+                    np.testing.assert_array_equal(b[stream][i], before[stream][i])
+                continue
+            lag = next(k for k in range(11)
+                       if np.array_equal(b["joints"][i, k:n], before["joints"][i, : n - k]))
+            lags.append(lag)
+            for stream in ("joints", "imu", "camera"):  # all three by the same lag
+                np.testing.assert_array_equal(b[stream][i, lag:n], before[stream][i, : n - lag])
+                np.testing.assert_array_equal(b[stream][i, :lag], np.repeat(before[stream][i, :1], lag, 0))
+                np.testing.assert_array_equal(b[stream][i, n:], before[stream][i, n:])  # padding
+    assert min(lags) == 0 and max(lags) == 10 and len(set(lags)) > 5
 
 
 def test_learner_rejects_episodes_of_the_wrong_action_size():
