@@ -154,7 +154,7 @@ def test_teach_sit_over_ros_then_the_dog_sits_on_its_cue_alone(tmp_path):
     (path,) = sorted(bags.glob("*.mcap"))
     episodes = bag.episodes_from_bag(path)
     assert [e.skill for e in episodes] == ["sit"] * 3, [(e.skill, len(e)) for e in episodes]
-    assert all(len(e) > 100 for e in episodes)
+    assert all(len(e) > 100 for e in episodes), [(e.skill, len(e), e.extra) for e in episodes]
     library = tmp_path / "from_bag"
     run = subprocess.run(
         [str(VENV_BIN / "yan-dog"), "teach", "--from-bag", str(path), "--library", str(library),
