@@ -66,10 +66,12 @@ def measure(seconds: float, interval_s: float, priority: int, spike_s: float,
         window_steal = 0.0
         sched = thread_schedstat()
         cpu = time.thread_time()
-        deadline = time.monotonic() + interval_s
-        end = deadline + seconds
+        first = time.monotonic() + interval_s
+        end = first + seconds
+        n_deadlines = round(seconds / interval_s)  # counted, not compared: summed floats gave one extra
+        k, deadline = 0, first
         started = time.monotonic()
-        while deadline < end and not stop.is_set():
+        while k < n_deadlines and not stop.is_set():
             pause = deadline - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
@@ -90,9 +92,10 @@ def measure(seconds: float, interval_s: float, priority: int, spike_s: float,
                     "steal_ms_window": window_steal * MS_PER_S,
                 })
             sched, cpu = sched_now, cpu_now
-            deadline += interval_s
-            if deadline < now:  # overrun: skip the deadlines already past (as a control timer does)
-                deadline += (now - deadline) // interval_s * interval_s + interval_s
+            k += 1
+            if first + k * interval_s < now:  # overrun: skip the deadlines past (as a control timer does)
+                k = int((now - first) // interval_s) + 1
+            deadline = first + k * interval_s
         out["late"], out["spikes"], out["seconds"] = late, spikes, time.monotonic() - started
 
     thread = threading.Thread(target=run, name="jitter")
