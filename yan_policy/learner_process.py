@@ -45,7 +45,7 @@ START_METHOD = "spawn"  # fork would copy the parent's DDS / executor threads' l
 IDLE_POLL_S = 0.05  # how often an idle child looks at its queue and its parent (s)
 STOP_TIMEOUT_S = 30.0  # stop() waits this long for the child to finish its step and publish (s)
 JOIN_TIMEOUT_S = 5.0  # close(): wait this long for the child to exit before killing it (s)
-LOCK_POLL_S = 0.5  # a writer waiting for the weights' lock checks this often that its reader still lives (s)
+LOCK_POLL_S = 0.5  # a process waiting for the weights' lock checks this often that its peer still lives (s)
 MAX_NICE = 19
 
 
@@ -99,6 +99,13 @@ class SharedWeights:
         if offset != self.numel:
             raise ValueError(f"the module has {offset} weights, the shared array {self.numel}")
 
+    def _acquire(self, peer_alive: Callable[[], bool] | None, gone: type[RuntimeError], why: str) -> None:
+        """Take the lock, waiting in `LOCK_POLL_S` slices; raise `gone(why)` once `peer_alive()` says the
+        other process is dead (it may have died holding the lock, which is then never released)."""
+        while not self._lock.acquire(timeout=LOCK_POLL_S):
+            if peer_alive is not None and not peer_alive():
+                raise gone(why)
+
     def write(self, module: torch.nn.Module, reader_alive: Callable[[], bool] | None = None) -> int:
         """Publish `module`'s weights; returns the new version.
 
@@ -107,9 +114,8 @@ class SharedWeights:
         the wait for the lock asks it every `LOCK_POLL_S` and raises `ReaderGone` once it answers False,
         instead of waiting forever (seen: a learner child outlived its killed parent by half an hour).
         """
-        while not self._lock.acquire(timeout=LOCK_POLL_S):
-            if reader_alive is not None and not reader_alive():
-                raise ReaderGone("the process reading the shared weights is gone (it may hold their lock)")
+        self._acquire(reader_alive, ReaderGone,
+                      "the process reading the shared weights is gone (it may hold their lock)")
         try:
             self._copy(module, into_shared=True)
             self._version.value += 1
@@ -123,14 +129,12 @@ class SharedWeights:
         is False and the writer holds the lock (nothing copied). A blocking read with `writer_alive`
         raises `WriterGone` rather than wait forever for a lock its dead writer held (half-written
         weights are not worth reading)."""
-        if not block:
-            if not self._lock.acquire(block=False):
-                return None
-        else:
-            while not self._lock.acquire(timeout=LOCK_POLL_S):
-                if writer_alive is not None and not writer_alive():
-                    raise WriterGone("the learner process died while it published weights; the shared "
-                                     "copy may be half-written")
+        if block:
+            self._acquire(writer_alive, WriterGone,
+                          "the learner process died while it published weights; the shared copy may be "
+                          "half-written")
+        elif not self._lock.acquire(block=False):
+            return None
         try:
             self._copy(module, into_shared=False)
             return int(self._version.value)
