@@ -18,23 +18,34 @@ SPIN_RADPS = sim.skills.TURN_RATE_RADPS
 SWAY_OFFSET_RAD = 0.06
 CREEP_AFTER_RAD = 1.7  # a creeping robot turns like the teacher up to this angle...
 CREEP_RADPS = 0.45  # ...then keeps commanding this yaw rate (~0.35 rad/s of turning through the trot)
+# A learned policy's joint targets are the teacher's plus a small error, held for a chunk of ticks: a
+# posture must survive that. shake_paw's former pose (no brace) failed this in about half of all tries.
+JITTER_RAD = 0.03
+JITTER_HOLD_TICKS = 8  # the actor's execute_chunk
+JITTER_SEEDS = range(3000, 3008)
+POSTURE_SKILLS = [s for s in sim.skills.names() if sim.skills.get(s).action_mode == "joint"]
 
 
 def episode_success(skill: str, seed: int, policy: str) -> bool:
-    hybrid = policy == "sway"  # the teacher's gait command plus 12 joint offsets
+    hybrid = policy in ("sway", "jitter")  # the teacher's gait command plus 12 joint offsets
     env = gym.make(sim.ENV_ID, skill=skill, camera_size=TINY_CAMERA, camera_hz=1.0,
                    action_mode="hybrid" if hybrid else None)
     env.action_space.seed(seed)
     env.reset(seed=seed)
     rng = np.random.default_rng(seed)
     sign = 1.0 if skill == "turn_left" else -1.0
-    done, info = False, {}
+    done, info, tick = False, {}, 0
     while not done:
         if policy == "teacher":
             action = env.unwrapped.teacher_action()
         elif policy == "sway":
             action = np.array(env.unwrapped.teacher_action(), np.float64)  # (15,)
             action[3:] += rng.uniform(-SWAY_OFFSET_RAD, SWAY_OFFSET_RAD, 12)
+        elif policy == "jitter":
+            action = np.array(env.unwrapped.teacher_action(), np.float64)  # (15,)
+            if tick % JITTER_HOLD_TICKS == 0:
+                error = rng.normal(0.0, JITTER_RAD, 12)  # (12,)
+            action[3:] += error
         elif policy == "creep":
             action = np.array(env.unwrapped.teacher_action(), np.float64)  # (3,)
             u = env.unwrapped
@@ -47,7 +58,7 @@ def episode_success(skill: str, seed: int, policy: str) -> bool:
         else:
             action = env.action_space.sample()
         _, _, terminated, truncated, info = env.step(action)
-        done = terminated or truncated
+        done, tick = terminated or truncated, tick + 1
     env.close()
     return bool(info["success"])
 
@@ -58,6 +69,13 @@ def test_scripted_teacher_succeeds_on_randomised_seeds(skill):
     rate = float(np.mean(results))
     failed = [s for s, ok in zip(TEACHER_SEEDS, results, strict=True) if not ok]
     assert rate >= TEACHER_MIN_SUCCESS, f"{skill}: teacher success {rate:.2f}, failed seeds {failed}"
+
+
+@pytest.mark.parametrize("skill", POSTURE_SKILLS)
+def test_a_posture_survives_jittered_joint_targets(skill):
+    results = [episode_success(skill, seed, "jitter") for seed in JITTER_SEEDS]
+    failed = [s for s, ok in zip(JITTER_SEEDS, results, strict=True) if not ok]
+    assert not failed, f"{skill}: the teacher with {JITTER_RAD} rad of jitter failed seeds {failed}"
 
 
 @pytest.mark.parametrize("policy", ["zero", "random"])
