@@ -18,7 +18,11 @@ processes on two cores; evaluation on held-out randomised seeds, the skill asked
 - loop: the 50 Hz control loop's period and jitter while the learner trains (Yan), and without learning.
 JSON: {"skills": {skill: {policy: {K: mean}}}, "spread": {...std...}, "learn_seconds": {policy: ...},
 "competence_seconds": {skill: {policy: s | null}}, "retention": {policy: ...}, "cue_accuracy":
-{policy: ...}, "wrong_skill_rate": {policy: ...}, "loop": {"learning": {...}, "idle": {...}}, "config": {...}}
+{policy: ...}, "wrong_skill_rate": {policy: ...}, "loop": {"learning": {...}, "idle": {...}}, "config": {...},
+"raw": [one entry per job], "complete": bool}
+--json is rewritten after every finished job ("complete": false until the end), so a run that is killed
+or crashes keeps what it finished; `--resume` then runs only the jobs that file lacks. Its workers exit
+when the bench does (Ctrl-C, SIGTERM, even SIGKILL).
 """
 
 from __future__ import annotations
@@ -26,8 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -285,6 +293,72 @@ def _check_overrides(overrides: dict) -> None:
             raise ValueError(f"--set: {e}") from e
 
 
+def _output(results: list[dict], cfg: dict, args, t0: float, complete: bool) -> dict:
+    """The JSON written to --json: the summary, the config, the raw jobs; `complete` is false while the
+    run is still going (or was cut short)."""
+    out = summarize(results, args.policies)
+    out["config"] = cfg | {"policies": args.policies, "parts": sorted({r["kind"] for r in results})}
+    out["machine"] = machine_info()
+    out["raw"] = results
+    out["complete"] = complete
+    out["wall_seconds"] = time.perf_counter() - t0
+    return out
+
+
+def split_done(jobs: list[tuple], previous: list[dict]) -> tuple[list[tuple], list[dict]]:
+    """(jobs still to run, results to keep) for --resume: a previous result is kept when it ran a job of
+    this plan with exactly the same settings (skill, K, policy, seed, budget, episodes, ablation)."""
+    todo, kept = [], []
+    for fn, job in jobs:
+        same = json.loads(json.dumps(job))  # as it reads back from JSON (tuples become lists)
+        match = next((r for r in previous if all(r.get(key) == v for key, v in same.items())), None)
+        if match is None:
+            todo.append((fn, job))
+        else:
+            kept.append(match)
+    return todo, kept
+
+
+PARENT_POLL_S = 1.0  # how often a worker checks that the bench that started it is still alive
+
+
+def _exit_with_parent(parent_pid: int, poll_s: float) -> None:
+    """Pool initializer: the worker exits as soon as its parent is gone (killed, even by SIGKILL), instead
+    of finishing a job nobody will read and lingering on the cores."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _terminate_on_sigterm() -> None:
+    """SIGTERM ends the bench like Ctrl-C (an exception), so the pool's `with` terminates the workers."""
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run_jobs(jobs: list[tuple], workers: int, results: list[dict],
+             on_result: Callable[[list[dict]], None]) -> list[dict]:
+    """Run (function, job) pairs on `workers` spawned processes, one job each; every result is appended
+    to `results` and `on_result(results)` is called at once (to save them)."""
+    if not jobs:
+        return results
+    _terminate_on_sigterm()
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(workers, maxtasksperchild=1, initializer=_exit_with_parent,
+                  initargs=(os.getpid(), PARENT_POLL_S)) as pool:
+        for res in tqdm(pool.imap_unordered(_run, jobs), total=len(jobs), desc="few-shot jobs", unit="job"):
+            results.append(res)
+            on_result(results)
+    return results
+
+
 def _job_key(r: dict) -> tuple:
     return (r["kind"], r.get("skill"), r.get("k"), r.get("policy"), r.get("seed"))
 
@@ -307,6 +381,9 @@ def main(argv=None) -> int:
                          "recorded in the output's config")
     ap.add_argument("--demo-gait-gain", nargs=2, type=float, metavar=("LOW", "HIGH"),
                     help="range of the demos' executed gait gain (default: SessionConfig's; 1 1: off)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the jobs that --json already holds (from a run that was cut short, or an "
+                         "earlier shard with the same settings) and run only the others")
     shard.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
                        help="run nothing: merge these result files (their raw jobs) into --json")
     args = ap.parse_args(argv)
@@ -340,19 +417,19 @@ def main(argv=None) -> int:
             ap.error(str(e))
         jobs = build_jobs(cfg, args.policies, args.parts)
         results = []
-        with mp.get_context("spawn").Pool(args.workers, maxtasksperchild=1) as pool:
-            jobs_done = pool.imap_unordered(_run, jobs)
-            for res in tqdm(jobs_done, total=len(jobs), desc="few-shot jobs", unit="job"):
-                results.append(res)
+        if args.resume and args.json.exists():
+            jobs, results = split_done(jobs, json.loads(args.json.read_text()).get("raw", []))
+            print(f"--resume: {len(results)} jobs already in {args.json}, {len(jobs)} to run")
+
+        def save_partial(done: list[dict]) -> None:  # after each job: a kill loses only the running ones
+            write_json(args.json, _output(done, cfg, args, t0, complete=False))
+
+        results = run_jobs(jobs, args.workers, results, save_partial)
         if "loop" in args.parts:  # alone, so the other worker does not share its cores
             results.append(
                 loop_job({"kind": "loop", "skill": cfg["multi_skills"][0], "seconds": cfg["loop_seconds"]})
             )
-    out = summarize(results, args.policies)
-    out["config"] = cfg | {"policies": args.policies, "parts": sorted({r["kind"] for r in results})}
-    out["machine"] = machine_info()
-    out["raw"] = results
-    out["wall_seconds"] = time.perf_counter() - t0
+    out = _output(results, cfg, args, t0, complete=True)
     write_json(args.json, out)
     report(out, args.policies)
     print(f"\nwrote {args.json} ({out['wall_seconds']:.0f} s)")

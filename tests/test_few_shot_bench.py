@@ -1,0 +1,115 @@
+"""bench/few_shot.py's machinery (not its numbers): results saved after every job, --resume, no workers
+left behind when the bench is killed, --set parsing. Real processes, no policies trained."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.few_shot import build_jobs, parse_overrides, single_skill_job, split_done  # noqa: E402
+
+WAIT_S = 60.0  # generous: spawning a worker imports numpy and the bench module (~1-3 s on a busy core)
+
+
+# --- jobs for the runner below (module level: spawned workers import them by name) --------------------
+def quick_job(job: dict) -> dict:
+    return {**job, "success": 1.0}
+
+
+def stuck_job(job: dict) -> dict:
+    Path(job["pid_file"]).write_text(str(os.getpid()))
+    while True:  # a job that would outlive the bench
+        time.sleep(0.1)
+
+
+RUNNER = textwrap.dedent("""
+    import json, sys
+    sys.path.insert(0, {root!r})
+    from bench._common import write_json
+    from bench.few_shot import run_jobs
+    from tests.test_few_shot_bench import quick_job, stuck_job
+
+    jobs = [(quick_job, {{"kind": "single", "skill": "sit", "k": 3, "policy": "mlp", "seed": 0}}),
+            (stuck_job, {{"kind": "single", "skill": "sit", "k": 3, "policy": "gru", "seed": 0,
+                          "pid_file": {pid_file!r}}})]
+    run_jobs(jobs, 2, [], lambda done: write_json({out!r}, {{"raw": done, "complete": False}}))
+""")
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for a reaper)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _wait_for(predicate, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_a_killed_bench_keeps_finished_jobs_and_leaves_no_worker_running(tmp_path, sig):
+    out, pid_file = tmp_path / "out.json", tmp_path / "stuck.pid"
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER.format(root=str(ROOT), pid_file=str(pid_file), out=str(out))],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    worker = None
+    try:
+        _wait_for(lambda: out.exists() and pid_file.exists() and pid_file.read_text(), "both jobs to start")
+        worker = int(pid_file.read_text())
+        assert _alive(worker)
+        runner.send_signal(sig)
+        runner.wait(timeout=WAIT_S)
+        # SIGTERM: the pool terminates its workers; SIGKILL: the worker sees its parent gone and exits
+        _wait_for(lambda: not _alive(worker), f"worker {worker} to exit after {sig.name}")
+        saved = json.loads(out.read_text())
+        assert [r["policy"] for r in saved["raw"]] == ["mlp"] and saved["complete"] is False
+        if sig == signal.SIGTERM:
+            assert runner.returncode == 128 + signal.SIGTERM, runner.stderr.read().decode()
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        if worker is not None and _alive(worker):
+            os.kill(worker, signal.SIGKILL)
+            pytest.fail(f"worker {worker} was still running")
+
+
+def test_resume_keeps_only_results_of_the_same_job_with_the_same_settings():
+    cfg = {"skills": ["sit", "walk_forward"], "ks": [3], "seeds": [0], "learn_seconds": 60.0,
+           "eval_episodes": 20, "demo_gait_gain": [0.9, 1.1]}
+    jobs = build_jobs(cfg, ["yan", "mlp"], ["single"])
+    assert len(jobs) == 4
+    # as the file reads back: the job's fields (the gain range a list) plus its results
+    done = {**json.loads(json.dumps(jobs[0][1])), "success": 0.95, "curve": []}
+    other_budget = {**json.loads(json.dumps(jobs[1][1])), "learn_seconds": 30.0, "success": 1.0}
+    other_ablation = {**json.loads(json.dumps(jobs[2][1])), "overrides": {"cue_latch": 0}, "success": 1.0}
+    todo, kept = split_done(jobs, [done, other_budget, other_ablation])
+    assert kept == [done]
+    assert [job for _, job in todo] == [job for _, job in jobs[1:]]
+    assert all(fn is single_skill_job for fn, _ in todo)
+
+
+def test_set_overrides_parse_json_values_into_nested_sections():
+    assert parse_overrides(["tokenizer.imu_heading_frame=false", "learner.lr=0.001", "cue_latch=2"]) == {
+        "tokenizer": {"imu_heading_frame": False}, "learner": {"lr": 0.001}, "cue_latch": 2}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_overrides(["cue_latch"])
+    with pytest.raises(ValueError, match="must be JSON"):
+        parse_overrides(["learner.mode=fast"])
