@@ -418,7 +418,12 @@ def main(argv=None) -> int:
         jobs = build_jobs(cfg, args.policies, args.parts)
         results = []
         if args.resume and args.json.exists():
-            jobs, results = split_done(jobs, json.loads(args.json.read_text()).get("raw", []))
+            previous = json.loads(args.json.read_text()).get("raw", [])
+            jobs, results = split_done(jobs, previous)
+            if len(results) < len(previous):  # rewriting the file would lose them
+                ap.error(f"--resume: {args.json} holds {len(previous) - len(results)} jobs this run would "
+                         f"not run (other skills, seeds or settings): repeat the command that wrote it, "
+                         f"or write to another --json")
             print(f"--resume: {len(results)} jobs already in {args.json}, {len(jobs)} to run")
 
         def save_partial(done: list[dict]) -> None:  # after each job: a kill loses only the running ones
@@ -494,7 +499,7 @@ def _print_targets(out: dict, policies: list[str]) -> None:
         lp = out["loop"]["learning"]
         lines.append(f"loop while learning: median {lp['period_ms_median']:.1f} ms, "
                      f"p99 {lp['period_ms_p99']:.1f} ms, missed {lp['missed_ticks']} ticks")
-    print("Targets (Yan):\n  " + "\n  ".join(lines))
+    print("Targets (Yan):\n  " + "\n  ".join(lines or ["no Yan results in this run"]))
 
 
 if __name__ == "__main__":

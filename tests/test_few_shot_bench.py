@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.few_shot import build_jobs, parse_overrides, single_skill_job, split_done  # noqa: E402
+from bench.few_shot import FULL, build_jobs, main, parse_overrides, single_skill_job, split_done  # noqa: E402
 
 WAIT_S = 60.0  # generous: spawning a worker imports numpy and the bench module (~1-3 s on a busy core)
 
@@ -104,6 +104,19 @@ def test_resume_keeps_only_results_of_the_same_job_with_the_same_settings():
     assert kept == [done]
     assert [job for _, job in todo] == [job for _, job in jobs[1:]]
     assert all(fn is single_skill_job for fn, _ in todo)
+
+
+def test_resume_refuses_a_file_whose_jobs_it_would_drop(tmp_path, capsys):
+    # a finished job of another skill: resuming a narrower run would rewrite the file without it
+    other = {"kind": "single", "skill": "lie_down", "k": 3, "policy": "yan", "seed": 0, "success": 1.0,
+             "learn_seconds": FULL["learn_seconds"], "eval_episodes": FULL["eval_episodes"]}
+    out = tmp_path / "part.json"
+    out.write_text(json.dumps({"raw": [other]}))
+    with pytest.raises(SystemExit) as exit_:
+        main(["--parts", "single", "--skills", "sit", "--ks", "3", "--seeds", "0", "--policies", "yan",
+              "--resume", "--json", str(out)])
+    assert exit_.value.code == 2 and "would not run" in capsys.readouterr().err
+    assert json.loads(out.read_text()) == {"raw": [other]}  # untouched
 
 
 def test_set_overrides_parse_json_values_into_nested_sections():
