@@ -320,6 +320,22 @@ def test_background_learner_trains_while_demos_arrive():
     assert learner.steps >= 4 and learner.latest()[0] >= 2
 
 
+def test_train_for_stops_before_a_step_that_would_end_past_the_budget(monkeypatch):
+    """The budget is a ceiling: with steps of 0.3 CPU s, 1.0 s is 3 steps (0.9 s), not 4 (1.2 s)."""
+    clock = {"t": 0.0}
+
+    def fake_thread_time() -> float:  # a step reads it at its start and its end: 0.3 s apart
+        clock["t"] += 0.3
+        return clock["t"]
+
+    learner = OnlineLearner(small_policy(), LearnerConfig(batch_episodes=1))
+    learner.add_episode(fake_episode(t=6))
+    monkeypatch.setattr(learner_module.time, "thread_time", fake_thread_time)
+    logs = learner.train_for(1.0)
+    assert len(logs) == 3 and learner.train_seconds == pytest.approx(0.9)
+    assert len(learner.train_for(0.0)) == 0 and len(learner.train_for(0.1)) == 1  # the first step runs
+
+
 def test_learner_keeps_only_the_newest_training_logs(monkeypatch):
     """A robot learns for hours: the per-step logs are bounded (they were the soak's whole RSS slope)."""
     monkeypatch.setattr(learner_module, "HISTORY_STEPS", 3)

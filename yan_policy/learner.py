@@ -467,11 +467,21 @@ class OnlineLearner:
     def train_for(
         self, seconds: float, max_steps: int | None = None, callback: Callable[[dict], None] | None = None
     ) -> list[dict]:
-        """Train in this thread for `seconds` of training CPU time (or `max_steps`); returns the logs."""
-        logs, start = [], self.train_seconds
+        """Train in this thread for at most `seconds` of training CPU time (or `max_steps`); returns the logs.
+
+        A step is not started when it would end past the budget, judged by how long the step before it
+        took (a budget of 60 s used to end at 60.1 s, the last step's overshoot); the first step always
+        runs when `seconds` > 0."""
+        logs, start, step_s = [], self.train_seconds, 0.0
         with _torch_threads(self.config.threads):
-            while self.train_seconds - start < seconds and (max_steps is None or len(logs) < max_steps):
+            while (
+                self.train_seconds - start < seconds
+                and self.train_seconds - start + step_s <= seconds
+                and (max_steps is None or len(logs) < max_steps)
+            ):
+                before = self.train_seconds
                 logs.append(self.train_step())
+                step_s = self.train_seconds - before
                 if callback:
                     callback(logs[-1])
         self.publish()
