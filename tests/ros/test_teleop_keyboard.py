@@ -26,9 +26,9 @@ def test_keys_drive_teach_actions_cmd_vel_and_brain_services():
         calls = []
 
         def trigger(name):
-            def serve(request, response):
+            def serve(request, response):  # the first call of each accepted, later ones refused
                 calls.append(name)
-                response.success, response.message = True, name
+                response.success, response.message = calls.count(name) == 1, name
                 return response
 
             return serve
@@ -60,6 +60,12 @@ def test_keys_drive_teach_actions_cmd_vel_and_brain_services():
             assert spin_until(ex, lambda: calls == ["start_demo", "stop_demo"], 5.0), calls
             assert spin_until(ex, lambda: np.abs(actions[-1][3:]).max() > 0.5, 5.0)  # ramping into the sit
             assert twists[-1].linear.x == 0.0
+            # refused: logged at another severity than the accepted answers, and the node goes on
+            # (rclpy raises if one log line is used at two severities)
+            keys.keys = list("n")
+            assert spin_until(ex, lambda: calls == ["start_demo", "stop_demo", "stop_demo"], 5.0), calls
+            keys.keys = list("b")
+            assert spin_until(ex, lambda: calls[-1] == "start_demo", 5.0), calls
             keys.keys = ["\x1b"]
             assert spin_until(ex, lambda: teleop.quit, 2.0)
         finally:

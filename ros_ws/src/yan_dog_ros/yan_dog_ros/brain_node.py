@@ -289,7 +289,13 @@ class BrainNode(Node):
     # --- services and parameters ----------------------------------------------------------------------------
     def _answer(self, response, result: tuple[bool, str]):
         response.success, response.message = result
-        (self.get_logger().info if result[0] else self.get_logger().warning)(result[1])
+        # One call line per severity: rclpy keys a log call's severity on its line, and a line that logged
+        # at one severity raises ValueError ("Logger severity cannot be changed") at another, which took
+        # the brain process down on its first refused call after an accepted one.
+        if result[0]:
+            self.get_logger().info(result[1])
+        else:
+            self.get_logger().warning(result[1])
         return response
 
     def _teach_event(self, kind: str, skill: str, **fields) -> None:

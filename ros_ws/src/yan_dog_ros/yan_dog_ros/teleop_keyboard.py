@@ -134,8 +134,11 @@ class TeleopNode(Node):
         except Exception as err:  # the call itself failed
             self.get_logger().error(f"{event} failed: {err!r}")
             return
-        log = self.get_logger().info if response.success else self.get_logger().error
-        log(f"{event}: {'ok' if response.success else 'refused'} {response.message[:200]}")
+        # one call line per severity (rclpy raises if one line logs at two; see brain_node._answer)
+        if response.success:
+            self.get_logger().info(f"{event}: ok {response.message[:200]}")
+        else:
+            self.get_logger().error(f"{event}: refused {response.message[:200]}")
 
 
 def main(args=None) -> None:
