@@ -158,6 +158,7 @@ class SimDevice:
             randomize=c.randomize,
         )
         self.dt_s = 1.0 / c.control_hz
+        self._origin_s = c.time_origin_s  # the device clock before the first tick (s); see set_clock
         self._ticks = 0  # since creation (the device clock)
         self.episode = 0  # incremented by every reset
         self.reset(c.skill, c.seed)
@@ -165,7 +166,17 @@ class SimDevice:
     # --- clock and episode --------------------------------------------------------------------------------
     @property
     def sim_time_s(self) -> float:
-        return self.config.time_origin_s + self._ticks * self.dt_s
+        return self._origin_s + self._ticks * self.dt_s
+
+    def set_clock(self, now_s: float) -> None:
+        """Make the device clock read `now_s` now, before the first tick: a real-time runner that starts its
+        tick grid once the device is built sets it to the wall clock of that moment (building the world
+        takes ~0.3 s, over 1 s on a busy machine, and a clock started before it stays that far behind)."""
+        if self._ticks:
+            raise RuntimeError(f"set_clock must come before the first tick ({self._ticks} ticks run)")
+        if not np.isfinite(now_s) or now_s < 0:
+            raise ValueError(f"now_s must be finite and >= 0, got {now_s}")
+        self._origin_s = float(now_s)
 
     @property
     def skill(self) -> str:

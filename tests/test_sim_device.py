@@ -195,6 +195,20 @@ def test_env_step_joint_targets_equals_a_joint_mode_step():
     joint.close()
 
 
+def test_set_clock_rebases_the_device_clock_before_the_first_tick_only():
+    dev = make(skill="sit", seed=0, time_origin_s=100.0)
+    assert dev.sim_time_s == 100.0
+    dev.set_clock(5000.0)  # e.g. the wall clock once a real-time runner starts its tick grid
+    assert dev.tick().sim_time_s == pytest.approx(5000.02)
+    with pytest.raises(RuntimeError, match="before the first tick"):
+        dev.set_clock(6000.0)
+    dev.close()
+    fresh = make(skill="sit", seed=0)
+    with pytest.raises(ValueError, match="now_s"):
+        fresh.set_clock(float("nan"))
+    fresh.close()
+
+
 def test_skip_ticks_moves_only_the_clock():
     dev = make(skill="sit", seed=0, time_origin_s=100.0)
     dev.tick()

@@ -123,7 +123,9 @@ def test_teach_sit_over_ros_then_the_dog_sits_on_its_cue_alone(tmp_path):
 
         # 2. the learner trains in the background while the control loop keeps ticking
         learned = spin_until(ex, lambda: brain_status[-1]["learner_steps"] >= LEARN_STEPS, LEARN_TIMEOUT_S)
-        assert learned, brain_status[-1]
+        assert learned, (f"{brain_status[-1]['learner_steps']} of {LEARN_STEPS} learner steps in "
+                         f"{LEARN_TIMEOUT_S:.0f} s (a SCHED_IDLE learner gets no core while both are busy): "
+                         f"{brain_status[-1]}")
         assert call(node, ex, SetBool, "/yan_brain/set_learning", SetBool.Request(data=False)).success
         learned_at = time.monotonic()
 

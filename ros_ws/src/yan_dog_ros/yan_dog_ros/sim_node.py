@@ -26,7 +26,8 @@ Services (std_srvs/Trigger; their arguments are node parameters, set them first 
   ~/place_ball  move the ball to parameter `ball_xy` = [x, y] (m, world frame)
 
 Clock: every stamp is the sim time of capture. The sim clock starts at the wall-clock time when the
-node starts (`time_origin: wall`; or at 0 with `time_origin: zero`) and advances exactly one control
+node's tick grid starts, once the world is built (`time_origin: wall`; or at 0 with `time_origin: zero`),
+and advances exactly one control
 period per tick; ticks run late are caught up (at most MAX_CATCH_UP_TICKS per timer callback) and a
 backlog beyond MAX_LAG_S is skipped, so stamps read like the wall clock of the other nodes even on a busy
 machine. Episode resets do not rewind it. Start-up parameters (rates, sizes, timeouts) are read once;
@@ -97,7 +98,6 @@ class SimNode(Node):
             audio_rate_hz=p("audio_rate_hz"),
             joint_command_timeout_s=float(p("joint_command_timeout_s")),
             cmd_vel_timeout_s=float(p("cmd_vel_timeout_s")),
-            time_origin_s=time.time() if origin == "wall" else 0.0,
         )
         self.device = SimDevice(config)
         self._pending_joints: np.ndarray | None = None  # (12,) newest command since the last tick
@@ -121,7 +121,12 @@ class SimNode(Node):
         self.create_service(Trigger, "~/place_ball", self._on_place_ball)
 
         self._period_s = 1.0 / config.control_hz
+        # The tick grid and the sim clock start at one instant, after the world was built: a sim clock
+        # started before the build stayed behind the other nodes' wall clocks by the build's time, over
+        # 1 s on a busy machine, where the brain dropped every sample as stale (max_stamp_age_s).
         self._wall_start_s = time.monotonic()
+        if origin == "wall":
+            self.device.set_clock(time.time())
         self._ticks_run = 0
         # Steady (wall) clock: the simulation runs in real time whatever use_sim_time says.
         self._timer = self.create_timer(
