@@ -15,7 +15,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.few_shot import FULL, build_jobs, main, parse_overrides, single_skill_job, split_done  # noqa: E402
+from bench.few_shot import (  # noqa: E402
+    FULL,
+    build_jobs,
+    k3_means,
+    main,
+    parse_overrides,
+    single_skill_job,
+    split_done,
+    summarize,
+)
 
 WAIT_S = 60.0  # generous: spawning a worker imports numpy and the bench module (~1-3 s on a busy core)
 
@@ -126,3 +135,17 @@ def test_set_overrides_parse_json_values_into_nested_sections():
         parse_overrides(["cue_latch"])
     with pytest.raises(ValueError, match="must be JSON"):
         parse_overrides(["learner.mode=fast"])
+
+
+def test_k3_means_average_only_the_skills_every_policy_ran_at_k3():
+    def job(skill, policy, k, seed, success):
+        return {"kind": "single", "skill": skill, "policy": policy, "k": k, "seed": seed, "success": success,
+                "competence_seconds": None}
+
+    raw = [job("sit", "yan", 3, 0, 1.0), job("sit", "yan", 3, 1, 0.9), job("sit", "mlp", 3, 0, 1.0),
+           job("turn_left", "yan", 3, 0, 0.8), job("turn_left", "mlp", 3, 0, 0.4),
+           job("stand", "yan", 3, 0, 0.0),  # the MLP did not run stand: left out of both means
+           job("stand", "mlp", 1, 0, 1.0)]  # nor does K = 1 count
+    means = k3_means(summarize(raw, ["yan", "mlp"]), ["yan", "mlp"])
+    assert means == pytest.approx({"yan": (0.95 + 0.8) / 2, "mlp": (1.0 + 0.4) / 2})
+    assert k3_means(summarize(raw[:1], ["yan", "mlp"]), ["yan", "mlp"]) == {}

@@ -379,6 +379,15 @@ class _DemoRecorder:
         )
 
 
+def process_learner(policy, config: BrainConfig) -> ProcessLearner:
+    """The brain's learner process for `policy`: `config.session`'s learner settings, at the brain's CPU
+    priority (`learner_nice`, `learner_sched_idle`), with the A1's mirror images (`bench/few_shot.py`'s
+    loop part measures the control loop beside it)."""
+    return ProcessLearner(policy, learner_config(config.session), nice=config.learner_nice,
+                          sched_idle=config.learner_sched_idle, mirror=A1_MIRROR,
+                          symmetric=sim.skills.is_mirror_symmetric)
+
+
 class BrainCore:
     """Teach, try and learn on a robot (see the module docstring).
 
@@ -395,10 +404,7 @@ class BrainCore:
         self.config = config = config or BrainConfig()
         self.library = library
         if config.learner_process:
-            self.learner = ProcessLearner(build_policy(config.session, library),
-                                          learner_config(config.session), nice=config.learner_nice,
-                                          sched_idle=config.learner_sched_idle, mirror=A1_MIRROR,
-                                          symmetric=sim.skills.is_mirror_symmetric)
+            self.learner = process_learner(build_policy(config.session, library), config)
         else:
             self.learner = build_learner(config.session, library, load_demos=False)
         self.spec = TokenSpec.from_tokenizer(self.learner.policy.config.tokenizer)

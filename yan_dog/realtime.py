@@ -18,7 +18,7 @@ from yan_policy.learner import Actor, ControlLoop, LoopStats
 
 
 def run_realtime(
-    session, skill: str, seconds: float, learn: bool = True, seed: int = 0
+    session, skill: str, seconds: float, learn: bool = True, seed: int = 0, learner=None
 ) -> tuple[LoopStats, dict]:
     """Run one `seconds`-long episode of `skill` in real time; returns loop timing and counts
     (weight swaps, learner steps, and per-tick time of the policy (`act_ms_*`) and of the simulated
@@ -28,7 +28,9 @@ def run_realtime(
     One long episode, because a simulator reset rebuilds the world (~60 ms) and a real robot has no
     resets: the timing then measures the control loop and the learner, nothing else. If the robot falls
     (an untrained policy may), the world is reset and the run goes on for the full `seconds`
-    (`counts["resets"]`)."""
+    (`counts["resets"]`). `learner`: the learner that trains beside the loop and feeds the actor (default:
+    the session's own, a thread; `yan_dog.brain` runs a `ProcessLearner`)."""
+    learner = session.learner if learner is None else learner
     env = gym.make(
         sim.ENV_ID,
         skill=skill,
@@ -37,9 +39,9 @@ def run_realtime(
         episode_s=seconds + 1.0,
     )
     u = env.unwrapped
-    actor = Actor(session.learner, execute_chunk=session.config.execute_chunk)
+    actor = Actor(learner, execute_chunk=session.config.execute_chunk)
     obs, _ = env.reset(seed=seed)
-    counts = {"weight_swaps": 0, "resets": 0, "learner_steps_before": session.learner.steps}
+    counts = {"weight_swaps": 0, "resets": 0, "learner_steps_before": learner.steps}
 
     act_s, sim_s = [], []  # per tick: the policy (weight swap + act) and the simulated robot
 
@@ -60,14 +62,14 @@ def run_realtime(
         return True
 
     if learn:
-        session.learner.start()
+        learner.start()
     try:
         stats = ControlLoop(u.control_dt_s).run(tick, max_ticks=int(seconds * u.control_hz))
     finally:
         if learn:
-            session.learner.stop()
+            learner.stop()
         env.close()
-    counts["learner_steps"] = session.learner.steps - counts.pop("learner_steps_before")
+    counts["learner_steps"] = learner.steps - counts.pop("learner_steps_before")
     for name, xs in (("act", act_s), ("sim", sim_s)):
         ms = np.asarray(xs) * 1e3
         counts[f"{name}_ms_median"] = float(np.median(ms))
