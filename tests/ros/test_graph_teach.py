@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 
+import pytest
 from rcl_interfaces.srv import GetParameters
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
@@ -42,9 +43,7 @@ from yan_policy.registry import load_policy
 
 STARTUP_TIMEOUT_S = 60.0  # two processes importing torch + pybullet, DDS discovery, on 2 busy cores
 TEACH_TIMEOUT_S = 90.0  # 3 demonstrations of 4 s plus resets and service round trips
-# ~20-50 s alone; far longer when the other test worker loads both cores (the learner is SCHED_IDLE):
-# 91 of the 100 steps in 300 s on a VM half as fast as the one this was first set on (2026-12-01)
-LEARN_TIMEOUT_S = 600.0
+LEARN_TIMEOUT_S = 600.0  # ~20-50 s alone; far longer when the other test worker loads both cores
 LEARN_STEPS = 100
 TEACHER_SEED_BASE = 1000  # config/teacher.yaml: demonstration i runs on seed 1000 + i
 EVAL_SEED = 200_000  # held out: demonstrations use the teacher's seed_base 1000 + i
@@ -83,6 +82,11 @@ def _episode_s(reset) -> float:
     return float(json.loads(reset.message)["episode_s"])
 
 
+# In `make test-slow`, not the fast suite: on a 2-core VM half as fast as the earlier ones (2026-12-01)
+# there is no idle core beside the other xdist worker, so the SCHED_IDLE learner took 91 of its 100 steps
+# in 300 s, and 75 in 600 s; at normal priority it learned, but the timing-sensitive fault tests on the
+# other worker then failed, and so did the try. Alone it has the idle core the design assumes.
+@pytest.mark.slow
 def test_teach_sit_over_ros_then_the_dog_sits_on_its_cue_alone(tmp_path):
     started = time.monotonic()
     bags = tmp_path / "bags"
@@ -126,7 +130,7 @@ def test_teach_sit_over_ros_then_the_dog_sits_on_its_cue_alone(tmp_path):
         # 2. the learner trains in the background while the control loop keeps ticking
         learned = spin_until(ex, lambda: brain_status[-1]["learner_steps"] >= LEARN_STEPS, LEARN_TIMEOUT_S)
         assert learned, (f"{brain_status[-1]['learner_steps']} of {LEARN_STEPS} learner steps in "
-                         f"{LEARN_TIMEOUT_S:.0f} s (a SCHED_IDLE learner gets no core while both are busy): "
+                         f"{LEARN_TIMEOUT_S:.0f} s: "
                          f"{brain_status[-1]}")
         assert call(node, ex, SetBool, "/yan_brain/set_learning", SetBool.Request(data=False)).success
         learned_at = time.monotonic()
