@@ -24,12 +24,35 @@ def pin_to_one_core() -> str:
     return "not pinned (no sched_setaffinity on this platform)"
 
 
+# the CPU flags that decide how fast torch's CPU kernels run (a slower core of the same count halves the
+# learner's steps per CPU second: see README, "The same budget on a slower CPU")
+VECTOR_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "fma")
+
+
+def cpu_model(cpuinfo: str | None = None) -> dict:
+    """The CPU's model name and its vector extensions, from /proc/cpuinfo (Linux; empty elsewhere)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return {}
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() in ("model name", "flags") and key.strip() not in fields:
+            fields[key.strip()] = value.strip()
+    flags = set(fields.get("flags", "").split())
+    return {"cpu_model": fields.get("model name", "unknown"),
+            "cpu_vector_flags": [f for f in VECTOR_FLAGS if f in flags]}
+
+
 def machine_info() -> dict:
     return {
         "platform": platform.platform(),
         "python": platform.python_version(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        **cpu_model(),
     }
 
 

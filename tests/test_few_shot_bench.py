@@ -149,3 +149,16 @@ def test_k3_means_average_only_the_skills_every_policy_ran_at_k3():
     means = k3_means(summarize(raw, ["yan", "mlp"]), ["yan", "mlp"])
     assert means == pytest.approx({"yan": (0.95 + 0.8) / 2, "mlp": (1.0 + 0.4) / 2})
     assert k3_means(summarize(raw[:1], ["yan", "mlp"]), ["yan", "mlp"]) == {}
+
+
+def test_machine_info_names_the_cpu_and_its_vector_extensions():
+    from bench._common import cpu_model, machine_info
+
+    cpuinfo = ("processor\t: 0\nmodel name\t: AMD EPYC 9654\nflags\t\t: fpu sse2 avx2 fma\n\n"
+               "processor\t: 1\nmodel name\t: AMD EPYC 9654\nflags\t\t: fpu sse2 avx2 fma\n")
+    assert cpu_model(cpuinfo) == {"cpu_model": "AMD EPYC 9654", "cpu_vector_flags": ["avx2", "fma"]}
+    assert cpu_model("") == {"cpu_model": "unknown", "cpu_vector_flags": []}
+    info = machine_info()
+    assert info["cpu_count"] >= 1
+    if Path("/proc/cpuinfo").exists():
+        assert info["cpu_model"] != "unknown"
