@@ -25,9 +25,11 @@ $(STAMP): pyproject.toml requirements-ros.txt ros_ws/src/yan_dog_ros/setup.py
 lint: install
 	$(VENV)/bin/ruff check .
 
-# The fast suite: lint + every test not marked slow.
+# The fast suite: lint + every test not marked slow; two workers, then the `solo` tests alone (each
+# needs the core the other worker would take).
 test: install lint
-	$(VENV)/bin/pytest -q -n 2 -m "not slow"
+	$(VENV)/bin/pytest -q -n 2 -m "not slow and not solo"
+	$(VENV)/bin/pytest -q -m "solo and not slow"
 
 test-slow: install
 	$(VENV)/bin/pytest -q -m slow

@@ -82,11 +82,12 @@ def _episode_s(reset) -> float:
     return float(json.loads(reset.message)["episode_s"])
 
 
-# In `make test-slow`, not the fast suite: on a 2-core VM half as fast as the earlier ones (2026-12-01)
-# there is no idle core beside the other xdist worker, so the SCHED_IDLE learner took 91 of its 100 steps
-# in 300 s, and 75 in 600 s; at normal priority it learned, but the timing-sensitive fault tests on the
-# other worker then failed, and so did the try. Alone it has the idle core the design assumes.
-@pytest.mark.slow
+# Solo (`make test` runs it after the parallel suite, alone): on a 2-core VM half as fast as the earlier
+# ones (2026-12-01) there is no idle core beside the other xdist worker, so the SCHED_IDLE learner took 91
+# of its 100 steps in 300 s, and 75 in 600 s; at normal priority it learned, but the timing-sensitive
+# fault tests on the other worker then failed, and so did the try. Alone it has the idle core the design
+# assumes.
+@pytest.mark.solo
 def test_teach_sit_over_ros_then_the_dog_sits_on_its_cue_alone(tmp_path):
     started = time.monotonic()
     bags = tmp_path / "bags"
