@@ -275,7 +275,7 @@ def build_jobs(cfg: dict, policies: list[str], parts: list[str]) -> list[tuple]:
                     for seed in cfg["seeds"]:
                         job = {"kind": "single", "skill": skill, "k": k, "policy": policy, "seed": seed,
                                "learn_seconds": cfg["learn_seconds"], "eval_episodes": cfg["eval_episodes"],
-                               "checkpoints": k == 3, **ablation}
+                               "checkpoints": k == 3 and not cfg.get("final_only"), **ablation}
                         jobs.append((single_skill_job, job))
     return jobs
 
@@ -413,6 +413,9 @@ def main(argv=None) -> int:
                          "recorded in the output's config")
     ap.add_argument("--demo-gait-gain", nargs=2, type=float, metavar=("LOW", "HIGH"),
                     help="range of the demos' executed gait gain (default: SessionConfig's; 1 1: off)")
+    ap.add_argument("--final-only", action="store_true",
+                    help="evaluate K = 3 only at the end of the budget, not also at 1/4 and 1/2 of it: about "
+                         "a third of the evaluation time, and no time to competence (for ablations)")
     ap.add_argument("--resume", action="store_true",
                     help="keep the jobs that --json already holds (from a run that was cut short, or an "
                          "earlier shard with the same settings) and run only the others")
@@ -442,6 +445,7 @@ def main(argv=None) -> int:
         if unknown:
             ap.error(f"unknown skills {unknown}; the benchmark's skills: {FULL['skills']}")
         cfg["demo_gait_gain"] = args.demo_gait_gain
+        cfg["final_only"] = args.final_only
         try:
             cfg["overrides"] = parse_overrides(args.overrides)
             _check_overrides(cfg["overrides"])

@@ -115,6 +115,17 @@ def test_resume_keeps_only_results_of_the_same_job_with_the_same_settings():
     assert all(fn is single_skill_job for fn, _ in todo)
 
 
+def test_final_only_evaluates_k3_jobs_once_and_resume_tells_them_apart():
+    cfg = {"skills": ["sit"], "ks": [1, 3], "seeds": [0], "learn_seconds": 60.0, "eval_episodes": 20}
+    with_curve = [job for _, job in build_jobs(cfg, ["yan"], ["single"])]
+    final_only = [job for _, job in build_jobs({**cfg, "final_only": True}, ["yan"], ["single"])]
+    assert [j["checkpoints"] for j in with_curve] == [False, True]
+    assert [j["checkpoints"] for j in final_only] == [False, False]
+    done = {**with_curve[1], "success": 1.0, "curve": []}
+    todo, kept = split_done(build_jobs({**cfg, "final_only": True}, ["yan"], ["single"]), [done])
+    assert kept == [] and len(todo) == 2  # a curve run's result is not a final-only one's, nor back
+
+
 def test_resume_refuses_a_file_whose_jobs_it_would_drop(tmp_path, capsys):
     # a finished job of another skill: resuming a narrower run would rewrite the file without it
     other = {"kind": "single", "skill": "lie_down", "k": 3, "policy": "yan", "seed": 0, "success": 1.0,
