@@ -150,7 +150,8 @@ def single_skill_job(job: dict) -> dict:
             target = frac * job["learn_seconds"]
             session.learner.train_for(max(0.0, target - session.learner.train_seconds))
             ev = session.evaluate(job["skill"], job["eval_episodes"], seed_offset=1000 * job["seed"])
-            curve.append({"cpu_s": session.learner.train_seconds, "success": ev["success_rate"]})
+            curve.append({"cpu_s": session.learner.train_seconds, "success": ev["success_rate"],
+                          "nonfinite_action_episodes": ev["nonfinite_action_episodes"]})
         competent = [c["cpu_s"] for c in curve if c["success"] >= COMPETENCE]
         return {
             **job,

@@ -141,3 +141,33 @@ def test_evaluation_tells_a_wrong_skill_from_an_unfinished_one(monkeypatch):
     finally:
         session.close()
     assert result["cue_correct_rate"] == 0.25 and result["wrong_skill_rate"] == 0.5
+
+
+def test_a_non_finite_policy_action_holds_the_robot_and_is_counted_not_raised():
+    """A diverged policy (NaN / inf actions) ends a try as a failure the evaluation reports, as the ROS
+    brain holds on one, instead of the env's ValueError ending the whole evaluation (it once ended a
+    benchmark job after 10 minutes)."""
+    from yan_dog.recording import NONFINITE_HOLD_ACTION, run_episode
+
+    calls = []
+
+    def diverging(obs):  # finite for 5 ticks, then NaN, with an inf now and then
+        calls.append(1)
+        a = np.zeros(HYBRID_ACTION_DIM, np.float32)
+        if len(calls) > 5:
+            a[len(calls) % HYBRID_ACTION_DIM] = np.inf if len(calls) % 7 == 0 else np.nan
+        return a
+
+    session = TeachSession(SessionConfig(learn_seconds=1.0))
+    try:
+        res = run_episode(session.env, diverging, "try", 3, skill="sit")
+        assert res.nonfinite_actions == len(calls) - 5 > 0 and not res.success
+        held = res.episode.action[5:]  # what the robot did, recorded as the episode's actions
+        assert np.isfinite(res.episode.action).all() and np.all(held == NONFINITE_HOLD_ACTION)
+        session.try_skill = lambda skill, seed, track=False: run_episode(  # the same policy, evaluated
+            session.env, diverging, "try", seed, skill=skill)
+        with pytest.warns(UserWarning, match="non-finite action in 2 of 2 tries"):
+            ev = session.evaluate("sit", 2)
+        assert ev["nonfinite_action_episodes"] == 2 and ev["success_rate"] == 0.0
+    finally:
+        session.close()

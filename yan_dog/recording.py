@@ -39,6 +39,9 @@ HYBRID_ACTION_SCALE = np.array([0.5, 0.5, 1.0] + [0.5] * 12, np.float32)
 # robot walked past the ball. At 0.5: come_to_ball 0.95 / 0.95 / 0.95 at seeds 0-2 (was 1.00 / 0.50 / 0.85).
 HYBRID_ACTION_NORM_STD = np.full_like(HYBRID_ACTION_SCALE, 0.5)
 GAIT_DIMS = 3  # the hybrid action's gait command (vx, vy, yaw rate) comes first
+# what the robot does on a tick whose policy action is not finite: the zero hybrid action (stand still,
+# the trot controller's stand targets), as the ROS brain's hold (yan_dog.brain.HOLD_ACTION)
+NONFINITE_HOLD_ACTION = np.zeros(HYBRID_ACTION_SCALE.shape, np.float32)
 MAX_DEMO_GAIT_GAIN = 1.5
 # Scripted demonstrations run at a gait gain drawn from this range. Not below 0.8: a turn slowed to 0.6x
 # reaches the teacher's angle only at the episode's end and so shows no stop (see `SessionConfig`).
@@ -86,6 +89,7 @@ class EpisodeResult:
     intervened_at: int | None = None
     skills_satisfied: list[str] = field(default_factory=list)
     frames: list[np.ndarray] = field(default_factory=list)
+    nonfinite_actions: int = 0  # ticks where the policy's action had a NaN or inf (the robot held instead)
 
 
 class CheckTracker:
@@ -147,7 +151,7 @@ def run_episode(
     tracker = CheckTracker(track_skills, u.control_dt_s) if track_skills else None
     streams = {k: [] for k in ("camera", "audio", "joints", "imu")}
     actions, labels, stamps, frames = [], [], [], []
-    wrong, intervened_at, done, k = 0, None, False, 0
+    wrong, intervened_at, done, k, nonfinite = 0, None, False, 0, 0
     while not done:
         for key in streams:
             streams[key].append(obs[key])
@@ -161,6 +165,8 @@ def run_episode(
             action, labelled = teacher, True
         else:
             action, labelled = np.asarray(policy_act(obs), np.float32), False
+            if not np.isfinite(action).all():  # the env would refuse it: hold, count it, go on
+                action, nonfinite = NONFINITE_HOLD_ACTION.copy(), nonfinite + 1
             if mode == "corrected":
                 rms = float(np.sqrt(np.mean(((action - teacher) / HYBRID_ACTION_SCALE) ** 2)))
                 wrong = wrong + 1 if rms > INTERVENE_RMS else 0
@@ -193,4 +199,5 @@ def run_episode(
         intervened_at=intervened_at,
         skills_satisfied=sorted(tracker.done) if tracker else [],
         frames=frames,
+        nonfinite_actions=nonfinite,
     )

@@ -11,6 +11,7 @@ always on held-out randomisations (start pose, heading, ball, friction, light, n
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -286,6 +287,11 @@ class TeachSession:
             results.append(res)
             if on_episode:
                 on_episode(res)
+        bad = sum(r.nonfinite_actions > 0 for r in results)
+        if bad:
+            warnings.warn(f"{skill}: the policy gave a non-finite action in {bad} of {episodes} tries (the "
+                          f"robot held the stand pose there); its weights or recurrent state diverged",
+                          stacklevel=2)
         allowed = self.compatible_skills(skill)
         only_allowed = [set(r.skills_satisfied) <= allowed for r in results]
         correct = [skill in r.skills_satisfied and ok for r, ok in zip(results, only_allowed, strict=True)]
@@ -297,6 +303,8 @@ class TeachSession:
             "cue_correct_rate": float(np.mean(correct)),
             "wrong_skill_rate": float(np.mean(wrong)),  # did another known skill's motion instead / too
             "skills_satisfied": [r.skills_satisfied for r in results],
+            # tries where the policy gave a NaN / inf action on some tick (the robot held there)
+            "nonfinite_action_episodes": bad,
         }
 
     def compatible_skills(self, skill: str) -> set[str]:
