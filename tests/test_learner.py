@@ -427,3 +427,29 @@ def test_learner_stores_episodes_at_the_policys_camera_size():
     (stored,) = learner.buffer.all()
     assert stored.camera.shape == (4, size, size, 3) and ep.camera.shape == (4, 24, 24, 3)
     np.testing.assert_array_equal(stored.action, ep.action)
+
+
+def test_a_step_with_a_non_finite_loss_is_skipped_and_the_weights_stay_finite():
+    """One bad batch (NaN loss, so NaN gradients) must not poison the weights through AdamW's moments."""
+    torch.manual_seed(0)
+    policy = small_policy()
+    learner = OnlineLearner(policy, LearnerConfig(batch_episodes=1, seed=0))
+    learner.add_episode(fake_episode(t=10))
+    learner.train_step()
+    forward, calls = policy.forward, []
+
+    def nan_once(batch):
+        loss, logs = forward(batch)
+        calls.append(1)
+        return (loss * float("nan"), logs) if len(calls) == 1 else (loss, logs)
+
+    policy.forward = nan_once
+    before = [p.detach().clone() for p in policy.parameters()]
+    with pytest.warns(UserWarning, match="non-finite loss or gradient at step 2"):
+        logs = learner.train_step()
+    assert logs["skipped"] and learner.skipped_steps == 1 and learner.steps == 2
+    assert all(torch.equal(a, b) for a, b in zip(before, policy.parameters(), strict=True))
+    logs = learner.train_step()  # the next, finite batch trains as usual
+    assert not logs["skipped"] and learner.skipped_steps == 1
+    assert all(torch.isfinite(p).all() for p in policy.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, policy.parameters(), strict=True))

@@ -45,6 +45,7 @@ ONSET_ACTION_TOL = 0.02  # an action entry this far (rad, m/s or rad/s) from the
 # an action entry that jumps this far (rad, m/s or rad/s) from one tick to the next is a decision (a turn
 # stopping, a walk starting); posture teachers ramp their joints by ~0.02 rad per tick and never do this
 ACTION_STEP_TOL = 0.2
+SKIP_WARN_EVERY = 100  # after the first, warn of every this many skipped (non-finite) steps
 
 
 @dataclass
@@ -365,6 +366,7 @@ class OnlineLearner:
         self.steps = 0
         self._data_step = 0  # `steps` when the newest demonstration arrived (the anneal counts from it)
         self.train_seconds = 0.0  # CPU-thread time spent in training steps
+        self.skipped_steps = 0  # steps whose loss or gradient was not finite (not applied)
         self.history: deque[dict] = deque(maxlen=HISTORY_STEPS)  # the newest steps' logs
         self.cue_ids: dict[str, int] = {}  # cue name -> class (>= 1) of the policy's cue head, in order seen
         self._cue_overflow_warned = False
@@ -446,9 +448,20 @@ class OnlineLearner:
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
             lr = c.lr_at(self.steps - self._data_step)
-            for group in self._optim.param_groups:
-                group["lr"] = lr
-            self._optim.step()
+            # A NaN / inf loss or gradient (one bad batch) would, through AdamW's moments, turn every
+            # weight non-finite for good, and the next publish would hand them to the actor: skip it.
+            finite = bool(torch.isfinite(grad_norm)) and bool(torch.isfinite(loss))
+            if finite:
+                for group in self._optim.param_groups:
+                    group["lr"] = lr
+                self._optim.step()
+            else:
+                self._optim.zero_grad(set_to_none=True)
+                self.skipped_steps += 1
+                if self.skipped_steps == 1 or self.skipped_steps % SKIP_WARN_EVERY == 0:
+                    warnings.warn(f"learner: non-finite loss or gradient at step {self.steps + 1}, step "
+                                  f"skipped ({self.skipped_steps} so far); the weights are unchanged",
+                                  stacklevel=2)
             self.steps += 1
             dt = time.thread_time() - t0
             self.train_seconds += dt
@@ -457,6 +470,7 @@ class OnlineLearner:
                 "step": self.steps,
                 "grad_norm": float(grad_norm),
                 "lr": lr,
+                "skipped": not finite,
                 "train_seconds": self.train_seconds,
             }
             self.history.append(logs)
