@@ -39,8 +39,9 @@ def cpu_model(cpuinfo: str | None = None) -> dict:
     fields: dict[str, str] = {}
     for line in cpuinfo.splitlines():
         key, sep, value = line.partition(":")
-        if sep and key.strip() in ("model name", "flags") and key.strip() not in fields:
-            fields[key.strip()] = value.strip()
+        key = key.strip()
+        if sep and key in ("model name", "flags") and key not in fields:
+            fields[key] = value.strip()
     flags = set(fields.get("flags", "").split())
     return {"cpu_model": fields.get("model name", "unknown"),
             "cpu_vector_flags": [f for f in VECTOR_FLAGS if f in flags]}

@@ -147,7 +147,7 @@ def test_a_non_finite_policy_action_holds_the_robot_and_is_counted_not_raised():
     """A diverged policy (NaN / inf actions) ends a try as a failure the evaluation reports, as the ROS
     brain holds on one, instead of the env's ValueError ending the whole evaluation (it once ended a
     benchmark job after 10 minutes)."""
-    from yan_dog.recording import NONFINITE_HOLD_ACTION, run_episode
+    from yan_dog.recording import HOLD_ACTION, run_episode
 
     calls = []
 
@@ -163,7 +163,7 @@ def test_a_non_finite_policy_action_holds_the_robot_and_is_counted_not_raised():
         res = run_episode(session.env, diverging, "try", 3, skill="sit")
         assert res.nonfinite_actions == len(calls) - 5 > 0 and not res.success
         held = res.episode.action[5:]  # what the robot did, recorded as the episode's actions
-        assert np.isfinite(res.episode.action).all() and np.all(held == NONFINITE_HOLD_ACTION)
+        assert np.isfinite(res.episode.action).all() and np.all(held == HOLD_ACTION)
         session.try_skill = lambda skill, seed, track=False: run_episode(  # the same policy, evaluated
             session.env, diverging, "try", seed, skill=skill)
         with pytest.warns(UserWarning, match="non-finite action in 2 of 2 tries"):

@@ -43,7 +43,7 @@ import sim.skills
 from sim.env import hybrid_joint_targets
 from sim.gait import TrotController
 from sim.robot import NUM_MOTORS, clamp_to_joint_limits
-from yan_dog.recording import check_demo_gait_gain, executed_teach_action, teacher_mode_extra
+from yan_dog.recording import HOLD_ACTION, check_demo_gait_gain, executed_teach_action, teacher_mode_extra
 from yan_dog.session import (
     A1_MIRROR,
     HYBRID_ACTION_DIM,
@@ -60,7 +60,6 @@ from yan_policy.library import SkillLibrary, check_skill_name
 from yan_policy.tokenizers import episode_at_image_size
 
 MODES = ("idle", "demonstrating")
-HOLD_ACTION = np.zeros(HYBRID_ACTION_DIM)  # zero gait command, zero offsets: stand still
 MIN_DEMO_TICKS = 10  # shorter demonstrations (0.2 s at 50 Hz) are discarded as accidental
 MAX_DEMO_S = 120.0  # a demonstration is not recorded beyond this (bounds memory: ~100 MB at 64x64)
 STATS_WINDOW_TICKS = 500  # 10 s at 50 Hz

@@ -39,9 +39,10 @@ HYBRID_ACTION_SCALE = np.array([0.5, 0.5, 1.0] + [0.5] * 12, np.float32)
 # robot walked past the ball. At 0.5: come_to_ball 0.95 / 0.95 / 0.95 at seeds 0-2 (was 1.00 / 0.50 / 0.85).
 HYBRID_ACTION_NORM_STD = np.full_like(HYBRID_ACTION_SCALE, 0.5)
 GAIT_DIMS = 3  # the hybrid action's gait command (vx, vy, yaw rate) comes first
-# what the robot does on a tick whose policy action is not finite: the zero hybrid action (stand still,
-# the trot controller's stand targets), as the ROS brain's hold (yan_dog.brain.HOLD_ACTION)
-NONFINITE_HOLD_ACTION = np.zeros(HYBRID_ACTION_SCALE.shape, np.float32)
+# the hold: the zero hybrid action (zero gait command, zero offsets: the trot controller's stand targets).
+# What the robot does on a tick without a usable action: a non-finite policy output here and in the ROS
+# brain, a stale stream or an idle brain there (yan_dog.brain)
+HOLD_ACTION = np.zeros(HYBRID_ACTION_SCALE.shape, np.float32)
 MAX_DEMO_GAIT_GAIN = 1.5
 # Scripted demonstrations run at a gait gain drawn from this range. Not below 0.8: a turn slowed to 0.6x
 # reaches the teacher's angle only at the episode's end and so shows no stop (see `SessionConfig`).
@@ -166,7 +167,7 @@ def run_episode(
         else:
             action, labelled = np.asarray(policy_act(obs), np.float32), False
             if not np.isfinite(action).all():  # the env would refuse it: hold, count it, go on
-                action, nonfinite = NONFINITE_HOLD_ACTION.copy(), nonfinite + 1
+                action, nonfinite = HOLD_ACTION.copy(), nonfinite + 1
             if mode == "corrected":
                 rms = float(np.sqrt(np.mean(((action - teacher) / HYBRID_ACTION_SCALE) ** 2)))
                 wrong = wrong + 1 if rms > INTERVENE_RMS else 0

@@ -455,8 +455,7 @@ class OnlineLearner:
                 for group in self._optim.param_groups:
                     group["lr"] = lr
                 self._optim.step()
-            else:
-                self._optim.zero_grad(set_to_none=True)
+            else:  # the gradients are dropped by the next step's zero_grad
                 self.skipped_steps += 1
                 if self.skipped_steps == 1 or self.skipped_steps % SKIP_WARN_EVERY == 0:
                     warnings.warn(f"learner: non-finite loss or gradient at step {self.steps + 1}, step "
