@@ -15,6 +15,14 @@ from yan_policy.tokenizers import CameraTokenizer, ObservationEncoder
 TIGHT = dict(rtol=1e-10, atol=1e-10)
 
 
+@pytest.fixture(params=memory.SCAN_KERNELS)
+def scan_kernel(request):
+    """Run the test with each implementation of the scan's per-tick loops (numba kernels, torch ops)."""
+    previous = memory.set_scan_kernel(request.param)
+    yield request.param
+    memory.set_scan_kernel(previous)
+
+
 def _memory(d=16, d_mem=8, hidden=12, seed=0):
     torch.manual_seed(seed)
     mem = NativeMemory(d, MemoryConfig(d_mem=d_mem, hidden=hidden)).double()
@@ -51,7 +59,7 @@ def _assert_matches(fast, ref, wrt=(), grad_tol=TIGHT):
 
 
 @pytest.mark.parametrize(("batch", "t_len", "d_mem", "hidden"), [(1, 1, 8, 12), (2, 9, 8, 12), (3, 23, 5, 7)])
-def test_memory_scan_matches_reference_loop_float64(batch, t_len, d_mem, hidden):
+def test_memory_scan_matches_reference_loop_float64(batch, t_len, d_mem, hidden, scan_kernel):
     """Values, final state and gradients (inputs, parameters, initial state) of the custom autograd
     Function equal autograd through the per-tick reference loop."""
     mem = _memory(d_mem=d_mem, hidden=hidden)
@@ -62,7 +70,7 @@ def test_memory_scan_matches_reference_loop_float64(batch, t_len, d_mem, hidden)
                     wrt=[x, state.s1, state.s2, *mem.parameters()], grad_tol=dict(rtol=1e-9, atol=1e-10))
 
 
-def test_memory_scan_gradcheck():
+def test_memory_scan_gradcheck(scan_kernel):
     """Finite differences on the raw Function: q, k, v, the gates alpha, eta, theta, and the state."""
     gen = torch.Generator().manual_seed(0)
     b, t, dm, hm = 2, 4, 3, 5
@@ -80,14 +88,53 @@ def test_memory_scan_gradcheck():
     assert torch.autograd.gradcheck(MemoryScan.apply, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
 
 
-def test_memory_scan_without_grad_runs_in_blocks():
-    """No gradient: the history-free loop reuses a block of `_SPAN` ticks; long windows still match."""
+def test_memory_scan_without_grad_runs_in_blocks(scan_kernel):
+    """No gradient: the history-free loop reuses a block of `_SPAN` ticks (torch) or two slots (numba);
+    long windows still match."""
     mem = _memory()
     t_len = 2 * memory._SPAN + 5
     x = torch.randn(2, t_len, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         state = _state(mem, 2, torch.Generator().manual_seed(4))
         _assert_matches(mem(x, state), mem.forward_reference(x, state))
+
+
+def test_scan_kernels_agree_in_float32_at_the_policy_size():
+    """The compiled kernels and the torch loops give the same values and gradients in float32 at the
+    policy's sizes (Dm 64, Hm 128, a 250-tick window), where the kernels keep float32 arithmetic."""
+    torch.manual_seed(0)
+    mem = NativeMemory(128, MemoryConfig())
+    with torch.no_grad():
+        mem.proj.bias[-3:] = torch.tensor([-1.0, 0.5, 1.0])
+    x = torch.randn(2, 250, 128, requires_grad=True)
+    results = []
+    for kernel in memory.SCAN_KERNELS:
+        previous = memory.set_scan_kernel(kernel)
+        try:
+            y, state = mem(x, mem.initial_state(2))
+            grads = torch.autograd.grad(_weighted_sum([y, *state]), [x, *mem.parameters()])
+        finally:
+            memory.set_scan_kernel(previous)
+        results.append((y, state, grads))
+    (y_a, s_a, g_a), (y_b, s_b, g_b) = results
+    torch.testing.assert_close(y_a, y_b, rtol=1e-4, atol=1e-5)
+    for a, b in zip(s_a, s_b, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    for a, b in zip(g_a, g_b, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4 * float(b.abs().max()))
+
+
+def test_scan_kernel_choice():
+    """numba (a dependency) is the default; a bad name is refused, by the setter and by the env var."""
+    assert memory.SCAN_KERNEL == "numba"
+    with pytest.raises(ValueError, match="scan kernel 'cuda'"):
+        memory.set_scan_kernel("cuda")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("YAN_MEMORY_KERNEL", "torch")
+        assert memory._default_scan_kernel() == "torch"
+        mp.setenv("YAN_MEMORY_KERNEL", "fast")
+        with pytest.raises(ValueError, match="YAN_MEMORY_KERNEL='fast'"):
+            memory._default_scan_kernel()
 
 
 def test_memory_step_matches_reference_step():
@@ -102,7 +149,7 @@ def test_memory_step_matches_reference_step():
     torch.testing.assert_close(y_inf, y_ref.detach(), **TIGHT)
 
 
-def test_history_buffer_is_reused_only_after_its_graph_is_freed():
+def test_history_buffer_is_reused_only_after_its_graph_is_freed(scan_kernel):
     """A pooled history is never handed to another forward while a graph that saved it is alive, so a
     retained graph can be differentiated again after any number of newer forward passes."""
     HISTORY_POOL.clear()
