@@ -25,8 +25,16 @@ def test_teach_sit_from_three_demos_then_it_sits_on_its_cue(tmp_path):
         report = session.teach("sit", demos=3)
         assert report.demo_success == 1.0 and report.steps == E2E_LEARN_STEPS
         assert report.curve[-1]["action_loss"] < 0.5 * report.curve[0]["action_loss"]
-        result = session.evaluate("sit", E2E_EVAL_EPISODES)  # held-out seeds, the whistle plays, robot acts
-        assert result["success_rate"] > 0.5, result
+        tries = []
+        result = session.evaluate("sit", E2E_EVAL_EPISODES, on_episode=tries.append)  # held-out seeds, the
+        assert result["success_rate"] > 0.5, result  # whistle plays, the robot acts
+        # the same evaluation in two forked workers: the same tries, tick for tick, in the same order
+        session.config.eval_workers = 2
+        forked = []
+        assert session.evaluate("sit", E2E_EVAL_EPISODES, on_episode=forked.append) == result
+        session.config.eval_workers = 1
+        for a, b in zip(tries, forked, strict=True):
+            np.testing.assert_array_equal(a.episode.action, b.episode.action)
         version = session.save()
         obs = session.learner.buffer.all()[0].obs_at(100)
         saved_policy = session.policy
@@ -60,6 +68,8 @@ def test_user_skill_from_the_registry_is_taught_with_no_library_change():
             report = session.teach("sit_quick", demos=1)
             assert report.demo_success == 1.0 and report.steps >= 1
             assert session.evaluate("sit_quick", 1)["episodes"] == 1
+            session.config.eval_workers = 2  # forked workers know the skill registered in this process
+            assert session.evaluate("sit_quick", 2)["episodes"] == 2
         finally:
             session.close()
     finally:
@@ -171,3 +181,22 @@ def test_a_non_finite_policy_action_holds_the_robot_and_is_counted_not_raised():
         assert ev["nonfinite_action_episodes"] == 2 and ev["success_rate"] == 0.0
     finally:
         session.close()
+
+
+def test_demo_writes_its_report_plots_videos_and_library(tmp_path):
+    """`yan-dog demo` end to end at a tiny size: every output it promises exists and the JSON report
+    accounts for the wall time by phase (evaluation in two forked workers)."""
+    import json
+
+    out = tmp_path / "demo_out"
+    assert cli_main(["demo", "--out", str(out), "--skills", "sit", "--demos", "1", "--learn-seconds", "2",
+                     "--eval-episodes", "2", "--eval-workers", "2"]) == 0
+    for name in ("report.md", "report.json", "learning_curves.png", "success.png", "before_sit.mp4",
+                 "after_sit.mp4"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "library").is_dir()
+    report = json.loads((out / "report.json").read_text())
+    assert report["eval_workers"] == 2 and report["skills"]["sit"]["steps"] >= 1
+    phases = report["phase_seconds"]
+    assert set(phases) == {"before_videos", "teaching", "evaluation", "after_videos"}
+    assert 0 < sum(phases.values()) <= report["wall_seconds"]

@@ -25,6 +25,8 @@ import torch
 from tqdm import tqdm
 
 DEFAULT_LIBRARY = Path(os.environ.get("YAN_DOG_LIBRARY", Path.home() / ".local/share/yan-dog/library"))
+# evaluation episodes run side by side in this many forked processes (`SessionConfig.eval_workers`)
+DEFAULT_EVAL_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def _session(args, library_path: Path | None):
@@ -36,6 +38,7 @@ def _session(args, library_path: Path | None):
         learn_seconds=getattr(args, "learn_seconds", 60.0),
         corrected_tries=getattr(args, "tries", 0),
         seed=getattr(args, "seed", 0),
+        eval_workers=getattr(args, "eval_workers", 1),
     )
     library = SkillLibrary(library_path) if library_path is not None else None
     return TeachSession(config, library)
@@ -231,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
 
+    def eval_workers(p):
+        p.add_argument("--eval-workers", type=int, default=DEFAULT_EVAL_WORKERS,
+                       help="processes that run the evaluation episodes side by side "
+                       f"(default {DEFAULT_EVAL_WORKERS})")
+
     p = sub.add_parser("teach", help="demonstrate a skill K times in sim (or replay a bag) and learn it")
     p.add_argument("--skill", help="skill to teach (with --from-bag: only this skill's demonstrations)")
     p.add_argument("--from-bag", type=Path, help="learn the demonstrations of a recorded session (MCAP)")
@@ -245,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skill", required=True)
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--json", type=Path)
+    eval_workers(p)
     common(p)
     p.set_defaults(func=cmd_eval)
 
@@ -277,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demos", type=int, default=3)
     p.add_argument("--learn-seconds", type=float, default=60.0)
     p.add_argument("--eval-episodes", type=int, default=10)
+    eval_workers(p)
     common(p, library=False)
     p.set_defaults(func=cmd_demo)
     return ap
@@ -285,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     torch.set_num_threads(getattr(args, "threads", 1) or 1)
-    for name in ("demos", "episodes", "eval_episodes"):
+    for name in ("demos", "episodes", "eval_episodes", "eval_workers"):
         if getattr(args, name, 1) is not None and getattr(args, name, 1) < 1:
             raise SystemExit(f"yan-dog: --{name.replace('_', '-')} must be >= 1")
     t0 = time.perf_counter()

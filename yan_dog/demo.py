@@ -49,35 +49,48 @@ def run_demo(args) -> int:
         shutil.rmtree(lib_dir)  # the demo always starts from a robot that knows nothing
     t_start = time.perf_counter()
     session = TeachSession(
-        SessionConfig(policy=args.policy, learn_seconds=args.learn_seconds, seed=args.seed),
+        SessionConfig(policy=args.policy, learn_seconds=args.learn_seconds, seed=args.seed,
+                      eval_workers=args.eval_workers),
         SkillLibrary(lib_dir),
     )
     try:
         print(
             f"demo: teaching {', '.join(skills)} with {args.demos} demonstrations each ({args.policy} policy)"
         )
+        phases = {}  # wall seconds per phase, for the report
+        t_phase = time.perf_counter()
         before = {s: _video(session, s, out / f"before_{s}.mp4", f"before teaching: {s}") for s in skills}
+        phases["before_videos"] = time.perf_counter() - t_phase
 
         reports, right_after = {}, {}
+        phases["teaching"] = phases["evaluation"] = 0.0
         for skill in skills:
             # Every skill is demonstrated in the same randomised scenes, so only the cue tells the skills
             # apart. With a different scene per skill, 3 demos let the policy learn "which scene -> which
             # skill" and ignore the cue (measured: identical behaviour under every cue).
+            t_phase = time.perf_counter()
             reports[skill] = teach_with_progress(session, skill, args.demos, seed_offset=0)
+            phases["teaching"] += time.perf_counter() - t_phase
+            t_phase = time.perf_counter()
             right_after[skill] = session.evaluate(
                 skill, args.eval_episodes, seed_offset=RIGHT_AFTER_SEED_OFFSET
             )
+            phases["evaluation"] += time.perf_counter() - t_phase
             print(f"  {skill}: success right after teaching {right_after[skill]['success_rate']:.2f}")
         version = session.save()
 
         final = {}
+        t_phase = time.perf_counter()
         for skill in skills:
             final[skill] = session.evaluate(skill, args.eval_episodes)
             print(
                 f"  {skill}: final success {final[skill]['success_rate']:.2f} "
                 f"(cue selected correctly {final[skill]['cue_correct_rate']:.2f})"
             )
+        phases["evaluation"] += time.perf_counter() - t_phase
+        t_phase = time.perf_counter()
         after = {s: _video(session, s, out / f"after_{s}.mp4", f"after teaching: {s}") for s in skills}
+        phases["after_videos"] = time.perf_counter() - t_phase
     finally:
         session.close()
 
@@ -121,8 +134,10 @@ def run_demo(args) -> int:
         "policy": args.policy,
         "demos_per_skill": args.demos,
         "eval_episodes": args.eval_episodes,
+        "eval_workers": args.eval_workers,
         "library_version": version,
         "wall_seconds": time.perf_counter() - t_start,
+        "phase_seconds": phases,
         "skills": {
             s: {
                 "cue": sim.skills.get(s).cue,
@@ -160,7 +175,9 @@ def run_demo(args) -> int:
         "",
         "Videos: " + ", ".join(f"`before_{s}.mp4` / `after_{s}.mp4`" for s in skills),
         "",
-        f"Skill library: `library/` (version {version}). Total wall time {summary['wall_seconds']:.0f} s.",
+        f"Skill library: `library/` (version {version}). Total wall time {summary['wall_seconds']:.0f} s: "
+        + ", ".join(f"{name.replace('_', ' ')} {sec:.0f} s" for name, sec in phases.items())
+        + f" (evaluation in {args.eval_workers} process{'es' if args.eval_workers > 1 else ''}).",
     ]
     (out / "report.md").write_text("\n".join(md) + "\n")
     print()

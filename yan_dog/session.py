@@ -10,9 +10,11 @@ always on held-out randomisations (start pose, heading, ball, friction, light, n
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import gymnasium as gym
@@ -68,6 +70,10 @@ class SessionConfig:
             (`bench/few_shot.py`, K = 3, seeds 0, 1, the stopping turn check: turn_left 0.50 with 0.6-1.0,
             0.90 with 0.8-1.0; turn_right 0.15 and 0.80).
         learner: LearnerConfig (its seed is replaced by `seed`).
+        eval_workers: processes that run `evaluate`'s episodes side by side (1: in this process). The
+            same tries with the same weights, so the same results, in about 1 / eval_workers of the
+            time on as many idle cores. Only where this process can fork (Linux), while no learner
+            thread runs; otherwise the episodes run here.
     """
 
     policy: str = "yan"
@@ -81,6 +87,7 @@ class SessionConfig:
     policy_overrides: dict = field(default_factory=lambda: {"d_model": TEACH_D_MODEL})
     demo_gait_gain_range: tuple[float, float] = DEFAULT_DEMO_GAIT_GAIN_RANGE
     learner: LearnerConfig = field(default_factory=LearnerConfig)
+    eval_workers: int = 1
 
     def __post_init__(self):
         self.demo_gait_gain_range = check_demo_gait_gain_range(self.demo_gait_gain_range)
@@ -92,6 +99,8 @@ class SessionConfig:
             raise ValueError(f"learn_steps must be >= 1 or None, got {self.learn_steps}")
         if self.corrected_tries < 0:
             raise ValueError(f"corrected_tries must be >= 0, got {self.corrected_tries}")
+        if self.eval_workers < 1:
+            raise ValueError(f"eval_workers must be >= 1, got {self.eval_workers}")
 
 
 A1_MIRROR = MirrorSpec(sim.robot.MIRROR_MOTOR_PERMUTATION, sim.robot.MIRROR_MOTOR_SIGN)
@@ -165,11 +174,14 @@ class TeachSession:
         self.config = config = config or SessionConfig()
         self.library = library
         self.learner = build_learner(config, library)
-        self.env = gym.make(
+        self.env = self._make_env()
+
+    def _make_env(self) -> gym.Env:
+        return gym.make(
             sim.ENV_ID,
             skill=sim.skills.names()[0],
             action_mode="hybrid",
-            camera_size=config.camera_size,
+            camera_size=self.config.camera_size,
             render_mode="rgb_array",
         )
 
@@ -282,8 +294,7 @@ class TeachSession:
         and no other known skill), and how often the robot did another known skill (a wrong selection,
         as opposed to a right one left unfinished)."""
         results = []
-        for i in range(episodes):
-            res = self.try_skill(skill, EVAL_SEED_BASE + seed_offset + i, track=True)
+        for res in self._tries(skill, [EVAL_SEED_BASE + seed_offset + i for i in range(episodes)]):
             results.append(res)
             if on_episode:
                 on_episode(res)
@@ -307,6 +318,23 @@ class TeachSession:
             "nonfinite_action_episodes": bad,
         }
 
+    def _tries(self, skill: str, seeds: list[int]) -> Iterator[EpisodeResult]:
+        """`try_skill(skill, seed, track=True)` for each seed, in order: here, or in `eval_workers`
+        forked processes. A fork holds a copy of this process as it is (the newest weights, every
+        registered skill and cue) and builds its own env; nothing it does comes back but its results."""
+        workers = min(self.config.eval_workers, len(seeds))
+        if workers <= 1 or self.learner.running or "fork" not in multiprocessing.get_all_start_methods():
+            for seed in seeds:
+                yield self.try_skill(skill, seed, track=True)
+            return
+        global _FORK_SESSION
+        _FORK_SESSION = self
+        try:
+            with ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _fork_worker_init) as pool:
+                yield from pool.map(_fork_worker_try, [(skill, seed) for seed in seeds])  # in seed order
+        finally:
+            _FORK_SESSION = None
+
     def compatible_skills(self, skill: str) -> set[str]:
         """Skills whose checks the teacher's own demonstrations of `skill` also satisfy (shake_paw sits
         first, so it satisfies `sit`; any standing skill satisfies `stand`). Performing one of these
@@ -328,3 +356,19 @@ class TeachSession:
         if self.learner.running:
             self.learner.stop()
         self.env.close()
+
+
+# --- evaluation in forked worker processes (see `TeachSession._tries`) -----------------------------------
+_FORK_SESSION: TeachSession | None = None  # the session being evaluated, inherited by each fork
+
+
+def _fork_worker_init() -> None:
+    """In a forked worker: one torch thread (the parent's thread pool does not survive a fork) and an env
+    of its own (the parent's simulator client stays the parent's)."""
+    torch.set_num_threads(1)
+    _FORK_SESSION.env = _FORK_SESSION._make_env()
+
+
+def _fork_worker_try(job: tuple[str, int]) -> EpisodeResult:
+    skill, seed = job
+    return _FORK_SESSION.try_skill(skill, seed, track=True)

@@ -9,13 +9,15 @@ from std_msgs.msg import Int16MultiArray
 from yan_dog_ros import msgs
 
 from sim.robot import MOTOR_NAMES
-from tests.ros.sim_graph import ros_node, spawn, spin_until
+from tests.ros.sim_graph import ros_node, spawn, spin_for, spin_until
 from yan_dog import streams
 
 STARTUP_TIMEOUT_S = 30.0  # three processes importing torch + DDS discovery on a busy 2-core machine
 RECEIVE_TIMEOUT_S = 10.0
 RESEND_S = 0.1  # best-effort topics: a raw message is re-sent until its tokens arrive
 SPEC = streams.TokenSpec()
+AUDIO_BLOCK_SAMPLES = int(np.prod(SPEC.shape("audio")))  # PCM samples per audio token block (320)
+AUDIO_DRAIN_S = 1.0  # after priming, time for the blocks of chunks still in flight to arrive
 SOURCE_STAMP_S = 1_700_000_123.25
 
 
@@ -76,6 +78,17 @@ def test_tokenizers_turn_raw_streams_into_stamped_token_matrices_and_survive_bad
                            lambda m: _stamp_is(m, SOURCE_STAMP_S + 2.0))
         assert not any(_stamp_is(m, SOURCE_STAMP_S + 1.0) for m in cam_tokens)
         assert cam_proc.alive() and "dropped camera frame: camera: step 10" in cam_proc.log()
+
+        # Prime the audio path both ways first. Audio and tokens are reliable but volatile: a chunk sent
+        # before the tokenizer's reader has matched our writer, or a token block sent before its writer
+        # has matched our reader, is lost, and seeing the other side in the graph does not mean that
+        # match is made (the first block was lost in ~1 run in 6). Whole blocks of silence keep the
+        # tokenizer's buffer aligned however many get through; once one comes back, both are matched.
+        silence = np.zeros(AUDIO_BLOCK_SAMPLES, np.int16)
+        assert _send_until(executor, lambda: pub_audio.publish(msgs.audio_chunk(silence)), audio_tokens,
+                           lambda m: True), "no audio tokens came back"
+        spin_for(executor, AUDIO_DRAIN_S)  # blocks of chunks still in flight
+        audio_tokens.clear()
 
         # audio: chunks of 100 samples -> one (2, 160) token matrix per 320 samples, in order
         pcm = (np.arange(700) - 350).astype(np.int16)
