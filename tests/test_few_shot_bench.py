@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,3 +174,18 @@ def test_machine_info_names_the_cpu_and_its_vector_extensions():
     assert info["cpu_count"] >= 1
     if Path("/proc/cpuinfo").exists():
         assert info["cpu_model"] != "unknown"
+
+
+def test_fit_probe_reports_losses_at_each_checkpoint_and_the_step_time(tmp_path, capsys):
+    """bench/fit_probe.py at its smallest: one demonstration, 40 steps of the MLP; the JSON holds what the
+    table prints, and a step count below one checkpoint is refused."""
+    from bench import fit_probe
+
+    out = tmp_path / "probe.json"
+    assert fit_probe.main(["--policies", "mlp", "--skill", "sit", "--k", "1", "--steps", "40",
+                           "--json", str(out)]) == 0
+    result = json.loads(out.read_text())["policies"]["mlp"]
+    assert set(result["action_loss"]) == {"40"} and result["ms_per_step_median"] > 0
+    assert np.isfinite(result["action_loss"]["40"]) and "action loss @40" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        fit_probe.main(["--steps", "10", "--json", str(out)])
