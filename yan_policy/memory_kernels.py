@@ -17,8 +17,8 @@ Layouts are those of `memory.py` (layer 2 transposed, W2ᵀ (Hm, Dm), like W1), 
 same buffers the torch loops fill, so the code around them (the batched reads and gradients) is shared.
 `memory.SCAN_KERNEL` picks these or the torch loops; tests check both against the reference.
 
-Numba compiles each kernel once per dtype on first use (~6 s for both on a fresh machine) and caches the
-machine code next to this file (`cache=True`, in `__pycache__/`), so later processes load it in ~0.2 s.
+Numba compiles both kernels once per dtype on first use (~5.5 s on a fresh machine) and caches the
+machine code next to this file (`cache=True`, in `__pycache__/`), so later processes load it in ~0.4 s.
 `warm_up()` does that ahead of any timed training step. The kernels release the GIL (`nogil`), so a
 learner thread in the scan does not hold up a control thread in the same process.
 """
@@ -190,8 +190,8 @@ _WARM: set[str] = set()
 def warm_up(dtypes: tuple[type, ...] = (np.float32,)) -> None:
     """Compile (or load from the cache) both kernels for these dtypes, on tiny inputs, once per process.
 
-    Called when a `NativeMemory` is built, so that the compile (~6 s per dtype on a fresh machine; ~0.2 s
-    from the cache) is not counted in a training step's time. Other dtypes compile on first use.
+    Called when a `NativeMemory` is built, so that the compile (~5.5 s per dtype on a fresh machine;
+    ~0.4 s from the cache) is not counted in a training step's time. Other dtypes compile on first use.
     """
     for dtype in dtypes:
         if np.dtype(dtype).name in _WARM:

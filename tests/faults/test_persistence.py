@@ -21,10 +21,15 @@ from rclpy.serialization import serialize_message
 from std_msgs.msg import Float64MultiArray
 
 from yan_dog import bag
+from yan_policy import memory_kernels
 from yan_policy.config import PolicyConfig
 from yan_policy.episode import Episode
 from yan_policy.library import LibraryError, SkillLibrary
 from yan_policy.registry import load_policy, make_policy
+
+# This module is preloaded in the kill test's forkserver, so its children fork with the memory scan's
+# kernels already loaded (~1 s per fresh process otherwise), as they fork with torch already imported.
+memory_kernels.warm_up()
 
 KILLS = 50
 KILL_AFTER_S = (0.02, 0.3)  # a random moment in the child's learn/save loop
