@@ -48,6 +48,7 @@ The recurrent form likewise has `NativeMemory.step` (fused, ~25 ops) beside `ste
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import threading
@@ -138,11 +139,8 @@ def _default_scan_kernel() -> str:
         if name not in SCAN_KERNELS:
             raise ValueError(f"YAN_MEMORY_KERNEL={name!r}: expected one of {SCAN_KERNELS}")
         return name
-    try:
-        import numba  # noqa: F401
-    except ImportError:  # pragma: no cover - numba is a dependency; this is the fallback
-        return "torch"
-    return "numba"
+    # find_spec, not import: importing numba takes ~0.5 s, paid only where a NativeMemory is built
+    return "numba" if importlib.util.find_spec("numba") is not None else "torch"
 
 
 # Which loops run the scan's ticks: "numba" (`memory_kernels`, compiled) or "torch" (ops per tick). Both
@@ -232,22 +230,43 @@ def _scan_forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: torc
     what `_scan_backward` needs: hist (2 [W, S], 2 [layer 1, layer 2ᵀ], T + 1, B, Hm, Dm), slot t the
     state before tick t; rv (T, 2, B, 1, Dm) = [k_t, err_t]; lv (T, 2, B, 1, Hm) = [dh_t, a_t]; and the
     pre-activations h = W1 k, g = W2ᵀ err (write) and hq = W1 q (read), each (T, B, 1, Hm).
-    Without history the buffer holds `_SPAN` ticks and is reused block after block.
+    Without history the buffer holds a block of ticks and is reused block after block: `_SPAN` ticks for
+    the torch loop, one (two slots used in turn) for the compiled one.
     """
-    if SCAN_KERNEL == "numba":
-        return _scan_forward_numba(q, k, v, alpha, eta, theta, state, keep_history)
     bsz, t_len, dm = k.shape
     hm = state.w1.shape[1]
-    span = t_len if keep_history else min(t_len, _SPAN)
-    shape = (2, 2, span + 1, bsz, hm, dm)
-    hist = HISTORY_POOL.take(shape, k)
+    compiled = SCAN_KERNEL == "numba"
+    span = t_len if keep_history else 1 if compiled else min(t_len, _SPAN)  # ticks per history block
+    hist = HISTORY_POOL.take((2, 2, span + 1, bsz, hm, dm), k)
     hist[0, 0, 0], hist[0, 1, 0] = state.w1, state.w2.mT
     hist[1, 0, 0], hist[1, 1, 0] = state.s1, state.s2.mT
     rv = k.new_empty(t_len, 2, bsz, 1, dm)  # [k, err]: right factors of the two rank-one gradients
     rv[:, 0, :, 0] = k.transpose(0, 1)
     lv = k.new_empty(t_len, 2, bsz, 1, hm)  # [dh, a]: left factors
     h, g = k.new_empty(t_len, bsz, 1, hm), k.new_empty(t_len, bsz, 1, hm)
-    reads = k.new_empty(t_len * bsz, 1, dm)
+    loop = _scan_loop_numba if compiled else _scan_loop_torch
+    reads, hq, last_slot = loop(hist, rv, lv, h, g, q, v, alpha, eta, theta, span)  # (T, B, Dm)
+    last = hist[:, :, last_slot]  # (2, 2, B, Hm, Dm)
+    final = MemoryState(last[0, 0].clone(), last[0, 1].mT.contiguous(), last[1, 0].clone(),
+                        last[1, 1].mT.contiguous())
+    saved = ()
+    if keep_history:
+        saved = (hist, rv, lv, h, g, hq.view(t_len, bsz, 1, hm))
+    else:
+        HISTORY_POOL.give(hist)
+    return reads.transpose(0, 1), final, saved
+
+
+def _scan_loop_torch(hist: torch.Tensor, rv: torch.Tensor, lv: torch.Tensor, h: torch.Tensor, g: torch.Tensor,
+                     q: torch.Tensor, v: torch.Tensor, alpha: torch.Tensor, eta: torch.Tensor,
+                     theta: torch.Tensor, span: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """`_scan_forward`'s ticks as torch ops, in blocks of `span` ticks (hist has span + 1 slots).
+
+    Fills hist, err (rv[:, 1]), lv, h and g; returns the reads (T, B, Dm), the last block's hq (n B, 1,
+    Hm) and the slot that holds the final state.
+    """
+    t_len, _, bsz, _, dm = rv.shape
+    reads = rv.new_empty(t_len * bsz, 1, dm)
     q_rows = q.transpose(0, 1).reshape(t_len * bsz, 1, dm)  # (T B, 1, Dm)
 
     # per-tick views, made once (indexing inside the loop would cost as much as the ops)
@@ -279,15 +298,7 @@ def _scan_forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: torc
         rows = slice(start * bsz, (start + n) * bsz)
         hq = torch.bmm(q_rows[rows], hist[0, 0, 1:n + 1].flatten(0, 1).mT)  # (n B, 1, Hm)
         torch.bmm(F.silu(hq), hist[0, 1, 1:n + 1].flatten(0, 1), out=reads[rows])  # (n B, 1, Dm)
-    last = hist[:, :, n]  # (2, 2, B, Hm, Dm)
-    final = MemoryState(last[0, 0].clone(), last[0, 1].mT.contiguous(), last[1, 0].clone(),
-                        last[1, 1].mT.contiguous())
-    saved = ()
-    if keep_history:
-        saved = (hist, rv, lv, h, g, hq.view(t_len, bsz, 1, hm))
-    else:
-        HISTORY_POOL.give(hist)
-    return reads.view(t_len, bsz, dm).transpose(0, 1), final, saved
+    return reads.view(t_len, bsz, dm), hq, n
 
 
 def _np(x: torch.Tensor) -> np.ndarray:
@@ -300,35 +311,21 @@ def _time_major(x: torch.Tensor) -> np.ndarray:
     return x.detach().transpose(0, 1).contiguous().numpy()
 
 
-def _scan_forward_numba(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: torch.Tensor,
-                        eta: torch.Tensor, theta: torch.Tensor, state: MemoryState, keep_history: bool
-                        ) -> tuple[torch.Tensor, MemoryState, tuple[torch.Tensor, ...]]:
-    """`_scan_forward` with its per-tick loop and the reads in `memory_kernels.scan_forward`.
+def _scan_loop_numba(hist: torch.Tensor, rv: torch.Tensor, lv: torch.Tensor, h: torch.Tensor, g: torch.Tensor,
+                     q: torch.Tensor, v: torch.Tensor, alpha: torch.Tensor, eta: torch.Tensor,
+                     theta: torch.Tensor, span: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """`_scan_loop_torch`'s contract, run by `memory_kernels.scan_forward` (writes and reads fused).
 
-    Same inputs, outputs and saved buffers. Without history the state lives in two slots used in turn.
+    hist holds every tick's state (span = T) or two slots used in turn (span = 1); hq is (T, B, 1, Hm).
     """
-    bsz, t_len, dm = k.shape
-    hm = state.w1.shape[1]
-    hist = HISTORY_POOL.take((2, 2, t_len + 1 if keep_history else 2, bsz, hm, dm), k)
-    hist[0, 0, 0], hist[0, 1, 0] = state.w1, state.w2.mT
-    hist[1, 0, 0], hist[1, 1, 0] = state.s1, state.s2.mT
-    rv = k.new_empty(t_len, 2, bsz, 1, dm)  # [k, err]
-    rv[:, 0, :, 0] = k.transpose(0, 1)
-    lv = k.new_empty(t_len, 2, bsz, 1, hm)  # [dh, a]
-    h, g, hq = (k.new_empty(t_len, bsz, 1, hm) for _ in range(3))
-    reads = k.new_empty(t_len, bsz, dm)
+    t_len, _, bsz, _, dm = rv.shape
+    every_slot = span == t_len  # else span 1: two slots used in turn
+    hq = h.new_empty(h.shape)  # (T, B, 1, Hm)
+    reads = rv.new_empty(t_len, bsz, dm)
     _kernels().scan_forward(_np(hist), _np(rv), _np(lv), _np(h), _np(g), _np(hq), _np(reads), _time_major(q),
                             _time_major(v), _time_major(alpha), _time_major(eta), _time_major(theta),
-                            keep_history)
-    last = hist[:, :, t_len if keep_history else t_len % 2]  # (2, 2, B, Hm, Dm)
-    final = MemoryState(last[0, 0].clone(), last[0, 1].mT.contiguous(), last[1, 0].clone(),
-                        last[1, 1].mT.contiguous())
-    saved = ()
-    if keep_history:
-        saved = (hist, rv, lv, h, g, hq)
-    else:
-        HISTORY_POOL.give(hist)
-    return reads.transpose(0, 1), final, saved
+                            every_slot)
+    return reads, hq, t_len if every_slot else t_len % 2
 
 
 def _scan_backward(saved: tuple[torch.Tensor, ...], q: torch.Tensor, theta: torch.Tensor,
@@ -390,13 +387,12 @@ def _scan_backward(saved: tuple[torch.Tensor, ...], q: torch.Tensor, theta: torc
     adj[0].addcmul_(last_l, last_r)
     dots = rv.new_empty(t_len, 2, 2, bsz)  # <GW', W> and <GS', S> per layer
     z, y = rv.new_empty(t_len, 2 * bsz, 1, hm), rv.new_empty(t_len, 2 * bsz, 1, dm)
-    gates = (1.0 - alpha, eta, theta)  # (B, T) each
     if SCAN_KERNEL == "numba":
         gates_tb = (_np(x.T.contiguous()) for x in (alpha, eta, theta))  # (T, B) each
         _kernels().scan_backward(_np(hist), _np(adj), _np(lf), _np(rf), _np(lv), _np(ds), _np(c), *gates_tb,
                                  _np(z), _np(y), _np(dots))
     else:
-        _scan_backward_loop(hist, adj, lf, rf, rv, lv, ds, c, gates, z, y, dots)
+        _scan_backward_loop(hist, adj, lf, rf, rv, lv, ds, c, (1.0 - alpha, eta, theta), z, y, dots)
 
     y = y.view(t_len, 2, bsz, dm)
     gh = lf[:, 0, :, 0:1].reshape(t_len * bsz, 1, hm)

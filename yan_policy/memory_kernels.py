@@ -37,10 +37,10 @@ def _sigmoid(x, one):
 
 
 @njit(**_JIT)
-def scan_forward(hist, rv, lv, h, g, hq, reads, q, v, alpha, eta, theta, keep_history):  # pragma: no cover
+def scan_forward(hist, rv, lv, h, g, hq, reads, q, v, alpha, eta, theta, every_slot):  # pragma: no cover
     """The writes and reads of T ticks, in place (shapes as in `memory._scan_forward`).
 
-    hist (2 [W, S], 2 [layer 1, layer 2ᵀ], slots, B, Hm, Dm): with keep_history slot t is the state
+    hist (2 [W, S], 2 [layer 1, layer 2ᵀ], slots, B, Hm, Dm): with every_slot slot t is the state
     before tick t (T + 1 slots); without, two slots used in turn (the state before tick t is slot t % 2).
     rv (T, 2, B, 1, Dm) holds k in [:, 0] on entry; err is written to [:, 1]. Written: lv (T, 2, B, 1, Hm)
     = [dh, a]; h, g, hq (T, B, 1, Hm); reads (T, B, Dm). q, v (T, B, Dm); alpha, eta, theta (T, B).
@@ -51,8 +51,8 @@ def scan_forward(hist, rv, lv, h, g, hq, reads, q, v, alpha, eta, theta, keep_hi
     one = np.ones(1, dtype=rv.dtype)[0]  # constants of the arrays' dtype: float32 math stays float32
     zero, two = one - one, one + one
     for t in range(t_len):
-        si = t if keep_history else t % 2
-        so = t + 1 if keep_history else (t + 1) % 2
+        si = t if every_slot else t % 2
+        so = t + 1 if every_slot else (t + 1) % 2
         for b in range(bsz):
             w1, w2, s1, s2 = hist[0, 0, si, b], hist[0, 1, si, b], hist[1, 0, si, b], hist[1, 1, si, b]
             w1n, w2n, s1n, s2n = hist[0, 0, so, b], hist[0, 1, so, b], hist[1, 0, so, b], hist[1, 1, so, b]
