@@ -5,7 +5,8 @@
 The same K scripted demonstrations (the few-shot bench's, seeded the same way) and the teach session's
 learner settings for every policy; then a fixed number of training steps in this thread. Reported per
 policy: the training action and cue losses averaged over the 20 steps before each checkpoint, and the
-median CPU time of a step. No closed-loop evaluation: this separates "learns less per step" from "takes
+median CPU time of a step as the learner counts it (its `train_seconds`, what the few-shot bench's
+60 s budget counts). No closed-loop evaluation: this separates "learns less per step" from "takes
 fewer steps in the budget" and from "fits but does not generalise" (`bench/few_shot.py` measures success).
 
 JSON: {"policies": {"yan": {"ms_per_step_median": ..., "action_loss": {"40": ..., ...},
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,13 +37,13 @@ def probe(policy: str, skill: str, k: int, steps: int, seed: int, overrides: dic
     try:
         session.demonstrate(skill, k, seed_offset=1000 * seed)  # as bench/few_shot.py's single-skill jobs
         session.learner.focus = skill
-        logs, cpu = [], []
-        for _ in tqdm(range(steps), desc=f"{policy} {skill}", unit="step", leave=False):
-            t0 = time.thread_time()
-            logs.append(session.learner.train_step())
-            cpu.append(time.thread_time() - t0)
+        start_s = session.learner.train_seconds
+        logs = [session.learner.train_step()
+                for _ in tqdm(range(steps), desc=f"{policy} {skill}", unit="step", leave=False)]
     finally:
         session.close()
+    # the learner's own CPU accounting of each step: what the few-shot bench's budget counts
+    cpu = np.diff([start_s] + [log["train_seconds"] for log in logs])
     out = {"ms_per_step_median": float(np.median(cpu) * 1e3), "steps": steps}
     for key in ("action_loss", "cue_loss"):
         values = np.array([log[key] for log in logs])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,16 @@ def _video(session, skill: str, path: Path, caption: str) -> bool:
     frames = [annotate(f, f"{caption} | cue: {sim.skills.get(skill).cue}") for f in res.frames]
     write_mp4(frames, path, fps=session.env.unwrapped.control_hz / VIDEO_EVERY_TICKS)
     return res.success
+
+
+@contextmanager
+def _timed(phases: dict[str, float], name: str):
+    """Add the wall time of the block to phases[name] (s)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        phases[name] = phases.get(name, 0.0) + time.perf_counter() - start
 
 
 def run_demo(args) -> int:
@@ -57,40 +68,34 @@ def run_demo(args) -> int:
         print(
             f"demo: teaching {', '.join(skills)} with {args.demos} demonstrations each ({args.policy} policy)"
         )
-        phases = {}  # wall seconds per phase, for the report
-        t_phase = time.perf_counter()
-        before = {s: _video(session, s, out / f"before_{s}.mp4", f"before teaching: {s}") for s in skills}
-        phases["before_videos"] = time.perf_counter() - t_phase
+        phases: dict[str, float] = {}  # wall seconds per phase, for the report
+        with _timed(phases, "before_videos"):
+            before = {s: _video(session, s, out / f"before_{s}.mp4", f"before teaching: {s}") for s in skills}
 
         reports, right_after = {}, {}
-        phases["teaching"] = phases["evaluation"] = 0.0
         for skill in skills:
             # Every skill is demonstrated in the same randomised scenes, so only the cue tells the skills
             # apart. With a different scene per skill, 3 demos let the policy learn "which scene -> which
             # skill" and ignore the cue (measured: identical behaviour under every cue).
-            t_phase = time.perf_counter()
-            reports[skill] = teach_with_progress(session, skill, args.demos, seed_offset=0)
-            phases["teaching"] += time.perf_counter() - t_phase
-            t_phase = time.perf_counter()
-            right_after[skill] = session.evaluate(
-                skill, args.eval_episodes, seed_offset=RIGHT_AFTER_SEED_OFFSET
-            )
-            phases["evaluation"] += time.perf_counter() - t_phase
+            with _timed(phases, "teaching"):
+                reports[skill] = teach_with_progress(session, skill, args.demos, seed_offset=0)
+            with _timed(phases, "evaluation"):
+                right_after[skill] = session.evaluate(
+                    skill, args.eval_episodes, seed_offset=RIGHT_AFTER_SEED_OFFSET
+                )
             print(f"  {skill}: success right after teaching {right_after[skill]['success_rate']:.2f}")
         version = session.save()
 
         final = {}
-        t_phase = time.perf_counter()
         for skill in skills:
-            final[skill] = session.evaluate(skill, args.eval_episodes)
+            with _timed(phases, "evaluation"):
+                final[skill] = session.evaluate(skill, args.eval_episodes)
             print(
                 f"  {skill}: final success {final[skill]['success_rate']:.2f} "
                 f"(cue selected correctly {final[skill]['cue_correct_rate']:.2f})"
             )
-        phases["evaluation"] += time.perf_counter() - t_phase
-        t_phase = time.perf_counter()
-        after = {s: _video(session, s, out / f"after_{s}.mp4", f"after teaching: {s}") for s in skills}
-        phases["after_videos"] = time.perf_counter() - t_phase
+        with _timed(phases, "after_videos"):
+            after = {s: _video(session, s, out / f"after_{s}.mp4", f"after teaching: {s}") for s in skills}
     finally:
         session.close()
 
