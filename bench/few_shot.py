@@ -106,7 +106,7 @@ def session_config(policy: str, seed: int, learn_seconds: float, overrides: dict
     """The bench's SessionConfig; `overrides` (from --set) change PolicyConfig fields, except those under
     "learner", which change LearnerConfig fields."""
     from yan_dog.session import SessionConfig
-    from yan_policy.learner import LearnerConfig
+    from yan_policy.training.learner import LearnerConfig
 
     overrides = dict(overrides or {})
     learner = LearnerConfig(**overrides.pop("learner", {}))
@@ -216,7 +216,7 @@ def loop_job(job: dict) -> dict:
 
     from yan_dog.brain import BrainConfig, process_learner
     from yan_dog.realtime import run_realtime
-    from yan_policy.tokenizers import episode_at_image_size
+    from yan_policy.modules.tokenizers import episode_at_image_size
 
     session = _session("yan", 0, 30.0)
     process = None

@@ -47,8 +47,8 @@ import torch  # noqa: E402
 
 from bench._common import format_table, machine_info, pin_to_one_core, rss_mb, time_calls, write_json  # noqa: E402
 from yan_policy import PolicyConfig, make_policy  # noqa: E402
-from yan_policy.config import MemoryConfig  # noqa: E402
-from yan_policy.synthetic import random_batch, random_obs  # noqa: E402
+from yan_policy.data.synthetic import random_batch, random_obs
+from yan_policy.policies.yan.configuration_yan import MemoryConfig
 
 FULL_CONTEXTS = (256, 1024, 4096, 16384, 65536)
 QUICK_CONTEXTS = (256, 1024, 4096)

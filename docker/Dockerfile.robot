@@ -38,7 +38,7 @@ COPY yan_dog yan_dog
 RUN pip install .
 # Compile the memory scan's numba kernels now (cached beside the installed package, hence `cd /`: not
 # this folder's copy), not at the brain's first start.
-RUN cd / && python3 -c "from yan_policy import memory_kernels; memory_kernels.warm_up()"
+RUN cd / && python3 -c "from yan_policy.policies.yan import memory_kernels; memory_kernels.warm_up()"
 
 # The ROS 2 workspace; ros_ws/src/yan_dog_ros/launch is a link to the top-level launch/ folder.
 COPY launch launch

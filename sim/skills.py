@@ -177,7 +177,7 @@ def is_mirror_symmetric(name: str) -> bool:
 def teacher_action_mode(name: str) -> str | None:
     """The registered skill `name`'s native action mode, "joint" or "gait" (None if unregistered). Stored
     with each recorded episode (`extra["teacher_action_mode"]`): the learner trains on episodes whose
-    teacher commands joint targets with noisier joints (`yan_policy.learner.LearnerConfig`)."""
+    teacher commands joint targets with noisier joints (`yan_policy.training.learner.LearnerConfig`)."""
     skill = _REGISTRY.get(name)
     return skill.action_mode if skill else None
 

@@ -1,4 +1,4 @@
-"""Mirror-image demonstrations (yan_policy.augment): the transform is the physics' own mirror."""
+"""Mirror-image demonstrations (yan_policy.training.augment): the transform is the physics' own mirror."""
 
 import dataclasses
 
@@ -20,10 +20,10 @@ from sim.robot import (
 )
 from tests.test_teach_data import ACTION_DIM, fake_episode, small_policy
 from yan_dog.session import A1_MIRROR
-from yan_policy.augment import MirrorSpec, mirror_episode
-from yan_policy.episode import Episode
-from yan_policy.learner import LearnerConfig, OnlineLearner
-from yan_policy.learner_process import ProcessLearner
+from yan_policy.data.episode import Episode
+from yan_policy.training.augment import MirrorSpec, mirror_episode
+from yan_policy.training.learner import LearnerConfig, OnlineLearner
+from yan_policy.training.learner_process import ProcessLearner
 
 MIRROR_Y = np.diag([1.0, -1.0, 1.0])
 

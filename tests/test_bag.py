@@ -281,8 +281,8 @@ def test_episode_round_trip_from_a_recorded_sim_demonstration(tmp_path):
 
 def test_cli_teach_from_bag_learns_the_recorded_skill_into_the_library(tmp_path, capsys):
     from yan_dog.cli import main
-    from yan_policy.library import SkillLibrary
-    from yan_policy.registry import load_policy
+    from yan_policy.data.library import SkillLibrary
+    from yan_policy.policies.registry import load_policy
 
     path = tmp_path / "session.mcap"
     record_sim_demo(path)

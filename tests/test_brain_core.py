@@ -9,8 +9,8 @@ from sim.gait import TrotController
 from sim.robot import JOINT_LOWER_RAD, JOINT_UPPER_RAD
 from yan_dog.brain import BrainConfig, BrainCore
 from yan_dog.session import SessionConfig
-from yan_policy.learner import LearnerConfig
-from yan_policy.library import SkillLibrary
+from yan_policy.data.library import SkillLibrary
+from yan_policy.training.learner import LearnerConfig
 
 DT_S = 0.02
 STAND = np.array([0.0, 0.9, -1.8] * 4)

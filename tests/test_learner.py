@@ -7,18 +7,10 @@ import pytest
 import torch
 
 from tests.test_teach_data import ACTION_DIM, fake_episode, small_policy
-from yan_policy import learner as learner_module
-from yan_policy.learner import (
-    Actor,
-    ControlLoop,
-    DemoBuffer,
-    LearnerConfig,
-    OnlineLearner,
-    action_steps,
-    collate,
-    delay_body_streams,
-    motion_onset,
-)
+from yan_dog.runtime import Actor, ControlLoop
+from yan_policy.training import learner as learner_module
+from yan_policy.training.batching import DemoBuffer, action_steps, collate, delay_body_streams, motion_onset
+from yan_policy.training.learner import LearnerConfig, OnlineLearner
 
 
 class FakeClock:

@@ -20,9 +20,10 @@ import torch
 
 import sim.skills
 from tests.test_teach_data import fake_episode, small_policy
+from yan_dog.runtime import Actor
 from yan_dog.session import A1_MIRROR
-from yan_policy.learner import Actor, LearnerConfig
-from yan_policy.learner_process import (
+from yan_policy.training.learner import LearnerConfig
+from yan_policy.training.learner_process import (
     LOCK_POLL_S,
     START_METHOD,
     ProcessLearner,
@@ -191,7 +192,7 @@ def test_the_learner_process_exits_when_its_parent_is_killed(tmp_path, holding_l
     script = textwrap.dedent(f"""
         import time
         from tests.test_teach_data import fake_episode, small_policy
-        from yan_policy.learner_process import ProcessLearner
+        from yan_policy.training.learner_process import ProcessLearner
         if __name__ == "__main__":
             learner = ProcessLearner(small_policy())
             learner.add_episode(fake_episode())
@@ -238,8 +239,8 @@ def test_the_parent_says_which_skills_are_symmetric_and_the_child_mirrors_them(m
     import queue
     import types
 
-    import yan_policy.learner
-    from yan_policy import learner_process
+    import yan_policy.training.learner
+    from yan_policy.training import learner_process
 
     policy = small_policy()
     config = LearnerConfig(batch_episodes=2, mirror_prob=1.0, threads=torch.get_num_threads())
@@ -251,8 +252,8 @@ def test_the_parent_says_which_skills_are_symmetric_and_the_child_mirrors_them(m
                                                                           ("turn_left", False)]
 
     mirrored: list[str] = []
-    real_mirror = yan_policy.learner.mirror_episode
-    monkeypatch.setattr(yan_policy.learner, "mirror_episode",
+    real_mirror = yan_policy.training.learner.mirror_episode
+    monkeypatch.setattr(yan_policy.training.learner, "mirror_episode",
                         lambda episode, spec: mirrored.append(episode.skill) or real_mirror(episode, spec))
     commands, events = queue.Queue(), queue.Queue()
     for command in [("policy", pickle.dumps(policy)), *learner._pending, ("run", None)]:

@@ -7,8 +7,8 @@ import pytest
 
 from sim.robot import MOTOR_NAMES
 from yan_dog import streams as st
-from yan_policy.episode import Episode
-from yan_policy.tokenizers import episode_at_image_size
+from yan_policy.data.episode import Episode
+from yan_policy.modules.tokenizers import episode_at_image_size
 
 SPEC = st.TokenSpec()  # the policy defaults: 64x64 camera, 320 samples per tick, hop 160, 12 joints
 CONTROL_HZ = 50.0
@@ -129,7 +129,7 @@ def test_tokens_round_trip_to_the_policy_obs():
 def test_camera_tokens_resize_like_the_policy():
     import torch
 
-    from yan_policy.tokenizers import resize_frames
+    from yan_policy.modules.tokenizers import resize_frames
     frame = np.random.default_rng(2).integers(0, 256, (96, 96, 3), dtype=np.uint8)
     expected = resize_frames(torch.from_numpy(frame[None]), SPEC.image_size)[0].numpy()
     np.testing.assert_array_equal(st.camera_from_tokens(st.camera_tokens(frame, SPEC.image_size)), expected)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from yan_policy.config import PolicyConfig
-from yan_policy.episode import Episode
-from yan_policy.library import LibraryError, SkillLibrary
-from yan_policy.registry import load_policy, make_policy
+from yan_policy.data.episode import Episode
+from yan_policy.data.library import LibraryError, SkillLibrary
+from yan_policy.policies.config import PolicyConfig
+from yan_policy.policies.registry import load_policy, make_policy
 
 ACTION_DIM = 15
 
@@ -220,7 +220,7 @@ def test_a_reloaded_library_numbers_the_cues_as_the_policy_learned_them(tmp_path
     """The cue head's classes are numbered in the order cues first reached the learner; a learner rebuilt
     from the library (a restart) must number them the same way, or further teaching relabels old skills.
     Taught here in non-alphabetical order (the manifest's JSON sorts its keys)."""
-    from yan_policy.learner import OnlineLearner
+    from yan_policy.training.learner import OnlineLearner
 
     lib = SkillLibrary(tmp_path / "lib")
     first = OnlineLearner(small_policy())

@@ -7,8 +7,8 @@ import torch
 import sim
 from yan_dog.cli import main as cli_main
 from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig, TeachSession, build_policy
-from yan_policy.learner import LearnerConfig
-from yan_policy.library import SkillLibrary
+from yan_policy.data.library import SkillLibrary
+from yan_policy.training.learner import LearnerConfig
 
 E2E_LEARN_STEPS = 200  # a step budget keeps the test deterministic (about 50 CPU s here)
 E2E_LEARN_SECONDS = 600.0  # never the binding limit in the test; the benchmark uses 60 s

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from yan_policy import memory
-from yan_policy.config import MemoryConfig, TokenizerConfig
-from yan_policy.memory import HISTORY_POOL, MemoryScan, MemoryState, NativeMemory
-from yan_policy.sparse import topk_mask, topk_mask_reference
-from yan_policy.synthetic import random_obs
-from yan_policy.tokenizers import CameraTokenizer, ObservationEncoder
+from yan_policy.data.synthetic import random_obs
+from yan_policy.modules.tokenizers import CameraTokenizer, ObservationEncoder
+from yan_policy.policies.config import TokenizerConfig
+from yan_policy.policies.yan import memory
+from yan_policy.policies.yan.configuration_yan import MemoryConfig
+from yan_policy.policies.yan.memory import HISTORY_POOL, MemoryScan, MemoryState, NativeMemory
+from yan_policy.policies.yan.sparse import topk_mask, topk_mask_reference
 
 TIGHT = dict(rtol=1e-10, atol=1e-10)
 

@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from yan_policy.config import MCSDConfig, MemoryConfig, SparseConfig
-from yan_policy.mcsd import MCSDBlock, MCSDState, channel_rates, mcsd_scan_chunked, mcsd_scan_naive
-from yan_policy.policy import YanBackbone
-from yan_policy.synthetic import tiny_config
+from yan_policy.data.synthetic import tiny_config
+from yan_policy.policies.yan.configuration_yan import MCSDConfig, MemoryConfig, SparseConfig
+from yan_policy.policies.yan.mcsd import (
+    MCSDBlock,
+    MCSDState,
+    channel_rates,
+    mcsd_scan_chunked,
+    mcsd_scan_naive,
+)
+from yan_policy.policies.yan.modeling_yan import YanBackbone
 
 TOL = dict(rtol=1e-6, atol=1e-6)
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from yan_policy.config import MemoryConfig
-from yan_policy.memory import (
+from yan_policy.policies.yan.configuration_yan import MemoryConfig
+from yan_policy.policies.yan.memory import (
     MemoryState,
     NativeMemory,
     inner_loss_grads,

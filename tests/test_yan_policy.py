@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from yan_policy import POLICIES, PolicyConfig, YanPolicy, load_policy, load_state, make_policy, save_state
-from yan_policy.config import SparseConfig, TokenizerConfig
-from yan_policy.policy import chunk_targets
-from yan_policy.synthetic import batch_tick, random_batch, random_obs, tiny_config
+from yan_policy.data.synthetic import batch_tick, random_batch, random_obs, tiny_config
+from yan_policy.policies.base import PolicyBase, chunk_targets
+from yan_policy.policies.config import TokenizerConfig
+from yan_policy.policies.yan.configuration_yan import SparseConfig
 
 
 def _policy(name, dtype=torch.float32, **overrides):
@@ -34,6 +35,26 @@ def _rollout(policy, obs_list, state=None):
 def _ticks(cfg, n, seed=0):
     rng = np.random.default_rng(seed)
     return [random_obs(cfg.tokenizer, rng) for _ in range(n)]
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_every_registered_policy_keeps_the_contract(name):
+    cls = POLICIES[name]
+    assert issubclass(cls, PolicyBase) and cls.name == name
+    assert not getattr(cls.build_backbone, "__isabstractmethod__", False)
+
+
+def test_policy_base_is_abstract_and_a_policy_must_be_named():
+    with pytest.raises(TypeError, match="abstract"):
+        PolicyBase(tiny_config())
+    with pytest.raises(TypeError, match="must set a non-empty class attribute `name`"):
+        type("Nameless", (PolicyBase,), {"build_backbone": lambda self, config: None})
+
+    class Unfinished(PolicyBase):  # no backbone: stays abstract, so it needs no name yet
+        pass
+
+    with pytest.raises(TypeError, match="abstract"):
+        Unfinished(tiny_config())
 
 
 @pytest.mark.parametrize("name", sorted(POLICIES))

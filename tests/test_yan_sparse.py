@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from yan_policy.config import SparseConfig
-from yan_policy.sparse import SparseMLP
+from yan_policy.policies.yan.configuration_yan import SparseConfig
+from yan_policy.policies.yan.sparse import SparseMLP
 
 
 def _mlp(fraction=0.25, d=16, mult=4, seed=0):

@@ -4,9 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from yan_policy.config import TokenizerConfig
-from yan_policy.synthetic import quat_from_rpy, random_batch, random_obs, tiny_config
-from yan_policy.tokenizers import ObservationEncoder, imu_in_heading_frame, mel_filterbank, spatial_softmax
+from yan_policy.data.synthetic import quat_from_rpy, random_batch, random_obs, tiny_config
+from yan_policy.modules.tokenizers import (
+    ObservationEncoder,
+    imu_in_heading_frame,
+    mel_filterbank,
+    spatial_softmax,
+)
+from yan_policy.policies.config import TokenizerConfig
 
 
 @pytest.fixture
@@ -140,7 +145,7 @@ def test_audio_gap_is_silence_in_the_ring_buffer(encoder):
 def test_repeated_camera_frames_are_computed_once_with_identical_tokens_and_gradients():
     """A 10 Hz camera at 50 Hz ticks repeats each frame 5 times; the stem runs once per run of equal
     frames, which must change neither the tokens nor the gradients (checked in float64)."""
-    from yan_policy.tokenizers import CameraTokenizer
+    from yan_policy.modules.tokenizers import CameraTokenizer
 
     torch.manual_seed(0)
     tok = CameraTokenizer(TokenizerConfig()).double()

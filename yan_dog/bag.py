@@ -18,7 +18,7 @@ Reading (`read_bag`) decodes every message it can and never hides damage: a trun
 
 Teach events (`TEACH_EVENTS_TOPIC`, std_msgs/msg/String holding JSON, see `teach_event`; published by
 yan_brain when a demonstration starts and stops) delimit the demonstrations; `episodes_from_bag` turns
-them into `yan_policy.episode.Episode`s through the brain's own sensor-side code (`yan_dog.streams`).
+them into `yan_policy.data.episode.Episode`s through the brain's own sensor-side code (`yan_dog.streams`).
 `SessionBags` is the session recorder's logic: one bag per teach session, with a pre-roll.
 """
 
@@ -46,10 +46,10 @@ from mcap.writer import Writer as McapWriter
 from mcap_ros2._dynamic import serialize_dynamic
 from mcap_ros2.decoder import DecoderFactory
 
-from yan_policy.checkpoint import fsync_dir
+from yan_policy.data.checkpoint import fsync_dir
 
 if TYPE_CHECKING:
-    from yan_policy.episode import Episode
+    from yan_policy.data.episode import Episode
 
 PROFILE = "ros2"
 SCHEMA_ENCODING = "ros2msg"
@@ -668,7 +668,7 @@ class _Replay:
 
     def _finish(self, demo: _Demo, stop: dict) -> None:
         from yan_dog.recording import teacher_mode_extra  # imports the sim's skill registry: only here
-        from yan_policy.episode import Episode
+        from yan_policy.data.episode import Episode
 
         skill = demo.start["skill"]
         if self.skill is not None and skill != self.skill:

@@ -4,7 +4,8 @@
 services to it). It owns
 - the online learner (policy + optimizer), built from the same policy and settings as a sim teach session
   (`yan_dog.session.build_policy`); by default it trains in a child process
-  (`yan_policy.learner_process.ProcessLearner`), or in a background thread (`yan_policy.learner`);
+  (`yan_policy.training.learner_process.ProcessLearner`), or in a background thread
+  (`yan_policy.training.learner`);
 - the actor (newest published weights, recurrent state, chunked execution);
 - the teaching state machine:
 
@@ -44,6 +45,7 @@ from sim.env import hybrid_joint_targets
 from sim.gait import TrotController
 from sim.robot import NUM_MOTORS, clamp_to_joint_limits
 from yan_dog.recording import HOLD_ACTION, check_demo_gait_gain, executed_teach_action, teacher_mode_extra
+from yan_dog.runtime import Actor
 from yan_dog.session import (
     A1_MIRROR,
     HYBRID_ACTION_DIM,
@@ -53,11 +55,10 @@ from yan_dog.session import (
     learner_config,
 )
 from yan_dog.streams import TokenSpec
-from yan_policy.episode import SOURCES, Episode
-from yan_policy.learner import Actor
-from yan_policy.learner_process import ProcessLearner
-from yan_policy.library import SkillLibrary, check_skill_name
-from yan_policy.tokenizers import episode_at_image_size
+from yan_policy.data.episode import SOURCES, Episode
+from yan_policy.data.library import SkillLibrary, check_skill_name
+from yan_policy.modules.tokenizers import episode_at_image_size
+from yan_policy.training.learner_process import ProcessLearner
 
 MODES = ("idle", "demonstrating")
 MIN_DEMO_TICKS = 10  # shorter demonstrations (0.2 s at 50 Hz) are discarded as accidental
@@ -93,7 +94,7 @@ class BrainConfig:
             only: `stop_demo` sets it back to 1 (the teacher node sets it before each one). A person's
             demonstrations are never scaled.
         min_demo_ticks, max_demo_s: see the module constants.
-        learner_process: train in a child process (`yan_policy.learner_process.ProcessLearner`: no
+        learner_process: train in a child process (`yan_policy.training.learner_process.ProcessLearner`: no
             interpreter lock shared with the control loop, weights handed over through shared memory)
             instead of a thread of this process (`OnlineLearner`).
         learner_sched_idle: run the learner process under Linux's SCHED_IDLE policy (only on a core that

@@ -31,7 +31,7 @@ DEFAULT_EVAL_WORKERS = min(2, os.cpu_count() or 1)
 
 def _session(args, library_path: Path | None):
     from yan_dog.session import SessionConfig, TeachSession
-    from yan_policy.library import SkillLibrary
+    from yan_policy.data.library import SkillLibrary
 
     config = SessionConfig(
         policy=getattr(args, "policy", "yan"),
@@ -94,7 +94,7 @@ def cmd_teach_from_bag(args) -> int:
     from yan_dog.bag import bag_message_count, episodes_from_bag
     from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig, build_learner
     from yan_dog.streams import TokenSpec
-    from yan_policy.library import SkillLibrary
+    from yan_policy.data.library import SkillLibrary
 
     path = args.from_bag
     if not path.is_file():
@@ -169,8 +169,8 @@ def cmd_eval(args) -> int:
 
 
 def cmd_skills(args) -> int:
-    from yan_policy.library import SkillLibrary
-    from yan_policy.registry import load_policy
+    from yan_policy.data.library import SkillLibrary
+    from yan_policy.policies.registry import load_policy
 
     lib = SkillLibrary(args.library)
     if lib.load(load_policy) is None:
@@ -185,8 +185,8 @@ def cmd_skills(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from yan_policy.library import SkillLibrary
-    from yan_policy.registry import load_policy
+    from yan_policy.data.library import SkillLibrary
+    from yan_policy.policies.registry import load_policy
 
     lib = SkillLibrary(args.library)
     lib.load(load_policy)

@@ -48,7 +48,7 @@ def _timed(phases: dict[str, float], name: str):
 def run_demo(args) -> int:
     from yan_dog.cli import teach_with_progress
     from yan_dog.session import SessionConfig, TeachSession
-    from yan_policy.library import SkillLibrary
+    from yan_policy.data.library import SkillLibrary
 
     out: Path = args.out
     skills = args.skills or DEFAULT_DEMO_SKILLS

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 import sim
-from yan_policy.learner import Actor, ControlLoop, LoopStats
+from yan_dog.runtime import Actor, ControlLoop, LoopStats
 
 
 def run_realtime(

@@ -1,4 +1,4 @@
-"""Run episodes in the simulator and record them in the demonstration format (`yan_policy.episode`).
+"""Run episodes in the simulator and record them in the demonstration format (`yan_policy.data.episode`).
 
 Who acts, and which actions become labels:
 - a **demonstration**: the scripted teacher acts; every tick is labelled with its action. With a gait
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import sim
-from yan_policy.episode import Episode
-from yan_policy.learner import TEACHER_MODE_KEY
+from yan_policy.data.episode import Episode
+from yan_policy.training.batching import TEACHER_MODE_KEY
 
 # Distance between the robot's and the teacher's normalised hybrid actions beyond which a tick counts as
 # "going wrong" (RMS over the 15 dims, in units of the action scale below).
@@ -112,7 +112,7 @@ class CheckTracker:
 def teacher_mode_extra(skill: str) -> dict:
     """{"teacher_action_mode": "joint" | "gait"} for a registered skill, {} otherwise: what every recorder
     (`run_episode`, the ROS brain, a bag) keeps in an episode's `extra`, so the learner picks its joint
-    noise (`yan_policy.learner.joint_noise_std`)."""
+    noise (`yan_policy.training.learner.joint_noise_std`)."""
     mode = sim.skills.teacher_action_mode(skill)
     return {TEACHER_MODE_KEY: mode} if mode else {}
 

@@ -30,11 +30,12 @@ from yan_dog.recording import (
     draw_demo_gait_gain,
     run_episode,
 )
-from yan_policy.augment import MirrorSpec
-from yan_policy.config import PolicyConfig
-from yan_policy.learner import Actor, LearnerConfig, OnlineLearner
-from yan_policy.library import SkillLibrary
-from yan_policy.registry import load_policy, make_policy
+from yan_dog.runtime import Actor
+from yan_policy.data.library import SkillLibrary
+from yan_policy.policies.config import PolicyConfig
+from yan_policy.policies.registry import load_policy, make_policy
+from yan_policy.training.augment import MirrorSpec
+from yan_policy.training.learner import LearnerConfig, OnlineLearner
 
 HYBRID_ACTION_DIM = 15
 TEACH_D_MODEL = 128

@@ -25,9 +25,9 @@ learn. This module does only the sensor-side work, and every step is exactly inv
 `obs_from_tokens(tokens_from_obs(obs)) == obs` for a frame already at the policy's size.
 
 Episodes the brain records hold camera frames at the policy's size s (what the tokens carry);
-`yan_policy.tokenizers.episode_at_image_size` brings episodes recorded at another size (the sim's 96x96)
-to s, so both can share a training batch (the policy resizes every frame to s anyway, with the same
-INTER_AREA resize).
+`yan_policy.modules.tokenizers.episode_at_image_size` brings episodes recorded at another size (the
+sim's 96x96) to s, so both can share a training batch (the policy resizes every frame to s anyway, with
+the same INTER_AREA resize).
 
 Every decode/validate function raises a ValueError naming the stream, the field and the fault.
 """
@@ -44,8 +44,8 @@ import cv2
 import numpy as np
 
 from sim.robot import MOTOR_NAMES
-from yan_policy.config import TokenizerConfig
-from yan_policy.tokenizers import IMU_DIM
+from yan_policy.modules.tokenizers import IMU_DIM
+from yan_policy.policies.config import TokenizerConfig
 
 JOINT_NAMES: tuple[str, ...] = MOTOR_NAMES  # the policy's joint order: FR, FL, RR, RL x hip, upper, lower
 CAMERA_ENCODINGS = ("rgb8", "bgr8")

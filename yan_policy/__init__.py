@@ -1,22 +1,25 @@
 """yan_policy: tokenizers, MCSD backbone, sparse activation, native memory and policies (plain PyTorch)."""
 
-from yan_policy.baselines import GRUPolicy, MLPPolicy, TransformerPolicy
-from yan_policy.checkpoint import load_state, save_state
-from yan_policy.config import (
-    MCSDConfig,
-    MemoryConfig,
-    MLPConfig,
-    PolicyConfig,
-    SparseConfig,
-    TokenizerConfig,
-    TransformerConfig,
+from yan_policy.data.checkpoint import load_state, save_state
+from yan_policy.modules.tokenizers import (
+    AudioTokenizer,
+    CameraTokenizer,
+    ObservationEncoder,
+    ProprioTokenizer,
 )
-from yan_policy.mcsd import MCSDBlock, MCSDState
-from yan_policy.memory import MemoryState, NativeMemory
-from yan_policy.policy import PolicyBase, YanBackbone, YanPolicy
-from yan_policy.registry import POLICIES, load_policy, make_policy
-from yan_policy.sparse import SparseMLP
-from yan_policy.tokenizers import AudioTokenizer, CameraTokenizer, ObservationEncoder, ProprioTokenizer
+from yan_policy.policies.base import PolicyBase
+from yan_policy.policies.config import PolicyConfig, TokenizerConfig
+from yan_policy.policies.gru.modeling_gru import GRUPolicy
+from yan_policy.policies.mlp.configuration_mlp import MLPConfig
+from yan_policy.policies.mlp.modeling_mlp import MLPPolicy
+from yan_policy.policies.registry import POLICIES, load_policy, make_policy
+from yan_policy.policies.transformer.configuration_transformer import TransformerConfig
+from yan_policy.policies.transformer.modeling_transformer import TransformerPolicy
+from yan_policy.policies.yan.configuration_yan import MCSDConfig, MemoryConfig, SparseConfig
+from yan_policy.policies.yan.mcsd import MCSDBlock, MCSDState
+from yan_policy.policies.yan.memory import MemoryState, NativeMemory
+from yan_policy.policies.yan.modeling_yan import YanBackbone, YanPolicy
+from yan_policy.policies.yan.sparse import SparseMLP
 
 __all__ = [
     "POLICIES",

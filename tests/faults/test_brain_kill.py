@@ -22,8 +22,8 @@ from std_srvs.srv import Trigger
 
 from bench.ros_loop import FakeRobot
 from tests.ros.sim_graph import call_client, ros_node, spawn, spin_for, spin_until
-from yan_policy.library import SkillLibrary
-from yan_policy.registry import load_policy
+from yan_policy.data.library import SkillLibrary
+from yan_policy.policies.registry import load_policy
 
 FAST_KILLS = 3
 KILLS = 50

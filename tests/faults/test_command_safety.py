@@ -16,7 +16,7 @@ from sim.robot import JOINT_LOWER_RAD, JOINT_UPPER_RAD, clamp_to_joint_limits
 from tests.faults import rig as rg
 from yan_dog.brain import MAX_JOINT_SPEED_RAD_S, BrainConfig, BrainCore
 from yan_dog.session import SessionConfig
-from yan_policy.learner import LearnerConfig
+from yan_policy.training.learner import LearnerConfig
 
 DT_S = 0.02
 MAX_STEP = MAX_JOINT_SPEED_RAD_S * DT_S + 1e-6  # rad per tick (+ float32 rounding of the joints)

@@ -17,8 +17,8 @@ from yan_dog_ros import msgs
 
 from sim.robot import MOTOR_NAMES
 from yan_dog import streams
-from yan_policy.config import TokenizerConfig
-from yan_policy.tokenizers import ObservationEncoder
+from yan_policy.modules.tokenizers import ObservationEncoder
+from yan_policy.policies.config import TokenizerConfig
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

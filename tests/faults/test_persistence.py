@@ -21,11 +21,11 @@ from rclpy.serialization import serialize_message
 from std_msgs.msg import Float64MultiArray
 
 from yan_dog import bag
-from yan_policy import memory_kernels
-from yan_policy.config import PolicyConfig
-from yan_policy.episode import Episode
-from yan_policy.library import LibraryError, SkillLibrary
-from yan_policy.registry import load_policy, make_policy
+from yan_policy.data.episode import Episode
+from yan_policy.data.library import LibraryError, SkillLibrary
+from yan_policy.policies.config import PolicyConfig
+from yan_policy.policies.registry import load_policy, make_policy
+from yan_policy.policies.yan import memory_kernels
 
 # This module is preloaded in the kill test's forkserver, so its children fork with the memory scan's
 # kernels already loaded (~1 s per fresh process otherwise), as they fork with torch already imported.
@@ -80,7 +80,7 @@ def test_kill_9_during_learning_and_saving_never_loses_a_saved_skill(tmp_path):
     commit returned, and it holds every skill whose commit returned before a kill."""
     root = str(tmp_path / "lib")
     ctx = mp.get_context("forkserver")  # fast restarts: the children fork from a server with torch loaded
-    ctx.set_forkserver_preload(["torch", "yan_policy.library", "yan_policy.registry", __name__])
+    ctx.set_forkserver_preload(["torch", "yan_policy.data.library", "yan_policy.policies.registry", __name__])
     rng = np.random.default_rng(0)
     saved: set[str] = set()
     last_version = 0

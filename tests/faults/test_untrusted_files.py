@@ -18,8 +18,8 @@ from safetensors import safe_open
 from safetensors.numpy import load_file
 from safetensors.numpy import save as safetensors_bytes
 
-from yan_policy.episode import Episode
-from yan_policy.library import LibraryError, SkillLibrary, _tensor_digest
+from yan_policy.data.episode import Episode
+from yan_policy.data.library import LibraryError, SkillLibrary, _tensor_digest
 
 T = 6
 

@@ -38,8 +38,8 @@ from tests.ros.sim_graph import (
 from yan_dog import bag
 from yan_dog.recording import DEFAULT_DEMO_GAIT_GAIN_RANGE, draw_demo_gait_gain
 from yan_dog.scheduling import CONTROL_RT_PRIORITY, set_realtime
-from yan_policy.library import SkillLibrary
-from yan_policy.registry import load_policy
+from yan_policy.data.library import SkillLibrary
+from yan_policy.policies.registry import load_policy
 
 STARTUP_TIMEOUT_S = 60.0  # two processes importing torch + pybullet, DDS discovery, on 2 busy cores
 TEACH_TIMEOUT_S = 90.0  # 3 demonstrations of 4 s plus resets and service round trips

@@ -72,6 +72,7 @@ from yan_dog.brain import (
     TickStats,
     late_tick_message,
 )
+from yan_dog.runtime import GIL_SWITCH_S
 from yan_dog.scheduling import CONTROL_RT_PRIORITY, check_rt_priority, set_realtime, thread_schedstat
 from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig
 from yan_dog.streams import (
@@ -84,9 +85,9 @@ from yan_dog.streams import (
 )
 from yan_dog_ros import msgs
 from yan_dog_ros.spin import spin_nodes
-from yan_policy.config import PolicyConfig
-from yan_policy.learner import GIL_SWITCH_S, LearnerConfig
-from yan_policy.library import SkillLibrary
+from yan_policy.data.library import SkillLibrary
+from yan_policy.policies.config import PolicyConfig
+from yan_policy.training.learner import LearnerConfig
 
 DEFAULT_STATUS_HZ = 5.0
 DEFAULT_TEACH_TIMEOUT_PERIODS = 3  # a teach action older than this many control periods is not used

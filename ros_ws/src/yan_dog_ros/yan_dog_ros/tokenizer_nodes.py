@@ -31,7 +31,7 @@ from std_msgs.msg import Int16MultiArray
 from yan_dog import streams
 from yan_dog_ros import msgs
 from yan_dog_ros.spin import spin_node
-from yan_policy.config import TokenizerConfig
+from yan_policy.policies.config import TokenizerConfig
 
 LOG_THROTTLE_S = 1.0  # at most one "dropped" line per second per node (a bad stream must not flood the log)
 DEFAULT_IMU_MAX_AGE_S = 0.1  # 5 IMU periods at 50 Hz

@@ -42,9 +42,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from yan_policy.config import STREAMS, TokenizerConfig
-from yan_policy.episode import Episode
-from yan_policy.fastops import linear, rms_norm
+from yan_policy.data.episode import STREAMS, Episode
+from yan_policy.modules.configuration_tokenizers import TokenizerConfig
+from yan_policy.modules.fastops import linear, rms_norm
 
 IMU_DIM = 10
 _LOG_EPS = 1e-8  # floor of the mel power (digital silence would otherwise be log(0))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from yan_policy.episode import Episode
+from yan_policy.data.episode import Episode
 
 IMU_MIRROR_SIGN = np.array([-1, 1, -1, 1, -1, 1, -1, 1, -1, 1], np.float32)  # quat xyzw, gyro, accel
 GAIT_MIRROR_SIGN = np.array([1, -1, -1], np.float32)  # vx, vy, yaw rate

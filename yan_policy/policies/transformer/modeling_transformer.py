@@ -1,16 +1,13 @@
-"""Baseline policies behind the same contract as YanPolicy: causal Transformer (KV cache), GRU, MLP.
+"""Causal Transformer baseline behind the same contract as YanPolicy, with a KV cache.
 
 Dimension letters: B batch, T time, D model width, h heads, Dh = D / h head width, P cache capacity.
 
-All three reuse the Yan tokenizers, fusion and action head (`PolicyBase`); only the backbone differs:
-    * Transformer: pre-norm causal self-attention + dense gated MLP (hidden = hidden_mult * D, the same
-      width as the Yan MLP, all neurons computed), sinusoidal positions added to the input. The state
-      is a KV cache per layer, (B, h, P, Dh), plus the position; `step` appends in place (capacity
-      doubles when full), so it may write into the cache tensors of the state passed in beyond their
-      valid length: clone a state before branching two rollouts from it.
-    * GRU: `nn.GRU` over the fused tokens; state (n_layers, B, D).
-    * MLP: residual MLP blocks applied to each tick alone; no memory across ticks (its only state is
-      the audio tokenizer's ring buffer, which belongs to feature extraction).
+Pre-norm causal self-attention + dense gated MLP (hidden = hidden_mult * D, the same width as the Yan
+MLP, all neurons computed), sinusoidal positions added to the input; the tokenizers, fusion and action
+head are `PolicyBase`'s, shared with every policy. The state is a KV cache per layer, (B, h, P, Dh),
+plus the position; `step` appends in place (capacity doubles when full), so it may write into the
+cache tensors of the state passed in beyond their valid length: clone a state before branching two
+rollouts from it.
 """
 
 from __future__ import annotations
@@ -22,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from yan_policy.config import PolicyConfig
-from yan_policy.policy import PolicyBase, State
+from yan_policy.policies.base import PolicyBase, State
+from yan_policy.policies.config import PolicyConfig
 
 
 def sinusoid(positions: torch.Tensor, dim: int, dtype: torch.dtype) -> torch.Tensor:
@@ -128,51 +125,6 @@ class TransformerBackbone(nn.Module):
         return y[:, 0], new
 
 
-class GRUBackbone(nn.Module):
-    """Stacked GRU over the fused tokens; state (n_layers, B, D)."""
-
-    def __init__(self, config: PolicyConfig) -> None:
-        super().__init__()
-        self.n_layers, self.d = config.n_layers, config.d_model
-        self.gru = nn.GRU(config.d_model, config.d_model, num_layers=config.n_layers, batch_first=True)
-
-    def initial_state(self, batch_size: int, dtype: torch.dtype) -> State:
-        return {"gru.h": torch.zeros(self.n_layers, batch_size, self.d, dtype=dtype)}
-
-    def forward(self, x: torch.Tensor, state: Mapping[str, torch.Tensor]
-                ) -> tuple[torch.Tensor, State, torch.Tensor]:
-        y, h = self.gru(x, state["gru.h"])  # (B, T, D), (L, B, D)
-        return y, {"gru.h": h}, x.new_zeros(())
-
-    def step(self, x: torch.Tensor, state: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, State]:
-        y, h = self.gru(x[:, None], state["gru.h"])
-        return y[:, 0], {"gru.h": h}
-
-
-class MLPBackbone(nn.Module):
-    """Residual MLP blocks applied to every tick independently (no recurrent state)."""
-
-    def __init__(self, config: PolicyConfig) -> None:
-        super().__init__()
-        d, hidden = config.d_model, config.mlp.hidden_mult * config.d_model
-        self.blocks = nn.ModuleList(
-            nn.Sequential(nn.RMSNorm(d), nn.Linear(d, hidden), nn.SiLU(), nn.Linear(hidden, d))
-            for _ in range(config.n_layers))
-
-    def initial_state(self, batch_size: int, dtype: torch.dtype) -> State:
-        return {}
-
-    def forward(self, x: torch.Tensor, state: Mapping[str, torch.Tensor]
-                ) -> tuple[torch.Tensor, State, torch.Tensor]:
-        for block in self.blocks:
-            x = x + block(x)  # (B, T, D)
-        return x, {}, x.new_zeros(())
-
-    def step(self, x: torch.Tensor, state: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, State]:
-        y, new, _ = self.forward(x, state)
-        return y, new
-
-
 class TransformerPolicy(PolicyBase):
     """Same-size causal Transformer baseline with a KV cache (cost per tick grows with context)."""
 
@@ -180,21 +132,3 @@ class TransformerPolicy(PolicyBase):
 
     def build_backbone(self, config: PolicyConfig) -> nn.Module:
         return TransformerBackbone(config)
-
-
-class GRUPolicy(PolicyBase):
-    """GRU baseline (recurrent, constant state, dense)."""
-
-    name = "gru"
-
-    def build_backbone(self, config: PolicyConfig) -> nn.Module:
-        return GRUBackbone(config)
-
-
-class MLPPolicy(PolicyBase):
-    """Per-tick MLP baseline (behaviour cloning without memory)."""
-
-    name = "mlp"
-
-    def build_backbone(self, config: PolicyConfig) -> nn.Module:
-        return MLPBackbone(config)

@@ -38,8 +38,8 @@ from safetensors import safe_open
 from safetensors.numpy import load_file
 from safetensors.numpy import save as safetensors_bytes
 
-from yan_policy.checkpoint import atomic_write_bytes, fsync_dir, save_json_atomic
-from yan_policy.episode import Episode
+from yan_policy.data.checkpoint import atomic_write_bytes, fsync_dir, save_json_atomic
+from yan_policy.data.episode import Episode
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class SkillLibrary:
                 "skills": {n: r.to_dict() for n, r in self.skills.items()},
                 # the order skills were first taught: the manifest's JSON sorts the keys, and a learner
                 # built from this library must number the cues as the one that trained the policy did
-                # (yan_policy.learner: classes in order of first appearance)
+                # (yan_policy.training.learner: classes in order of first appearance)
                 "skill_order": list(self.skills),
                 "files": files,
                 "demo_files": demo_hashes,

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from yan_policy.baselines import GRUPolicy, MLPPolicy, TransformerPolicy
-from yan_policy.config import PolicyConfig
-from yan_policy.policy import PolicyBase, YanPolicy, read_checkpoint_header
+from yan_policy.policies.base import PolicyBase, read_checkpoint_header
+from yan_policy.policies.config import PolicyConfig
+from yan_policy.policies.gru.modeling_gru import GRUPolicy
+from yan_policy.policies.mlp.modeling_mlp import MLPPolicy
+from yan_policy.policies.transformer.modeling_transformer import TransformerPolicy
+from yan_policy.policies.yan.modeling_yan import YanPolicy
 
 POLICIES: dict[str, type[PolicyBase]] = {
     "yan": YanPolicy,

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from yan_policy.config import SparseConfig
+from yan_policy.policies.yan.configuration_yan import SparseConfig
 
 
 def topk_mask_reference(x: torch.Tensor, k: int) -> torch.Tensor:

@@ -16,7 +16,7 @@ Metadata: skill, cue (None when no cue was played), action_mode ("joint" | "gait
 control_hz, source ("scripted" | "teleop" | "bag" | "intervention"), success (bool | None), seed, and
 `extra` (a JSON dict of optional notes). The learner reads one of them: `extra["teacher_action_mode"]`,
 "joint" for a teacher that commands joint targets (the postures) or "gait"; "joint" episodes train with
-noisier joint positions (`yan_policy.learner.LearnerConfig.posture_joint_noise_rad`). Recordings of a
+noisier joint positions (`yan_policy.training.learner.LearnerConfig.posture_joint_noise_rad`). Recordings of a
 registered sim skill (`yan_dog.recording`, the ROS brain, bags) fill it in.
 
 On disk an episode is one safetensors file: the arrays as tensors and the metadata as JSON in the
@@ -36,7 +36,7 @@ from safetensors import safe_open
 from safetensors.numpy import load_file
 from safetensors.numpy import save as safetensors_bytes
 
-from yan_policy.checkpoint import atomic_write_bytes
+from yan_policy.data.checkpoint import atomic_write_bytes
 
 FORMAT_VERSION = 1
 SOURCES = ("scripted", "teleop", "bag", "intervention")

@@ -2,7 +2,7 @@
 
 Dimension letters: B batch, T time (control ticks), D model width, A action dim, K action chunk.
 
-Contract (every registered policy, see `yan_policy.registry`):
+Contract (every registered policy, see `yan_policy.policies.registry`):
     loss, logs = policy(batch)                     training, parallel over (B, T)
     state = policy.initial_state()                 recurrent state: a flat dict of tensors
     action, state = policy.step(obs, state)        one control tick, constant cost for Yan
@@ -38,8 +38,10 @@ Recurrent state (flat dict, so `checkpoint.save_state` stores it as one safetens
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
+from abc import ABCMeta, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -51,12 +53,10 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from torch import nn
 
-from yan_policy.checkpoint import save_json_atomic, save_safetensors_atomic
-from yan_policy.config import PolicyConfig
-from yan_policy.fastops import linear, rms_norm
-from yan_policy.mcsd import MCSDBlock, MCSDState
-from yan_policy.memory import MemoryState, NativeMemory
-from yan_policy.tokenizers import ObservationEncoder, _as_tensor
+from yan_policy.data.checkpoint import save_json_atomic, save_safetensors_atomic
+from yan_policy.modules.fastops import linear, rms_norm
+from yan_policy.modules.tokenizers import ObservationEncoder, _as_tensor
+from yan_policy.policies.config import PolicyConfig
 
 State = dict[str, torch.Tensor]
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
@@ -115,10 +115,13 @@ def chunk_targets(action: torch.Tensor, mask: torch.Tensor, chunk: int) -> tuple
     return targets, valid & mask[..., None]
 
 
-class PolicyBase(nn.Module):
+class PolicyBase(nn.Module, metaclass=ABCMeta):
     """Tokenizers + a backbone + an action-chunk head, behind the policy contract (module docstring).
 
-    Subclasses set `name` and implement `build_backbone(config)`. A backbone offers
+    An abstract base: a subclass must set `name` (checked when the class is defined, so a policy can
+    never be saved or registered nameless) and implement `build_backbone(config)`; everything else in
+    the contract (`forward`, `step`, `step_chunk`, `select_action`, `reset`, `save`, `load`) is shared,
+    so every policy is trained, run and stored the same way. A backbone offers
     `initial_state(batch_size, dtype) -> dict`, `forward(x (B, T, D), state) -> (y, state, aux_loss)`
     and `step(x (B, D), state) -> (y, state)`; state dicts hold only the backbone's own keys.
 
@@ -127,6 +130,11 @@ class PolicyBase(nn.Module):
     """
 
     name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not inspect.isabstract(cls) and not (isinstance(cls.name, str) and cls.name):
+            raise TypeError(f"{cls.__name__} must set a non-empty class attribute `name`")
 
     def __init__(self, config: PolicyConfig | None = None) -> None:
         super().__init__()
@@ -143,8 +151,9 @@ class PolicyBase(nn.Module):
             nn.init.normal_(self.cue_embed.weight, std=1.0 / math.sqrt(config.cue_classes))
         self._state: State | None = None
 
+    @abstractmethod
     def build_backbone(self, config: PolicyConfig) -> nn.Module:
-        raise NotImplementedError
+        """The policy's backbone module for `config` (see the class docstring for its interface)."""
 
     @property
     def dtype(self) -> torch.dtype:
@@ -299,7 +308,7 @@ class PolicyBase(nn.Module):
         inference tensors: clone them (outside inference mode) before using them in autograd.
         """
         streams = self.encoder.streams_from_obs(obs)
-        x, enc_state = self.encoder.forward(streams, state)  # (1, 1, D); .forward: see yan_policy.fastops
+        x, enc_state = self.encoder.forward(streams, state)  # (1, 1, D); .forward: see modules/fastops
         y, bb_state = self.backbone.step(x[:, 0], state)  # (1, D)
         h, _, q, cue_state = self._cue_select(y[:, None], state)  # (1, 1, D)
         chunk = self.head.denormalize(self.head.forward(h, q))[0, 0]  # (K, A)
@@ -355,96 +364,3 @@ def read_checkpoint_header(path: str | Path) -> tuple[str, PolicyConfig]:
         old = {**PRE_HEADING_FRAME_TOKENIZER, **PRE_CAMERA_POOL_TOKENIZER}
         config["tokenizer"] = {**old, **config["tokenizer"]}
     return meta["policy"], PolicyConfig.from_dict(config)
-
-
-# ----------------------------------------------------------------------------- Yan
-
-
-class YanBackbone(nn.Module):
-    """MCSD blocks with a native-memory layer after block `memory.after_layer`.
-
-    Args:
-        config: d_model, n_layers and the mcsd / sparse / memory sections.
-    """
-
-    def __init__(self, config: PolicyConfig) -> None:
-        super().__init__()
-        d, n = config.d_model, config.n_layers
-        self.blocks = nn.ModuleList(MCSDBlock(d, config.mcsd, config.sparse, n) for _ in range(n))
-        self.memory_after = config.memory.after_layer if config.memory.enabled else None
-        self.memory = NativeMemory(d, config.memory, n) if config.memory.enabled else None
-        # state-dict keys, built once for `step`
-        self._block_keys = [tuple(f"mcsd{i}.{k}" for k in MCSDState._fields) for i in range(n)]
-        self._memory_keys = tuple(f"memory.{k}" for k in MemoryState._fields)
-
-    def initial_state(self, batch_size: int, dtype: torch.dtype) -> State:
-        state = {}
-        for i, block in enumerate(self.blocks):
-            state.update(_pack(f"mcsd{i}", block.initial_state(batch_size, dtype)))
-        if self.memory is not None:
-            state.update(_pack("memory", self.memory.initial_state(batch_size)))
-        return state
-
-    def forward(self, x: torch.Tensor, state: Mapping[str, torch.Tensor], naive: bool = False
-                ) -> tuple[torch.Tensor, State, torch.Tensor]:
-        """Parallel form: x (B, T, D) -> y (B, T, D), state, auxiliary loss (naive: the reference scans
-        `mcsd_scan_naive` and `NativeMemory.forward_reference` instead of the fast paths)."""
-        new, aux = {}, x.new_zeros(())
-        for i, block in enumerate(self.blocks):
-            x, s, a = block(x, MCSDState(*_unpack(f"mcsd{i}", MCSDState, state)), naive=naive)
-            new.update(_pack(f"mcsd{i}", s))
-            aux = aux + a
-            if i == self.memory_after:
-                x, m = self.memory(x, MemoryState(*_unpack("memory", MemoryState, state)), reference=naive)
-                new.update(_pack("memory", m))
-        return x, new, aux
-
-    def step(self, x: torch.Tensor, state: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, State]:
-        """Recurrent form: x (B, D) -> y (B, D), state (constant size)."""
-        new = {}
-        for i, (block, keys) in enumerate(zip(self.blocks, self._block_keys, strict=True)):
-            x, s = block.step(x, MCSDState(*(state[k] for k in keys)))
-            new.update(zip(keys, s, strict=True))
-            if i == self.memory_after:
-                x, m = self.memory.step(x, MemoryState(*(state[k] for k in self._memory_keys)))
-                new.update(zip(self._memory_keys, m, strict=True))
-        return x, new
-
-    def sparsity_report(self) -> dict[str, float]:
-        """Active fraction and multiply-add FLOPs per tick: MLPs alone and the whole backbone."""
-        mlp = [b.mlp.flops() for b in self.blocks]
-        d = self.blocks[0].out_proj.weight.shape[0]
-        other = len(self.blocks) * 2 * 5 * d * d  # mixer projections (u, v, e, f, out)
-        if self.memory is not None:
-            m = self.memory
-            hm, dm = m.w1_init.shape
-            # projections + out, and per write 3 products + 2 outer products + read (2) + updates (4)
-            other += 2 * d * m.proj.out_features + 2 * dm * d + 2 * 11 * hm * dm
-        dense = sum(f["flops_dense"] for f in mlp)
-        sparse = sum(f["flops_sparse"] for f in mlp)
-        return {"active_fraction": mlp[0]["active_fraction"], "mlp_flops_dense": dense,
-                "mlp_flops_sparse": sparse, "mlp_flops_saved_fraction": 1.0 - sparse / dense,
-                "backbone_flops_dense": dense + other, "backbone_flops_sparse": sparse + other,
-                "backbone_flops_saved_fraction": 1.0 - (sparse + other) / (dense + other)}
-
-
-def _pack(prefix: str, state: tuple) -> State:
-    return {f"{prefix}.{k}": v for k, v in state._asdict().items()}
-
-
-def _unpack(prefix: str, kind: type, state: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
-    return [state[f"{prefix}.{k}"] for k in kind._fields]
-
-
-class YanPolicy(PolicyBase):
-    """The Yan policy: MCSD backbone (O(1) state per tick), top-k sparse MLPs and a native memory."""
-
-    name = "yan"
-
-    def build_backbone(self, config: PolicyConfig) -> nn.Module:
-        return YanBackbone(config)
-
-    def forward(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        loss, logs = super().forward(batch)
-        logs["active_fraction"] = self.backbone.blocks[0].mlp.k / self.backbone.blocks[0].mlp.hidden
-        return loss, logs

@@ -18,33 +18,31 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
 import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from yan_policy.augment import MirrorSpec, mirror_episode
-from yan_policy.episode import STREAMS, Episode
-from yan_policy.tokenizers import episode_at_image_size
+from yan_policy.data.episode import Episode
+from yan_policy.modules.tokenizers import episode_at_image_size
+from yan_policy.training.augment import MirrorSpec, mirror_episode
+from yan_policy.training.batching import (
+    POSTURE_TEACHER_MODE,
+    TEACHER_MODE_KEY,
+    DemoBuffer,
+    collate,
+    delay_body_streams,
+)
 
-GIL_SWITCH_S = 0.0005  # thread switch interval (s) while a control loop runs (Python's default: 5 ms)
 HISTORY_STEPS = 2000  # training logs kept (the newest): unbounded, a robot that learns for hours grew
 # its memory by ~0.7 kB per step (measured in the soak: 0.18 MB/min, the whole RSS slope)
 VELOCITY_NOISE_PER_RAD = 10.0  # joint-velocity noise (rad/s) per rad of joint-position noise
-TEACHER_MODE_KEY = "teacher_action_mode"  # Episode.extra key: the teacher's native action mode
-POSTURE_TEACHER_MODE = "joint"  # its value for a teacher that commands joint targets
-NO_CUE_CLASS = 0  # the cue head's label before the teacher starts acting
-ONSET_ACTION_TOL = 0.02  # an action entry this far (rad, m/s or rad/s) from the first one is motion
-# an action entry that jumps this far (rad, m/s or rad/s) from one tick to the next is a decision (a turn
-# stopping, a walk starting); posture teachers ramp their joints by ~0.02 rad per tick and never do this
-ACTION_STEP_TOL = 0.2
 SKIP_WARN_EVERY = 100  # after the first, warn of every this many skipped (non-finite) steps
 
 
@@ -113,7 +111,7 @@ class LearnerConfig:
             skills in turn (bench/few_shot.py's multi part, seeds 0-3): cue accuracy 0.92 -> 0.975,
             retention 0.98 -> 0.996. A learner's first skill is unaffected (nothing to clear).
         mirror_prob: each sampled episode of a left-right symmetric skill (see `OnlineLearner`'s
-            `mirror`) is trained on as its mirror image with this probability (`yan_policy.augment`).
+            `mirror`) is trained on as its mirror image with this probability (`yan_policy.training.augment`).
         seed: seeds batch sampling.
     """
 
@@ -173,146 +171,6 @@ class LearnerConfig:
         return floor + (self.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def motion_onset(episode: Episode, tol: float = ONSET_ACTION_TOL) -> int | None:
-    """First labelled tick whose action differs from the first labelled action by more than `tol`
-    (robot units) in any entry: when the teacher started acting on the cue. None: no motion."""
-    labelled = np.flatnonzero(episode.label_mask)
-    if labelled.size == 0:
-        return None
-    a = episode.action[labelled]  # (L, A)
-    moved = np.flatnonzero(np.abs(a - a[0]).max(axis=1) > tol)
-    return int(labelled[moved[0]]) if moved.size else None
-
-
-def action_steps(episode: Episode, tol: float = ACTION_STEP_TOL) -> np.ndarray:
-    """Ticks t (int array) where a labelled action differs from the labelled one at t - 1 by more than
-    `tol` (robot units) in some entry: the teacher decided something there."""
-    a, labelled = episode.action, episode.label_mask  # (T, A), (T,)
-    jump = np.abs(np.diff(a, axis=0)).max(axis=1) > tol  # (T - 1,)
-    return np.flatnonzero(jump & labelled[1:] & labelled[:-1]) + 1
-
-
-def collate(
-    episodes: Sequence[Episode],
-    window_ticks: int = 0,
-    cue_ids: Mapping[str, int] | None = None,
-    onset_weight: float = 1.0,
-    onset_lead_ticks: int = 0,
-    onset_window_ticks: int = 0,
-    cue_lead_ticks: int = 0,
-    change_weight: float = 1.0,
-) -> dict[str, np.ndarray]:
-    """Stack episodes into a (B, T) batch, zero-padded at the end. `mask` marks ticks whose action is a
-    teacher label (the loss covers only those); `<stream>_present` marks ticks where a stream exists.
-    Unlabelled ticks still run through the recurrence, so they remain context for later ticks.
-
-    With `cue_ids` (cue name -> class >= 1), the batch also holds `cue_target` (B, T): 0 ("no cue heard
-    yet") until `cue_lead_ticks` before each episode's motion onset, its cue's class from then on, and -1
-    (no label) in episodes without a numbered cue or without an onset, at unlabelled ticks and in padding.
-    With `onset_weight` > 1, `weight` (B, T) is `onset_weight` from `onset_lead_ticks` before the onset for
-    `onset_window_ticks` after it, and 1 elsewhere; with `change_weight` > 1, the same window around each of
-    the episode's `action_steps` weighs at least `change_weight`.
-
-    The learner sets `cue_lead_ticks` to the action chunk: the chunk predicted `chunk` ticks before the
-    onset already holds the onset's first action, so the cue head (whose output conditions the action
-    head) must name the cue there. Switching its label only at the onset (as before) fed "no cue yet"
-    to the action head exactly where it had to start the motion: the policy then learned to start a
-    motion only once the joints showed it had started (teacher-forced turn chunks at the onset predicted
-    0.1-0.25 rad/s instead of 1.0), and on its own it hardly started at all (measured offline on 4 skills
-    x 3 demos, 300 steps: closed-loop success 0.75 -> 0.92, cue head right before the onset 0.05 -> 0.97)."""
-    t_max = max(len(e) for e in episodes)
-    if window_ticks:
-        t_max = min(t_max, window_ticks)
-    b = len(episodes)
-    out: dict[str, np.ndarray] = {}
-    ref = episodes[0]
-    out["action"] = np.zeros((b, t_max, ref.action.shape[1]), np.float32)
-    out["mask"] = np.zeros((b, t_max), bool)
-    for stream in STREAMS:
-        shapes = {getattr(e, stream).shape[1:] for e in episodes if getattr(e, stream) is not None}
-        if not shapes:
-            continue
-        if len(shapes) > 1:
-            raise ValueError(f"episodes disagree on the {stream} shape: {sorted(shapes)}")
-        dtype = next(getattr(e, stream) for e in episodes if getattr(e, stream) is not None).dtype
-        out[stream] = np.zeros((b, t_max, *shapes.pop()), dtype)
-        out[f"{stream}_present"] = np.zeros((b, t_max), bool)
-    for i, e in enumerate(episodes):
-        n = min(len(e), t_max)
-        out["action"][i, :n] = e.action[:n]
-        out["mask"][i, :n] = e.label_mask[:n]
-        for stream in STREAMS:
-            value = getattr(e, stream)
-            if value is not None and stream in out:
-                out[stream][i, :n] = value[:n]
-                out[f"{stream}_present"][i, :n] = True
-    if cue_ids is None and onset_weight == 1.0 and change_weight == 1.0:
-        return out
-    onsets = [motion_onset(e) for e in episodes]
-    if cue_ids is not None:
-        out["cue_target"] = np.full((b, t_max), -1, np.int64)
-        for i, (onset, e) in enumerate(zip(onsets, episodes, strict=True)):
-            cue = cue_ids.get(e.cue, -1) if e.cue else -1
-            if onset is not None and cue >= 1:
-                n = min(len(e), t_max)
-                out["cue_target"][i, :n] = np.where(np.arange(n) < onset - cue_lead_ticks, NO_CUE_CLASS, cue)
-                out["cue_target"][i, :n][~e.label_mask[:n]] = -1
-    if onset_weight != 1.0 or change_weight != 1.0:
-        out["weight"] = np.ones((b, t_max), np.float32)
-        for i, (onset, e) in enumerate(zip(onsets, episodes, strict=True)):
-            w = out["weight"][i]  # (T,) a view
-            if onset is not None:
-                w[max(0, onset - onset_lead_ticks): onset + onset_window_ticks] = onset_weight
-            if change_weight != 1.0:
-                for t in action_steps(e):
-                    window = w[max(0, t - onset_lead_ticks): t + onset_window_ticks]
-                    np.maximum(window, change_weight, out=window)
-    return out
-
-
-class DemoBuffer:
-    """Every demonstration the robot has seen, grouped by skill (thread-safe)."""
-
-    def __init__(self):
-        self._by_skill: dict[str, list[Episode]] = {}
-        self._lock = threading.Lock()
-
-    def add(self, episode: Episode) -> None:
-        with self._lock:
-            self._by_skill.setdefault(episode.skill, []).append(episode)
-
-    def skills(self) -> list[str]:
-        with self._lock:
-            return list(self._by_skill)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return sum(len(v) for v in self._by_skill.values())
-
-    def all(self) -> list[Episode]:
-        with self._lock:
-            return [e for v in self._by_skill.values() for e in v]
-
-    def sample(self, n: int, rng: np.random.Generator, focus: str | None, rehearsal: float) -> list[Episode]:
-        """n episodes: from `focus` (if given and known) and, with share `rehearsal`, from other skills;
-        without a focus, uniformly over skills."""
-        with self._lock:
-            groups = {k: list(v) for k, v in self._by_skill.items()}
-        if not groups:
-            raise ValueError("the demo buffer is empty: add demonstrations first")
-        others = [k for k in groups if k != focus]
-        picks = []
-        for _ in range(n):
-            if focus in groups and (not others or rng.random() >= rehearsal):
-                skill = focus
-            else:
-                pool = others if focus in groups else list(groups)
-                skill = pool[rng.integers(len(pool))]
-            eps = groups[skill]
-            picks.append(eps[rng.integers(len(eps))])
-        return picks
-
-
 def check_mirror(policy: torch.nn.Module, mirror: MirrorSpec | None,
                  symmetric: Callable[[str], bool] | None) -> None:
     """Raise a ValueError unless (mirror, symmetric) are both given or both None, and the mirror has the
@@ -343,8 +201,8 @@ class OnlineLearner:
     Args:
         policy: the policy to train (owned by the learner from now on).
         config: LearnerConfig.
-        mirror: how the robot's joints mirror (`yan_policy.augment.MirrorSpec`); with `symmetric`, the
-            episodes of symmetric skills are also trained on as their mirror images (`mirror_prob`).
+        mirror: how the robot's joints mirror (`yan_policy.training.augment.MirrorSpec`); with `symmetric`,
+            the episodes of symmetric skills are also trained on as their mirror images (`mirror_prob`).
         symmetric: skill name -> whether the skill is its own left-right mirror image (asked at every
             sampled episode, so skills registered later count too).
     """
@@ -566,153 +424,8 @@ class OnlineLearner:
         return self._thread is not None and self._thread.is_alive()
 
 
-BODY_STREAMS = ("joints", "imu", "camera")  # what the robot senses of its own motion (not the cue's audio)
-
-
-def delay_body_streams(batch: dict[str, np.ndarray], episodes: Sequence[Episode], max_lag_s: float,
-                       rng: np.random.Generator) -> None:
-    """In place: each posture episode's body streams in `batch` (B, T, ...) delayed by a random whole
-    number of ticks in [0, max_lag_s * control_hz], the first tick repeated in front (the robot stands
-    still before the cue). Labels, masks and the audio keep their time."""
-    for i, e in enumerate(episodes):
-        if e.extra.get(TEACHER_MODE_KEY) != POSTURE_TEACHER_MODE:
-            continue
-        lag = int(rng.integers(0, round(max_lag_s * e.control_hz) + 1))  # ticks
-        n = min(len(e), batch["mask"].shape[1])
-        if lag == 0 or n <= 1:
-            continue
-        lag = min(lag, n - 1)
-        for stream in BODY_STREAMS:
-            if stream in batch and batch[f"{stream}_present"][i, :n].all():
-                x = batch[stream][i]  # (T, ...) a view
-                x[lag:n] = x[: n - lag].copy()
-                x[:lag] = x[0]
-
-
 def joint_noise_std(episode: Episode, config: LearnerConfig) -> float:
     """Std (rad) of the joint-position noise `episode` is trained with (see `LearnerConfig`)."""
     if episode.extra.get(TEACHER_MODE_KEY) == POSTURE_TEACHER_MODE:
         return config.posture_joint_noise_rad
     return config.joint_noise_rad
-
-
-class Actor:
-    """The control-loop side: steps the newest published policy, keeps the recurrent state.
-
-    Args:
-        learner: where new weights come from: an `OnlineLearner` (a pointer swap to its newest frozen copy)
-            or a `ProcessLearner` (newer weights copied from shared memory into the actor's own policy).
-        execute_chunk: how many actions of a predicted chunk to execute before using a new prediction
-            (1 = re-plan every tick). The recurrent state is still updated with every observation; only
-            the action comes from the last plan. Executing a few ticks of a plan open-loop (as ACT does)
-            commits the robot to a motion once the policy predicts it, instead of hesitating at its onset.
-    """
-
-    def __init__(self, learner, execute_chunk: int = 1):
-        if execute_chunk < 1:
-            raise ValueError(f"execute_chunk must be >= 1, got {execute_chunk}")
-        self.learner = learner  # an OnlineLearner or a yan_policy.learner_process.ProcessLearner
-        self.execute_chunk = min(execute_chunk, learner.policy.config.chunk)
-        self.version, self.policy = learner.actor_policy()
-        self.swaps = 0
-        self.reset()
-
-    def reset(self) -> None:
-        self.state = self.policy.initial_state()
-        self._plan: np.ndarray | None = None  # (K, A)
-        self._tick = 0
-
-    def refresh(self) -> bool:
-        """Pick up newer weights if the learner published some (call between ticks); never waits for
-        the learner."""
-        version, policy = self.learner.weights_for_actor(self.policy, self.version)
-        if version != self.version:
-            self.version, self.policy = version, policy
-            self.swaps += 1
-            return True
-        return False
-
-    def act(self, obs: dict) -> np.ndarray:
-        chunk, self.state = self.policy.step_chunk(obs, self.state)  # (K, A)
-        if self._plan is None or self._tick % self.execute_chunk == 0:
-            self._plan, self._tick = chunk, 0
-        action = self._plan[self._tick]
-        self._tick += 1
-        return action
-
-
-@dataclass
-class LoopStats:
-    """Timing of a control loop: tick start times and how late each one was."""
-
-    period_s: float
-    starts_s: list[float]
-    missed_ticks: int
-
-    def periods_ms(self) -> np.ndarray:
-        return np.diff(np.asarray(self.starts_s)) * 1000.0
-
-    def summary(self) -> dict:
-        p = self.periods_ms()
-        return {
-            "period_ms_target": self.period_s * 1000.0,
-            "period_ms_median": float(np.median(p)) if p.size else float("nan"),
-            "period_ms_p99": float(np.percentile(p, 99)) if p.size else float("nan"),
-            "jitter_ms_std": float(np.std(p)) if p.size else float("nan"),
-            "missed_ticks": self.missed_ticks,
-            "ticks": len(self.starts_s),
-        }
-
-
-class ControlLoop:
-    """Calls `tick()` every `period_s` on a clock; a tick that starts a whole period late is counted
-    as missed (the schedule then skips ahead, as a real-time loop must).
-
-    Args:
-        period_s: control period (s), e.g. 0.02 for 50 Hz.
-        clock: monotonic time source (s); injectable for deterministic tests.
-        sleep: sleeps for a duration (s); injectable together with the clock.
-    """
-
-    def __init__(
-        self,
-        period_s: float,
-        clock: Callable[[], float] = time.perf_counter,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        if period_s <= 0:
-            raise ValueError(f"period_s must be > 0, got {period_s}")
-        self.period_s = period_s
-        self.clock = clock
-        self.sleep = sleep
-
-    def run(self, tick: Callable[[int], bool], max_ticks: int) -> LoopStats:
-        """Run until `tick(k)` returns False or `max_ticks` ticks ran.
-
-        While it runs, the interpreter's thread switch interval is GIL_SWITCH_S: a learner thread in
-        Python code otherwise keeps the GIL for up to 5 ms after the loop's sleep ends."""
-        prev_switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(prev_switch, GIL_SWITCH_S))
-        try:
-            return self._run(tick, max_ticks)
-        finally:
-            sys.setswitchinterval(prev_switch)
-
-    def _run(self, tick: Callable[[int], bool], max_ticks: int) -> LoopStats:
-        starts, missed = [], 0
-        next_start = self.clock()
-        for k in range(max_ticks):
-            now = self.clock()
-            if now < next_start:
-                self.sleep(next_start - now)
-                now = self.clock()
-            late = now - next_start
-            if late >= self.period_s:
-                skipped = int(late // self.period_s)
-                missed += skipped
-                next_start += skipped * self.period_s
-            starts.append(now)
-            next_start += self.period_s
-            if not tick(k):
-                break
-        return LoopStats(self.period_s, starts, missed)

@@ -40,7 +40,7 @@ Two implementations of the sequence form compute the same function:
       Values and gradients are checked against the reference in float64, plus `gradcheck`
       (tests/test_yan_fastpaths.py, and the backbone's naive-vs-parallel test in test_yan_mcsd.py).
       The two per-tick loops (forward and backward) run either as the torch ops above or, by default,
-      compiled and fused in `yan_policy.memory_kernels` (numba: two passes over the state per tick
+      compiled and fused in `memory_kernels` (numba: two passes over the state per tick
       instead of ~9 / ~13 ops), ~2.5x faster again for B = 2, T = 250 in float32 (`SCAN_KERNEL`,
       `set_scan_kernel`, env `YAN_MEMORY_KERNEL`); the tests run both.
 The recurrent form likewise has `NativeMemory.step` (fused, ~25 ops) beside `step_reference`.
@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from yan_policy.config import MemoryConfig
+from yan_policy.policies.yan.configuration_yan import MemoryConfig
 
 
 class MemoryState(NamedTuple):
@@ -158,7 +158,7 @@ def set_scan_kernel(name: str) -> str:
 
 
 def _kernels():
-    from yan_policy import memory_kernels  # imported on first use: numba loads in ~0.5 s
+    from yan_policy.policies.yan import memory_kernels  # imported on first use: numba loads in ~0.5 s
 
     return memory_kernels
 

@@ -1,21 +1,16 @@
 """Synthetic sensor streams in the sim's observation format, for tests, benchmarks and smoke runs.
 
 Nothing here is training data: frames are noise with a coloured square, audio is noise plus a tone,
-joints jitter around the standing pose. The formats match `sim` exactly (see yan_policy.policy).
+joints jitter around the standing pose. The formats match `sim` exactly (see yan_policy.policies.base).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from yan_policy.config import (
-    MCSDConfig,
-    MemoryConfig,
-    PolicyConfig,
-    SparseConfig,
-    TokenizerConfig,
-    TransformerConfig,
-)
+from yan_policy.policies.config import PolicyConfig, TokenizerConfig
+from yan_policy.policies.transformer.configuration_transformer import TransformerConfig
+from yan_policy.policies.yan.configuration_yan import MCSDConfig, MemoryConfig, SparseConfig
 
 
 def tiny_config(**overrides) -> PolicyConfig:

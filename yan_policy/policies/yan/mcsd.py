@@ -47,9 +47,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from yan_policy.config import MCSDConfig, SparseConfig
-from yan_policy.fastops import linear, rms_norm
-from yan_policy.sparse import SparseMLP
+from yan_policy.modules.fastops import linear, rms_norm
+from yan_policy.policies.yan.configuration_yan import MCSDConfig, SparseConfig
+from yan_policy.policies.yan.sparse import SparseMLP
 
 
 class MCSDState(NamedTuple):
@@ -172,8 +172,8 @@ class MCSDBlock(nn.Module):
         """Recurrent form, one tick: x (B, D) -> y (B, D), state of constant size.
 
         Per-tick cost is mostly op dispatch, so this calls the functional ops directly (no module
-        __call__, see `yan_policy.fastops`) and fuses where torch has an op for it (addcdiv, addmm with
-        the residual as input). The float64 tests hold it to the naive and chunked forms.
+        __call__, see `yan_policy.modules.fastops`) and fuses where torch has an op for it (addcdiv,
+        addmm with the residual as input). The float64 tests hold it to the naive and chunked forms.
         """
         uvef = linear(self.in_proj, rms_norm(self.norm_mix, x))  # (B, 4 D)
         u, v, e, f = uvef.unflatten(-1, (4, self.c, self.dc)).unbind(1)  # (B, C, Dc) each

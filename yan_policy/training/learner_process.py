@@ -37,9 +37,9 @@ from collections.abc import Callable
 
 import torch
 
-from yan_policy.augment import MirrorSpec
-from yan_policy.episode import Episode
-from yan_policy.learner import LearnerConfig, OnlineLearner, check_mirror
+from yan_policy.data.episode import Episode
+from yan_policy.training.augment import MirrorSpec
+from yan_policy.training.learner import LearnerConfig, OnlineLearner, check_mirror
 
 START_METHOD = "spawn"  # fork would copy the parent's DDS / executor threads' locks in whatever state
 IDLE_POLL_S = 0.05  # how often an idle child looks at its queue and its parent (s)

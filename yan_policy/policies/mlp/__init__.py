@@ -1,0 +1,1 @@
+"""The per-tick MLP baseline (no memory across ticks)."""

@@ -1,0 +1,1 @@
+"""The causal Transformer baseline (KV cache)."""

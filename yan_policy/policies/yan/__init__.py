@@ -1,0 +1,1 @@
+"""The Yan policy: MCSD blocks, top-k sparse MLPs and a native memory."""

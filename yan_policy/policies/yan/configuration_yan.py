@@ -1,0 +1,87 @@
+"""Configuration of the Yan backbone's parts: the MCSD mixer, the sparse MLP and the native memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from yan_policy.validation import positive as _positive
+
+
+@dataclass
+class MCSDConfig:
+    """MCSD mixer settings (DESIGN.md section 5).
+
+    Args:
+        n_channels: C, the number of slope/decay channels; d_model must be divisible by it.
+        scan_chunk: chunk length L of the parallel (chunked) scan used for training.
+    """
+
+    n_channels: int = 8
+    scan_chunk: int = 64
+
+    def __post_init__(self) -> None:
+        _positive("n_channels", self.n_channels)
+        _positive("scan_chunk", self.scan_chunk)
+
+
+@dataclass
+class SparseConfig:
+    """Input-dependent top-k ("brain-like") MLP settings.
+
+    Args:
+        hidden_mult: MLP hidden width H = hidden_mult * d_model.
+        active_fraction: share of the H hidden neurons computed per token (k = round(H * fraction)).
+        scorer_rank: rank r of the cheap low-rank scorer D -> r -> H that picks the neurons.
+        scorer_loss_weight: weight of the auxiliary loss that teaches the scorer to predict which
+            neurons the dense MLP would activate most (0 disables it).
+    """
+
+    hidden_mult: int = 4
+    active_fraction: float = 0.25
+    scorer_rank: int = 32
+    scorer_loss_weight: float = 0.1
+
+    def __post_init__(self) -> None:
+        _positive("hidden_mult", self.hidden_mult)
+        _positive("scorer_rank", self.scorer_rank)
+        if not 0 < self.active_fraction <= 1:
+            raise ValueError(f"active_fraction must be in (0, 1], got {self.active_fraction}")
+        if self.scorer_loss_weight < 0:
+            raise ValueError(f"scorer_loss_weight must be >= 0, got {self.scorer_loss_weight}")
+
+
+@dataclass
+class MemoryConfig:
+    """Titans-style native memory settings.
+
+    Args:
+        enabled: include the memory layer in the Yan backbone.
+        after_layer: the memory layer sits after this MCSD block (0-based).
+        d_mem: width of keys, queries and values.
+        hidden: hidden width of the two-layer memory MLP M(x) = W2 silu(W1 x).
+        lr_max: upper bound of the inner learning rate theta_t (theta_t = lr_max * sigmoid(.)).
+            The inner step on W2 scales with |silu(W1 k)|² ~ hidden / 3, so lr_max ~ 1 / hidden keeps
+            a single write stable.
+        momentum_max: upper bound of the momentum gate eta_t (eta_t = momentum_max * sigmoid(.)); must
+            be < 1, or the writes (gradient descent with momentum) can grow without bound.
+        forget_bias, momentum_bias, lr_bias: initial biases of the alpha_t, eta_t, theta_t gates
+            (pre-sigmoid). forget_bias = -9 -> alpha ~ 1e-4: ~90 % of a write survives 1,000 steps.
+    """
+
+    enabled: bool = True
+    after_layer: int = 0
+    d_mem: int = 64
+    hidden: int = 128
+    lr_max: float = 0.01
+    momentum_max: float = 0.9
+    forget_bias: float = -9.0
+    momentum_bias: float = 0.0
+    lr_bias: float = -2.0
+
+    def __post_init__(self) -> None:
+        for name in ("d_mem", "hidden", "lr_max"):
+            _positive(name, getattr(self, name))
+        if not 0.0 <= self.momentum_max < 1.0:
+            raise ValueError(f"momentum_max must be in [0, 1), got {self.momentum_max}")
+        if self.after_layer < 0:
+            raise ValueError(f"after_layer must be >= 0, got {self.after_layer}")
