@@ -11,9 +11,12 @@ from yan_policy.policies.yan.configuration_yan import MCSDConfig, MemoryConfig, 
 from yan_policy.policies.yan.mcsd import (
     MCSDBlock,
     MCSDState,
+    SelectiveGates,
     channel_rates,
     mcsd_scan_chunked,
     mcsd_scan_naive,
+    selective_scan_chunked,
+    selective_scan_naive,
 )
 from yan_policy.policies.yan.modeling_yan import YanBackbone
 
@@ -82,11 +85,65 @@ def test_slope_is_a_normalised_running_mean():
     assert math.isclose(state.z.item(), weights.sum().item())
 
 
-def _block(seed=0):
+def _randomize_gates(module):
+    """Selective gates start at the paper's fixed rates (zero weights); give them input dependence."""
+    gen = torch.Generator().manual_seed(11)
+    for block in [m for m in module.modules() if isinstance(m, MCSDBlock) and m.selective]:
+        d = block.c * block.dc
+        with torch.no_grad():
+            w = block.in_proj.weight[4 * d:]
+            w.copy_(torch.randn(w.shape, generator=gen, dtype=w.dtype) / math.sqrt(d))
+            block.gate_bias.add_(0.3 * torch.randn(block.gate_bias.shape, generator=gen, dtype=w.dtype))
+    return module
+
+
+def _block(seed=0, selective=False):
     torch.manual_seed(seed)
     sparse = SparseConfig(hidden_mult=2, active_fraction=0.5, scorer_rank=4)
-    block = MCSDBlock(16, MCSDConfig(n_channels=4, scan_chunk=8), sparse, n_layers=2)
-    return block.double()
+    block = MCSDBlock(16, MCSDConfig(n_channels=4, scan_chunk=8, selective=selective), sparse, n_layers=2)
+    return _randomize_gates(block.double())
+
+
+def _gates(pre):
+    """Gate pre-activations (4, B, T, C, 1) -> selective rates (a fresh graph per call)."""
+    return SelectiveGates(-torch.nn.functional.softplus(pre[0] - 3.0), torch.sigmoid(pre[1]),
+                          -0.5 * torch.sigmoid(pre[2]), torch.nn.functional.softplus(pre[3]))
+
+
+@pytest.mark.parametrize("t_len", LENGTHS)
+def test_selective_scan_chunked_equals_naive(t_len):
+    v, e, state = _random_scan_inputs(t_len)
+    gen = torch.Generator().manual_seed(t_len)
+    pre = torch.randn(4, 2, t_len, 4, 1, dtype=torch.float64, generator=gen, requires_grad=True)
+    ref = selective_scan_naive(v, e, state, _gates(pre))
+    par = selective_scan_chunked(v, e, state, _gates(pre), chunk=8)
+    flat_ref, flat_par = [ref[0], ref[1], *ref[2]], [par[0], par[1], *par[2]]
+    _close(flat_ref, flat_par)
+    inputs = [v, e, pre, *state]
+    _close(_grads(flat_ref, inputs), _grads(flat_par, inputs))
+
+
+def test_selective_scan_reduces_to_the_paper_at_its_rates():
+    """With a_t = alpha, b_t = alpha, lambda_t = gamma, g_t = 1 the selective scan is the fixed-rate one."""
+    v, e, state = _random_scan_inputs(13)
+    gamma, alpha = channel_rates(4)
+    shape = (2, 13, 4, 1)
+    a_col, g_col = alpha[:, None].expand(shape), gamma[:, None].expand(shape)
+    gates = SelectiveGates(a_col.log(), a_col, g_col.log(), torch.ones(shape, dtype=torch.float64))
+    ref = mcsd_scan_naive(v, e, state, gamma, alpha)
+    sel = selective_scan_chunked(v, e, state, gates, chunk=8)
+    _close([ref[0], ref[1], *ref[2]], [sel[0], sel[1], *sel[2]])
+
+
+def test_selective_block_starts_at_the_paper_rates():
+    torch.manual_seed(0)
+    sparse = SparseConfig(hidden_mult=2, active_fraction=0.5, scorer_rank=4)
+    block = MCSDBlock(16, MCSDConfig(n_channels=4, scan_chunk=8, selective=True), sparse, n_layers=2).double()
+    gates = block.gates(torch.zeros(3, 4, 4, dtype=torch.float64))  # (3, C, 1) each
+    gamma, alpha = channel_rates(4)
+    torch.testing.assert_close(gates.log_a.exp()[0, :, 0], alpha)
+    torch.testing.assert_close(gates.log_lam.exp()[0, :, 0], gamma)
+    torch.testing.assert_close(gates.g[0, :, 0], torch.ones(4, dtype=torch.float64))
 
 
 def _step_loop(module, x, state):
@@ -97,9 +154,10 @@ def _step_loop(module, x, state):
     return torch.stack(ys, 1), state
 
 
+@pytest.mark.parametrize("selective", [False, True])
 @pytest.mark.parametrize("t_len", LENGTHS)
-def test_block_parallel_recurrent_naive_agree(t_len):
-    block = _block()
+def test_block_parallel_recurrent_naive_agree(t_len, selective):
+    block = _block(selective=selective)
     gen = torch.Generator().manual_seed(t_len)
     x = torch.randn(2, t_len, 16, dtype=torch.float64, generator=gen, requires_grad=True)
     state = MCSDState(
@@ -127,9 +185,10 @@ def test_block_parallel_recurrent_naive_agree(t_len):
     _close(g_naive, _grads(outs["rec"], wrt))
 
 
-def _backbone():
+def _backbone(selective=False):
     torch.manual_seed(0)
-    return YanBackbone(tiny_config()).double()
+    cfg = tiny_config(mcsd=MCSDConfig(n_channels=4, scan_chunk=8, selective=selective))
+    return _randomize_gates(YanBackbone(cfg).double())
 
 
 def _grad_params(module):
@@ -137,9 +196,10 @@ def _grad_params(module):
     return [p for n, p in module.named_parameters() if "scorer" not in n]
 
 
+@pytest.mark.parametrize("selective", [False, True])
 @pytest.mark.parametrize("t_len", [5, 19])
-def test_backbone_with_memory_forms_agree(t_len):
-    bb = _backbone()
+def test_backbone_with_memory_forms_agree(t_len, selective):
+    bb = _backbone(selective)
     x = torch.randn(2, t_len, 32, dtype=torch.float64, requires_grad=True)
     state = bb.initial_state(2, torch.float64)
     y_par, s_par, _ = bb(x, state)
@@ -158,9 +218,10 @@ def test_backbone_with_memory_forms_agree(t_len):
     assert all(g.abs().sum() > 0 for g in g_par)  # every parameter (memory included) is trained
 
 
+@pytest.mark.parametrize("selective", [False, True])
 @pytest.mark.parametrize("split", [1, 8, 13])
-def test_resume_from_state_equals_whole_run(split):
-    bb = _backbone()
+def test_resume_from_state_equals_whole_run(split, selective):
+    bb = _backbone(selective)
     x = torch.randn(1, 21, 32, dtype=torch.float64)
     state = bb.initial_state(1, torch.float64)
     with torch.no_grad():
@@ -185,9 +246,12 @@ def test_state_has_constant_size():
     assert {k: v.shape for k, v in state.items()} == sizes
 
 
-def test_float32_chunked_matches_recurrent_over_long_context():
+@pytest.mark.parametrize("selective", [False, True])
+def test_float32_chunked_matches_recurrent_over_long_context(selective):
     """In float32 over 2,000 ticks the two forms stay close (no drift from the decay sums)."""
-    bb = YanBackbone(tiny_config(memory=MemoryConfig(enabled=False)))
+    torch.manual_seed(0)
+    mcsd = MCSDConfig(n_channels=4, scan_chunk=8, selective=selective)
+    bb = _randomize_gates(YanBackbone(tiny_config(memory=MemoryConfig(enabled=False), mcsd=mcsd)))
     x = torch.randn(1, 2000, 32)
     with torch.no_grad():
         y_par, s_par, _ = bb(x, bb.initial_state(1, torch.float32))

@@ -11,7 +11,7 @@ from yan_policy import POLICIES, PolicyConfig, YanPolicy, load_policy, load_stat
 from yan_policy.data.synthetic import batch_tick, random_batch, random_obs, tiny_config
 from yan_policy.policies.base import PolicyBase, chunk_targets
 from yan_policy.policies.config import TokenizerConfig
-from yan_policy.policies.yan.configuration_yan import SparseConfig
+from yan_policy.policies.yan.configuration_yan import MCSDConfig, SparseConfig
 
 
 def _policy(name, dtype=torch.float32, **overrides):
@@ -96,6 +96,19 @@ def test_save_load_round_trip_gives_identical_actions(name, tmp_path):
     np.testing.assert_array_equal(_rollout(loaded, ticks)[0], _rollout(policy, ticks)[0])
     policy.save(tmp_path / "ckpt")  # overwriting is atomic and leaves no temp files behind
     assert len(list((tmp_path / "ckpt").iterdir())) == 2
+
+
+def test_selective_yan_saves_and_loads_with_its_gates(tmp_path):
+    torch.manual_seed(0)
+    policy = YanPolicy(tiny_config(mcsd=MCSDConfig(n_channels=4, scan_chunk=8, selective=True)))
+    with torch.no_grad():
+        for block in policy.backbone.blocks:  # gates with input dependence, so the weights matter
+            block.gate_bias.add_(torch.randn_like(block.gate_bias))
+    policy.save(tmp_path / "ckpt")
+    loaded = load_policy(tmp_path / "ckpt")
+    assert loaded.config.mcsd.selective and loaded.config == policy.config
+    ticks = _ticks(policy.config, 6)
+    np.testing.assert_array_equal(_rollout(loaded, ticks)[0], _rollout(policy, ticks)[0])
 
 
 @pytest.mark.parametrize("name", sorted(POLICIES))

@@ -1,6 +1,14 @@
-"""yan_policy: tokenizers, MCSD backbone, sparse activation, native memory and policies (plain PyTorch)."""
+"""yan_policy: the policies a robot learns on, in plain PyTorch, with no ROS and no simulator.
+
+Layout by role: `policies/` (the `PolicyBase` contract, the shared `PolicyConfig`, the registry, and one
+folder per policy: yan, transformer, gru, mlp), `modules/` (the learned sensor tokenizers), `training/`
+(the online learner, batches, augmentation, the learner process), `data/` (episodes, the skill library,
+atomic checkpoints). The names below are the public API.
+"""
 
 from yan_policy.data.checkpoint import load_state, save_state
+from yan_policy.data.episode import Episode
+from yan_policy.data.library import SkillLibrary
 from yan_policy.modules.tokenizers import (
     AudioTokenizer,
     CameraTokenizer,
@@ -20,8 +28,15 @@ from yan_policy.policies.yan.mcsd import MCSDBlock, MCSDState
 from yan_policy.policies.yan.memory import MemoryState, NativeMemory
 from yan_policy.policies.yan.modeling_yan import YanBackbone, YanPolicy
 from yan_policy.policies.yan.sparse import SparseMLP
+from yan_policy.training.learner import LearnerConfig, OnlineLearner
+from yan_policy.training.learner_process import ProcessLearner
 
 __all__ = [
+    "Episode",
+    "LearnerConfig",
+    "OnlineLearner",
+    "ProcessLearner",
+    "SkillLibrary",
     "POLICIES",
     "AudioTokenizer",
     "CameraTokenizer",

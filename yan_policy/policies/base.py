@@ -64,6 +64,7 @@ WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 PRE_CUE_HEADS_CONFIG = {"cue_heads": False, "cue_latch": 0.0}
 PRE_HEADING_FRAME_TOKENIZER = {"imu_heading_frame": False, "camera_keypoints": 0}  # (added together)
 PRE_CAMERA_POOL_TOKENIZER = {"camera_pool": "avg"}
+PRE_SELECTIVE_MCSD = {"selective": False}  # the paper's fixed rates
 
 
 class ActionHead(nn.Module):
@@ -81,10 +82,8 @@ class ActionHead(nn.Module):
         self.norm = nn.RMSNorm(d_model)
         self.proj = nn.Linear(d_model, chunk * action_dim)
         if n_cues:  # all the per-cue maps side by side, so one matmul computes them
-            # Zero at first: a new cue's map then adds nothing until training grows it. With nn.Linear's
-            # random init, its output (~0.6 std in normalised units) arrived as the cue head learned the
-            # new cue, and had to be unlearned: turn_left, taught fourth, reached 0.05-0.5 success in 60 s
-            # on 3 of 4 seeds; zero-initialised, 0.95 and 0.65 on the two worst of them.
+            # Zero at first: a new cue's map then adds nothing until training grows it (a random init had
+            # to be unlearned first: docs/experiments.md, 2026-11-24: zero-initialised per-cue maps)
             self.cue_w = nn.Parameter(torch.zeros(d_model, n_cues * chunk * action_dim))  # (D, C K A)
             self.cue_b = nn.Parameter(torch.zeros(n_cues, chunk * action_dim))
         self.register_buffer("action_mean", torch.zeros(action_dim))
@@ -150,6 +149,9 @@ class PolicyBase(nn.Module, metaclass=ABCMeta):
             self.cue_embed = nn.Linear(config.cue_classes, config.d_model, bias=False)
             nn.init.normal_(self.cue_embed.weight, std=1.0 / math.sqrt(config.cue_classes))
         self._state: State | None = None
+        # the cue belief (cue_classes,) the last `step_chunk` mixed the actions by (a new array each step;
+        # None before the first step or without a cue head): what a live view shows
+        self.cue_belief: np.ndarray | None = None
 
     @abstractmethod
     def build_backbone(self, config: PolicyConfig) -> nn.Module:
@@ -312,6 +314,7 @@ class PolicyBase(nn.Module, metaclass=ABCMeta):
         y, bb_state = self.backbone.step(x[:, 0], state)  # (1, D)
         h, _, q, cue_state = self._cue_select(y[:, None], state)  # (1, 1, D)
         chunk = self.head.denormalize(self.head.forward(h, q))[0, 0]  # (K, A)
+        self.cue_belief = None if q is None else q[0, 0].float().numpy()  # (C,)
         return chunk.float().numpy(), {**enc_state, **bb_state, **cue_state}
 
     def step(self, obs: Mapping[str, Any], state: State) -> tuple[np.ndarray, State]:
@@ -363,4 +366,6 @@ def read_checkpoint_header(path: str | Path) -> tuple[str, PolicyConfig]:
     if isinstance(config.get("tokenizer"), dict):
         old = {**PRE_HEADING_FRAME_TOKENIZER, **PRE_CAMERA_POOL_TOKENIZER}
         config["tokenizer"] = {**old, **config["tokenizer"]}
+    if isinstance(config.get("mcsd"), dict):
+        config["mcsd"] = {**PRE_SELECTIVE_MCSD, **config["mcsd"]}
     return meta["policy"], PolicyConfig.from_dict(config)

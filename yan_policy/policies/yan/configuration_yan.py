@@ -14,10 +14,13 @@ class MCSDConfig:
     Args:
         n_channels: C, the number of slope/decay channels; d_model must be divisible by it.
         scan_chunk: chunk length L of the parallel (chunked) scan used for training.
+        selective: input-dependent decay, enhancement and slope rates (the selective MCSD of
+            DESIGN.md section 5, initialised at the paper's rates); False: the paper's fixed rates.
     """
 
     n_channels: int = 8
     scan_chunk: int = 64
+    selective: bool = False
 
     def __post_init__(self) -> None:
         _positive("n_channels", self.n_channels)
