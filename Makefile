@@ -6,11 +6,42 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test test-slow lint demo sim-demo bench clean
+.PHONY: install espeak-ng audio-debs unitree-sdk test test-slow lint demo sim-demo bench clean
 
-install: $(STAMP)
+install: espeak-ng audio-debs $(STAMP) unitree-sdk
 
-$(STAMP): pyproject.toml requirements-ros.txt ros_ws/src/yan_dog_ros/setup.py
+# Spoken cues (sim/speech.py) need the espeak-ng text-to-speech engine, a Debian package: installed here
+# when missing (as root), else a one-line error.
+espeak-ng:
+	@command -v espeak-ng >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    { apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
+	      install -y -qq --no-install-recommends espeak-ng; } \
+	    || { echo "error: apt-get could not install espeak-ng (spoken cues)"; exit 1; }; \
+	  else \
+	    echo "error: espeak-ng (spoken cues) is missing: run 'sudo apt-get install espeak-ng', or make install as root"; \
+	    exit 1; \
+	  fi; }
+
+# The microphone node (mic_node) captures through PortAudio (libportaudio2); its test records a private
+# PulseAudio null sink (pulseaudio, pulseaudio-utils) through ALSA's pulse plugin (libasound2-plugins).
+# Installed here when missing (as root), else a one-line error.
+AUDIO_DEBS := libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils
+audio-debs:
+	@missing=$$(for p in $(AUDIO_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	  | grep -q '^install ok installed' || echo $$p; done | xargs); \
+	[ -z "$$missing" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    { apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
+	      install -y -qq --no-install-recommends $$missing; } \
+	    || { echo "error: apt-get could not install $$missing (microphone node and its test)"; exit 1; }; \
+	  else \
+	    echo "error: the microphone node needs the Debian packages $$missing: run 'sudo apt-get install $$missing', or make install as root"; \
+	    exit 1; \
+	  fi; }
+
+$(STAMP): pyproject.toml requirements-ros.txt requirements-lerobot.txt requirements-lerobot-nodeps.txt \
+          ros_ws/src/yan_dog_ros/setup.py
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -18,9 +49,25 @@ $(STAMP): pyproject.toml requirements-ros.txt ros_ws/src/yan_dog_ros/setup.py
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m pip install --quiet -r requirements-ros.txt
+	# LeRobot's dataset code beside torch 2.13 (docs/ecosystem.md): what it imports, then lerobot and
+	# torchvision without their dependencies (both declare an older torch); then check torch stayed.
+	$(PY) -m pip install --quiet -r requirements-lerobot.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-lerobot-nodeps.txt
+	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	# the ROS 2 nodes (ament_python), editable: their console scripts land in .venv/bin
 	$(PY) -m pip install --quiet -e ros_ws/src/yan_dog_ros
 	touch $(STAMP)
+
+# The Unitree bridge's SDK (unitree_bridge; docs/robot.md): CycloneDDS 0.10.2 from Debian's cyclonedds-dev
+# (apt-get, as root) and unitree-sdk2, by install_unitree_sdk.sh (which says why each step). Optional: where
+# it cannot install, one "error:" line and everything else works without it (the bridge's tests skip);
+# REQUIRE_BRIDGE=1 (CI) makes that fatal.
+BRIDGE_STAMP := $(VENV)/.unitree-sdk-stamp
+unitree-sdk: $(BRIDGE_STAMP)
+$(BRIDGE_STAMP): $(STAMP) ros_ws/src/yan_dog_ros/install_unitree_sdk.sh
+	@if ros_ws/src/yan_dog_ros/install_unitree_sdk.sh $(VENV); then touch $@; \
+	elif [ "$(REQUIRE_BRIDGE)" = 1 ]; then exit 1; \
+	else echo "note: continuing without the Unitree bridge (nothing else needs it)"; fi
 
 lint: install
 	$(VENV)/bin/ruff check .

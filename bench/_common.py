@@ -25,7 +25,7 @@ def pin_to_one_core() -> str:
 
 
 # the CPU flags that decide how fast torch's CPU kernels run (a slower core of the same count halves the
-# learner's steps per CPU second: see README, "The same budget on a slower CPU")
+# learner's steps per CPU second: docs/experiments.md, 2026-12-01: the 60 CPU s budget on a slower CPU)
 VECTOR_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "fma")
 
 

@@ -191,7 +191,7 @@ def tokenizer_timings(policy, ticks: Ticks, n: int) -> dict:
         timings = {
             "validate_and_resize_ms": time_calls(lambda: enc.streams_from_obs(obs), n)["median_ms"],
             "camera_ms": time_calls(lambda: enc.camera(cam), n)["median_ms"],
-            "audio_ms": time_calls(lambda: enc.audio(streams.audio, state["audio_context"]), n)["median_ms"],
+            "audio_ms": time_calls(lambda: enc.audio.forward_state(streams.audio, state), n)["median_ms"],
             "proprio_ms": time_calls(lambda: enc.proprio(1, joints, imu), n)["median_ms"],
             "encoder_total_ms": time_calls(lambda: enc(enc.streams_from_obs(obs), state), n)["median_ms"],
         }

@@ -3,10 +3,10 @@
     python bench/ros_loop.py --json bench_out/ros_loop.json            # 4 configurations, ~2.5 min
     python bench/ros_loop.py --measure-s 5 --json /tmp/ros_loop.json   # quicker
 
-Configurations: the brain composed in one process (`brain_composed`: tokenizers + yan_brain, tokens handed
-over directly) vs four processes (three tokenizers + `yan_brain`, tokens over DDS), each with learning
-off and on. "Learning on": a 3 s demonstration is recorded first, so the background learner trains
-throughout the measurement (the policy acts meanwhile: trying on).
+Configurations: the brain composed in one process (`brain_composed`: preprocessing nodes + yan_brain,
+observations handed over directly) vs four processes (three preprocessing nodes + `yan_brain`, /obs/* over
+DDS), each with learning off and on. "Learning on": a 3 s demonstration is recorded first, so the
+background learner trains throughout the measurement (the policy acts meanwhile: trying on).
 
 The robot is this script: it publishes the raw streams as the sim does (96x96 rgb8 camera at 10 Hz,
 320-sample audio chunks, joint states and IMU at 50 Hz), stamped with the wall clock (the brain's ROS
@@ -16,7 +16,7 @@ benchmark measures the brain, and the sim's rendering would only add noise on 2 
 Measured by yan_brain itself (its /brain/status tick_stats over the last MEASURE window):
     latency_ms_*   joint-state source stamp -> /joint_commands publish of the tick that used it; this
                    includes the wait for the next tick (sensor and control timers are not phase-locked:
-                   uniform in [0, 20) ms, 10 ms on average) and the DDS hops robot -> tokenizer -> brain
+                   uniform in [0, 20) ms, 10 ms on average) and the DDS hops robot -> preprocessing -> brain
     compute_ms_*   the tick's own work (alignment, policy step, decode, publish)
     rate_hz        achieved control rate; missed_ticks: ticks that started a whole period late, counted
                    over the measurement window only
@@ -53,7 +53,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 from yan_dog_ros import msgs  # noqa: E402
 
 from bench._common import format_table, machine_info, write_json  # noqa: E402
-from sim.robot import MOTOR_NAMES, STAND_POSE_RAD  # noqa: E402
+from robots.profile import A1  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
@@ -101,9 +101,9 @@ class FakeRobot(Node):
             self.pubs["camera"].publish(msgs.image_rgb8(self.frame, now))
         self.pubs["audio"].publish(msgs.audio_chunk(self.audio[self.k % len(self.audio)]))
         self.pubs["imu"].publish(msgs.imu_msg(np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 9.81]), now))
-        wiggle = 0.05 * np.sin(self.k / 10)
-        self.pubs["joints"].publish(msgs.joint_state(MOTOR_NAMES, STAND_POSE_RAD + wiggle, np.zeros(12),
-                                                     np.zeros(12), now))
+        position = np.array(A1.stand_pose_rad) + 0.05 * np.sin(self.k / 10)  # (12,) a wiggle (rad)
+        zeros = np.zeros(12)
+        self.pubs["joints"].publish(msgs.joint_state(A1.joint_names, position, zeros, zeros, now))
         if self.teaching:
             action = np.r_[0.0, 0.0, 0.0, np.full(12, TEACH_OFFSET_RAD * np.sin(self.k / 25))]
             self.pubs["teach"].publish(msgs.float_array(action))
@@ -133,12 +133,12 @@ def brain_processes(composed: bool, learning: bool, log_dir: str,
     arguments for the brain node (e.g. ("-p", "control_rt_priority:=0"))."""
     brain_args = ["-p", f"learning:={str(learning).lower()}", "-p", "trying:=true", "-p", "status_hz:=2.0",
                   *extra_args]
-    tokenizers = ("camera_tokenizer", "audio_tokenizer", "joint_tokenizer")
+    preprocess = ("camera_preprocess", "audio_preprocess", "joint_preprocess")
     if composed:
-        files = [a for t in (*tokenizers, "yan_brain") for a in ("--params-file", str(CONFIG / f"{t}.yaml"))]
+        files = [a for t in (*preprocess, "yan_brain") for a in ("--params-file", str(CONFIG / f"{t}.yaml"))]
         return [spawn([str(VENV_BIN / "brain_composed"), "--ros-args", *files, *brain_args], log_dir)]
     procs = [spawn([str(VENV_BIN / t), "--ros-args", "--params-file", str(CONFIG / f"{t}.yaml")], log_dir)
-             for t in tokenizers]
+             for t in preprocess]
     brain_file = str(CONFIG / "yan_brain.yaml")
     procs.append(spawn([str(VENV_BIN / "yan_brain"), "--ros-args", "--params-file", brain_file, *brain_args],
                        log_dir))

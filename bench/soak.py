@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from yan_dog_ros.tokenizer_nodes import SLOW_CALLBACK_MARK  # noqa: E402
+from yan_dog_ros.preprocess_nodes import SLOW_CALLBACK_MARK  # noqa: E402
 
 from bench._common import format_table, machine_info, write_json  # noqa: E402
 from bench.ros_loop import (  # noqa: E402
@@ -67,7 +67,7 @@ from bench.ros_loop import (  # noqa: E402
     stop,
     trigger,
 )
-from yan_dog.brain import LATE_TICK_MARK  # noqa: E402
+from yan_dog.tick_timing import LATE_TICK_MARK  # noqa: E402
 
 WARMUP_S = 10.0  # after a rate change, before the window opens (allocator and DDS queues settle)
 SAMPLE_S = 2.0  # RSS and status sampling period
@@ -231,7 +231,7 @@ def match_stalls(late_ticks: list[str], probe: dict) -> list[dict]:
     out = []
     for line in late_ticks:
         stamp, gap = re.search(r"\[(\d+\.\d+)\]", line), re.search(r"control tick ([\d.]+) ms", line)
-        if stamp is None or gap is None:  # a tokenizer's slow callback, not a late tick
+        if stamp is None or gap is None:  # a preprocessing node's slow callback, not a late tick
             continue
         end_s, gap_s = float(stamp.group(1)), float(gap.group(1)) / 1e3
         inside = [ms for t, ms in stalls
@@ -242,7 +242,7 @@ def match_stalls(late_ticks: list[str], probe: dict) -> list[dict]:
 
 def late_tick_lines(log_dir: str) -> list[str]:
     """The brain's own account of each late control tick (gap, compute time, garbage collections) and the
-    tokenizers' slow callbacks, from their logs: why a tick was missed, not just that it was."""
+    preprocessing nodes' slow callbacks, from their logs: why a tick was missed, not just that it was."""
     lines = []
     for log in sorted(Path(log_dir).glob("*.log")):
         lines += [line.strip() for line in log.read_text(errors="replace").splitlines()

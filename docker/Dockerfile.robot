@@ -22,9 +22,12 @@ ENV DEBIAN_FRONTEND=noninteractive \
     YAN_DOG_LIBRARY=/var/lib/yan-dog/library
 
 # build-essential + python3-dev: pybullet has no aarch64 wheel and compiles from source on arm64.
+# libportaudio2: the microphone node (mic_node, through the sounddevice wheel). python-is-python3: the
+# Unitree SDK script below runs $PREFIX/bin/python. camera_node needs only the opencv-python-headless wheel.
 RUN apt-get update && apt-get install -y --no-install-recommends \
         build-essential python3-dev python3-pip python3-colcon-common-extensions \
         ros-${ROS_DISTRO}-rmw-fastrtps-cpp \
+        libportaudio2 python-is-python3 \
     && rm -rf /var/lib/apt/lists/*
 
 RUN pip install --index-url ${TORCH_INDEX} torch==${TORCH_VERSION}
@@ -33,6 +36,7 @@ WORKDIR /opt/yan-dog
 # The libraries first (their layer changes less often than the nodes').
 COPY pyproject.toml README.md ./
 COPY yan_policy yan_policy
+COPY robots robots
 COPY sim sim
 COPY yan_dog yan_dog
 RUN pip install .
@@ -43,6 +47,13 @@ RUN cd / && python3 -c "from yan_policy.policies.yan import memory_kernels; memo
 # The ROS 2 workspace; ros_ws/src/yan_dog_ros/launch is a link to the top-level launch/ folder.
 COPY launch launch
 COPY ros_ws ros_ws
+# The Unitree bridge's SDK into the system Python (docs/robot.md, "Install"): the script apt-gets
+# cyclonedds-dev + cyclonedds-tools and builds the cyclonedds 0.10.2 binding against them. Where the base
+# image's cyclonedds-dev is not 0.10.2 it says so in one "error:" line and the image is built without it
+# (unitree_bridge then exits with that hint: run with `bridge:=false`), unless REQUIRE_BRIDGE=1.
+ARG REQUIRE_BRIDGE=0
+RUN ros_ws/src/yan_dog_ros/install_unitree_sdk.sh /usr \
+    || { [ "$REQUIRE_BRIDGE" != 1 ] && echo "note: robot image without the Unitree bridge SDK"; }
 RUN . /opt/ros/${ROS_DISTRO}/setup.sh \
     && colcon build --base-paths ros_ws/src --build-base /tmp/colcon-build --install-base /opt/yan-dog/install \
     && rm -rf /tmp/colcon-build

@@ -1,11 +1,13 @@
-"""Simulation: the PyBullet A1 (sim_node), the brain (tokenizers + yan_brain) and the session recorder.
+"""Simulation: the PyBullet A1 (sim_node), the brain (preprocessing nodes + yan_brain) and the session
+recorder.
 
     ros2 launch yan_dog_ros sim.launch.py                      # composed brain, recording on
-    ros2 launch yan_dog_ros sim.launch.py composed:=false      # tokenizers and brain as 4 processes
+    ros2 launch yan_dog_ros sim.launch.py composed:=false      # preprocessing and brain as 4 processes
     ros2 launch yan_dog_ros sim.launch.py namespace:=dog1 record:=false
 
 Arguments (see `ros2 launch yan_dog_ros sim.launch.py --show-args`): namespace, params_file (extra YAML
-after config/*.yaml), composed, record, bag_dir, log_level, use_sim_time (default true: the sim clock),
+after config/*.yaml), composed, record, bag_dir, log_level, view (the brain live in Rerun: true, web or
+PATH.rrd), use_sim_time (default true: the sim clock),
 and the raw-stream topics (camera_topic, audio_topic, joint_states_topic, imu_topic,
 joint_commands_topic). Nodes, parameter files and remaps come from yan_dog_ros/graph.py, the same
 declarations `yan-dog up sim` runs without the ROS 2 CLI.

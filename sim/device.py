@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import skills as skill_registry
-from sim.audio import DEFAULT_SAMPLE_RATE_HZ
+from sim.cues import DEFAULT_SAMPLE_RATE_HZ
 from sim.env import YanDogEnv
 from sim.robot import MOTOR_NAMES, NUM_MOTORS, clamp_to_joint_limits
 

@@ -11,9 +11,11 @@ import pybullet as pb
 import pybullet_data
 from gymnasium import spaces
 
+from robots.actions import GAIT_COMMAND_NAMES, HYBRID_OFFSET_LIMIT_RAD, hybrid_joint_targets
+from robots.gait import GaitConfig, TrotController
 from sim import skills as skill_registry
-from sim.audio import DEFAULT_SAMPLE_RATE_HZ, Microphone, MicrophoneConfig
-from sim.gait import GaitConfig, TrotController
+from sim.cues import CUE_SPLITS
+from sim.microphone import DEFAULT_SAMPLE_RATE_HZ, Microphone, MicrophoneConfig
 from sim.robot import (
     JOINT_LOWER_RAD,
     JOINT_UPPER_RAD,
@@ -50,17 +52,7 @@ NOMINAL_BALL_XY_M = (1.6, 0.0)
 NOMINAL_FLOOR_FRICTION = 0.9
 NOMINAL_CUE_TIME_S = 0.4
 
-GAIT_COMMAND_NAMES = ("vx_mps", "vy_mps", "yaw_rate_radps")
 ENV_ACTION_MODES = ("joint", "gait", "hybrid")
-HYBRID_OFFSET_LIMIT_RAD = np.pi  # joint offsets in hybrid mode are bounded by this (rad)
-
-
-def hybrid_joint_targets(gait: TrotController, action: np.ndarray, dt_s: float) -> np.ndarray:
-    """A 15-D hybrid action -> 12 joint targets (rad): the trot controller's targets for the gait
-    command (advanced by dt_s), plus the joint offsets clipped to ±HYBRID_OFFSET_LIMIT_RAD, clamped to
-    the joint limits. The env's hybrid mode and the ROS brain both decode actions with this."""
-    offsets = np.clip(action[3:], -HYBRID_OFFSET_LIMIT_RAD, HYBRID_OFFSET_LIMIT_RAD)  # (12,)
-    return clamp_to_joint_limits(gait.step(action[:3], dt_s) + offsets)  # (12,)
 
 
 @dataclass
@@ -109,7 +101,8 @@ class YanDogEnv(gym.Env):
     ## Starting State
     Standing (or lying, for skills that start lying) at the origin, settled for 0.3 s. With
     `randomize=True`: joint noise ±0.05 rad, any heading, ball 1.2–2.0 m ahead within ±0.5 rad,
-    floor friction 0.7–1.1, light direction and colour, camera noise, audio noise and cue time.
+    floor friction 0.7–1.1, light direction and colour, camera noise, audio noise and cue time. A spoken
+    cue (`sim.speech`) gets a new speaker every episode, of the `cue_split`'s voices, whatever `randomize`.
 
     ## Episode End
     Terminates when the robot falls over (|roll| > 1.0 rad or |pitch| > 1.2 rad); truncates after the
@@ -119,7 +112,9 @@ class YanDogEnv(gym.Env):
     `skill` (name in the registry), `action_mode` (None: the skill's teacher's mode), `control_hz`,
     `physics_hz`, `camera_size` (H, W), `camera_hz`, `audio_rate_hz`, `play_cue`, `cue` (override the
     skill's cue name), `snr_db`, `episode_s`, `randomize`, `render_mode` ("rgb_array": chase camera),
-    `render_size`, `reward_weights`, `gait_config`. `reset(options={"skill": name})` switches skill.
+    `render_size`, `reward_weights`, `gait_config`, `cue_split` ("demo" or "eval": whose voices a spoken
+    cue is said in, `sim.speech`). `reset(options={"skill": name})` switches skill;
+    `reset(options={"cue_split": "eval"})` sets the speakers for that episode.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 25}
@@ -142,8 +137,11 @@ class YanDogEnv(gym.Env):
         render_size: tuple[int, int] = (240, 320),
         reward_weights: RewardWeights | None = None,
         gait_config: GaitConfig | None = None,
+        cue_split: str = "demo",
     ):
         self.skill = skill_registry.get(skill)
+        if cue_split not in CUE_SPLITS:
+            raise ValueError(f"cue_split must be one of {CUE_SPLITS}, got {cue_split!r}")
         self.action_mode = action_mode or self.skill.action_mode
         if self.action_mode not in ENV_ACTION_MODES:
             raise ValueError(f"action_mode must be one of {ENV_ACTION_MODES}, got {action_mode!r}")
@@ -173,6 +171,7 @@ class YanDogEnv(gym.Env):
         self.audio_samples = audio_rate_hz // control_hz
         self.play_cue = play_cue
         self.cue_override = cue
+        self.cue_split = cue_split
         self.snr_db = snr_db
         self.episode_s_override = episode_s
         self.randomize = randomize
@@ -276,7 +275,7 @@ class YanDogEnv(gym.Env):
         self.mic = Microphone(
             MicrophoneConfig(sample_rate_hz=self.audio_rate_hz, snr_db=self.snr_db, noise_level=noise_level)
         )
-        self.mic.reset(rng)
+        self.mic.reset(rng, cue_split=options.get("cue_split", self.cue_split))
         self.cue = self.cue_override or self.skill.cue
         if self.play_cue:
             scheduled = self.mic.play(self.cue, cue_time + self.control_dt_s)

@@ -5,7 +5,8 @@ Facts (DESIGN.md section 3, read from pybullet_data `a1/a1.urdf`):
 - The default velocity motors are disabled (VELOCITY_CONTROL with force 0) and replaced by joint PD
   torques, clipped to the motor's torque limit, computed at every physics step (1 kHz).
 
-Motor order everywhere in this project: FR(hip, upper, lower), FL(...), RR(...), RL(...).
+Motor order everywhere in this project: FR(hip, upper, lower), FL(...), RR(...), RL(...). The robot's
+facts (names, limits, poses, gains, geometry) are the A1 profile's (`robots.get_profile("a1")`).
 Units: rad, rad/s, N·m, m, s (REP 103).
 """
 
@@ -17,40 +18,37 @@ import numpy as np
 import pybullet as pb
 import pybullet_data
 
+from robots.profile import LEG_NAMES as LEG_NAMES
+from robots.profile import MIRROR_MOTOR_PERMUTATION as MIRROR_MOTOR_PERMUTATION
+from robots.profile import MIRROR_MOTOR_SIGN as MIRROR_MOTOR_SIGN
+from robots.profile import NUM_MOTORS, get_profile
+from robots.profile import clamp_to_joint_limits as clamp_to_joint_limits
+
 # --- Model facts ------------------------------------------------------------------------------------------
 URDF_PATH = "a1/a1.urdf"
+PROFILE = get_profile("a1")
 MOTOR_JOINT_IDS = (1, 3, 4, 6, 8, 9, 11, 13, 14, 16, 18, 19)
 FOOT_LINK_IDS = (5, 10, 15, 20)  # FR, FL, RR, RL toe links
-LEG_NAMES = ("FR", "FL", "RR", "RL")
-MOTOR_NAMES = tuple(f"{leg}_{part}_joint" for leg in LEG_NAMES for part in ("hip", "upper", "lower"))
-NUM_MOTORS = 12
+MOTOR_NAMES = PROFILE.sim_joint_names  # the URDF's names: FR_hip_joint, FR_upper_joint, FR_lower_joint, ...
 
 # Joint limits (rad), per hip / upper / lower, repeated for the 4 legs.
-HIP_LIMIT_RAD = 0.802851455917
-UPPER_LIMITS_RAD = (-1.0471975512, 4.18879020479)
-LOWER_LIMITS_RAD = (-2.69653369433, -0.916297857297)
-JOINT_LOWER_RAD = np.array([-HIP_LIMIT_RAD, UPPER_LIMITS_RAD[0], LOWER_LIMITS_RAD[0]] * 4, np.float64)
-JOINT_UPPER_RAD = np.array([HIP_LIMIT_RAD, UPPER_LIMITS_RAD[1], LOWER_LIMITS_RAD[1]] * 4, np.float64)
+HIP_LIMIT_RAD = PROFILE.joint_upper_rad[0]
+UPPER_LIMITS_RAD = (PROFILE.joint_lower_rad[1], PROFILE.joint_upper_rad[1])
+LOWER_LIMITS_RAD = (PROFILE.joint_lower_rad[2], PROFILE.joint_upper_rad[2])
+JOINT_LOWER_RAD = np.array(PROFILE.joint_lower_rad, np.float64)
+JOINT_UPPER_RAD = np.array(PROFILE.joint_upper_rad, np.float64)
 
-# Left-right mirror image of a joint vector: the legs swap sides (FR <-> FL, RR <-> RL) and the hip
-# (abduction) joints, whose axis is the body's x axis on every leg, change sign. Checked against the leg
-# kinematics in the tests: mirrored angles put every foot at its mirror point.
-MIRROR_MOTOR_PERMUTATION = (3, 4, 5, 0, 1, 2, 9, 10, 11, 6, 7, 8)
-MIRROR_MOTOR_SIGN = (-1.0, 1.0, 1.0) * 4
-
-STAND_POSE_RAD = np.array([0.0, 0.9, -1.8] * 4, np.float64)
+STAND_POSE_RAD = np.array(PROFILE.stand_pose_rad, np.float64)
 STAND_BASE_HEIGHT_M = 0.30  # base z when standing in STAND_POSE_RAD
 SPAWN_BASE_HEIGHT_M = 0.31  # spawn a little above the standing height, so feet do not start in the floor
 
 # Joint PD gains and torque clip (DESIGN.md section 3).
-KP_NM_PER_RAD = np.full(NUM_MOTORS, 100.0)
-KD_NMS_PER_RAD = np.array([1.0, 2.0, 2.0] * 4, np.float64)
-TORQUE_LIMIT_NM = 33.5
+KP_NM_PER_RAD = np.array(PROFILE.kp_nm_per_rad, np.float64)
+KD_NMS_PER_RAD = np.array(PROFILE.kd_nms_per_rad, np.float64)
+TORQUE_LIMIT_NM = np.array(PROFILE.torque_limit_nm, np.float64)
 
 # Hip positions in the base frame (m), FR FL RR RL; used by the gait controller for turning.
-HIP_OFFSETS_M = np.array(
-    [[0.183, -0.047, 0.0], [0.183, 0.047, 0.0], [-0.183, -0.047, 0.0], [-0.183, 0.047, 0.0]], np.float64
-)
+HIP_OFFSETS_M = np.array(PROFILE.hip_offsets_m, np.float64)
 GRAVITY_MPS2 = 9.81
 
 
@@ -76,11 +74,6 @@ class RobotState:
         """Unit vector of the base's forward (x) axis projected on the floor."""
         yaw = self.base_rpy_rad[2]
         return np.array([np.cos(yaw), np.sin(yaw)])
-
-
-def clamp_to_joint_limits(targets_rad: np.ndarray) -> np.ndarray:
-    """Clip 12 joint targets to the URDF limits."""
-    return np.clip(targets_rad, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
 
 
 class A1Robot:

@@ -22,10 +22,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.robot import STAND_POSE_RAD, RobotState, clamp_to_joint_limits
+from robots import skills as skill_specs
+from robots.poses import LIE_POSE_RAD as LIE_POSE_RAD
+from robots.poses import SHAKE_POSE_RAD, SIT_POSE_RAD, STAND_POSE_RAD
+from robots.profile import clamp_to_joint_limits
+from robots.skills import ACTION_MODES as ACTION_MODES
+from robots.skills import START_POSTURES as START_POSTURES
+from robots.skills import SkillSpec
+from robots.skills import is_mirror_symmetric as is_mirror_symmetric
+from robots.skills import teacher_action_mode as teacher_action_mode
+from sim.robot import RobotState
 
-ACTION_MODES = ("joint", "gait")
-START_POSTURES = ("stand", "lie")
 STATE_HISTORY_S = 1.0  # how far back a check can look (SkillContext.history, s)
 
 
@@ -72,13 +79,13 @@ Check = Callable[[SkillContext], bool]
 
 @dataclass(frozen=True)
 class Skill:
-    """A teachable skill.
+    """A teachable skill: its metadata (`spec`, a `robots.skills.SkillSpec`), teacher and check.
 
     Args:
         name: registry key.
         teacher: scripted demonstrator, returns an action in `action_mode`.
         check: success condition from simulator state (now, and the last second through `state_ago`).
-        cue: name of the default audio cue that asks for this skill (see `sim.audio`).
+        cue: name of the default audio cue that asks for this skill (see `sim.cues`).
         action_mode: the teacher's native action mode, "joint" or "gait".
         duration_s: episode length (s).
         hold_s: how long `check` must hold continuously to count as a success (s).
@@ -101,18 +108,20 @@ class Skill:
     mirror_symmetric: bool = False
 
     def __post_init__(self):
-        if not self.name or not self.name.replace("_", "").isalnum():
-            raise ValueError(f"skill name must be a non-empty identifier, got {self.name!r}")
-        if self.action_mode not in ACTION_MODES:
-            raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {self.action_mode!r}")
-        if self.start_posture not in START_POSTURES:
-            raise ValueError(f"start_posture must be one of {START_POSTURES}, got {self.start_posture!r}")
-        if self.duration_s <= 0 or self.hold_s < 0 or self.hold_s >= self.duration_s:
-            raise ValueError(
-                f"need duration_s > 0 and 0 <= hold_s < duration_s, got {self.duration_s}, {self.hold_s}"
-            )
+        self.spec  # noqa: B018 — validates the metadata
         if not callable(self.teacher) or not callable(self.check):
             raise ValueError("teacher and check must be callables taking a SkillContext")
+
+    @property
+    def spec(self) -> SkillSpec:
+        """The skill's metadata without the simulator (what the robot's brain knows of it)."""
+        return SkillSpec(self.name, self.cue, self.action_mode, self.duration_s, self.hold_s,
+                         self.start_posture, self.mirror_symmetric, self.description)
+
+    @classmethod
+    def from_spec(cls, spec: SkillSpec, teacher: Teacher, check: Check, description: str = "") -> Skill:
+        return cls(spec.name, teacher, check, spec.cue, spec.action_mode, spec.duration_s, spec.hold_s,
+                   spec.start_posture, description or spec.description, spec.mirror_symmetric)
 
 
 class SuccessTracker:
@@ -138,64 +147,26 @@ class SuccessTracker:
         return condition, newly
 
 
-_REGISTRY: dict[str, Skill] = {}
+_REGISTRY: skill_specs.Registry[Skill] = skill_specs.Registry(Skill, "sim.skills.Skill")
+get, names = _REGISTRY.get, _REGISTRY.names
 
 
 def register(skill: Skill, *, overwrite: bool = False) -> Skill:
-    """Add a skill to the registry (from any user code). Returns the skill."""
-    if not isinstance(skill, Skill):
-        raise TypeError(f"register() takes a sim.skills.Skill, got {type(skill).__name__}")
-    if skill.name in _REGISTRY and not overwrite:
-        raise ValueError(f"skill {skill.name!r} is already registered (pass overwrite=True to replace it)")
-    _REGISTRY[skill.name] = skill
+    """Add a skill to the registry (from any user code), and its spec to `robots.skills`. Returns the
+    skill."""
+    _REGISTRY.register(skill, overwrite=overwrite)
+    skill_specs.register(skill.spec, overwrite=True)
     return skill
 
 
 def unregister(name: str) -> None:
-    get(name)
-    del _REGISTRY[name]
-
-
-def get(name: str) -> Skill:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown skill {name!r}; registered skills: {', '.join(names())}") from None
-
-
-def names() -> list[str]:
-    return list(_REGISTRY)
-
-
-def is_mirror_symmetric(name: str) -> bool:
-    """Whether the registered skill `name` is its own mirror image (False for unregistered names, e.g.
-    a skill taught only on a real robot)."""
-    skill = _REGISTRY.get(name)
-    return bool(skill and skill.mirror_symmetric)
-
-
-def teacher_action_mode(name: str) -> str | None:
-    """The registered skill `name`'s native action mode, "joint" or "gait" (None if unregistered). Stored
-    with each recorded episode (`extra["teacher_action_mode"]`): the learner trains on episodes whose
-    teacher commands joint targets with noisier joints (`yan_policy.training.learner.LearnerConfig`)."""
-    skill = _REGISTRY.get(name)
-    return skill.action_mode if skill else None
+    _REGISTRY.unregister(name)
+    if skill_specs.SPECS.find(name) is not None:
+        skill_specs.unregister(name)
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Postures (joint targets, rad) found by holding them under PD control in this simulator.
-SIT_POSE_RAD = np.array([0.0, 0.5, -1.2] * 2 + [0.0, 2.2, -2.6] * 2)  # rear folded, front straight
-LIE_POSE_RAD = np.array([0.0, 1.2, -2.6] * 4)  # all legs folded, trunk on the floor
-# shake_paw's supporting front-left leg swings its hip by this much as the right paw goes up, bracing the
-# trunk against tipping onto the lifted side. Without it the pose balanced on a knife edge: the teacher
-# itself, with N(0, 0.03 rad) added to its joint targets (held 8 ticks, like a learned policy's chunks),
-# passed 0.47 of 30 held-out tries (it rolled past the check's 0.35 rad). With the brace at -0.25 or -0.35
-# rad, 1.00; with 0.05 rad of noise (60 tries) -0.2 / -0.25 / -0.3 / -0.35 rad passed 0.80 / 0.87 / 0.97 /
-# 0.95. A learned policy's targets jitter ~0.02 rad: Yan (seed 1) failed 3 of 60 tries by tipping over.
-SHAKE_BRACE_HIP_RAD = -0.3
-SHAKE_POSE_RAD = np.concatenate([[0.0, -0.3, -1.2], SIT_POSE_RAD[3:]])  # sitting, FR paw raised forward...
-SHAKE_POSE_RAD[3] += SHAKE_BRACE_HIP_RAD  # ...the FL leg braced
-
+# Postures (joint targets, rad): `robots.poses`, found by holding them under PD control in this simulator.
 POSTURE_RAMP_S = 1.0  # teachers move between postures over this time
 SHAKE_LIFT_DELAY_S = 1.5  # shake_paw: sit first, then lift the paw after this long
 SHAKE_LIFT_RAMP_S = 0.5
@@ -219,10 +190,9 @@ def hybrid_hold_offsets(ctx: SkillContext, stand_targets_rad: np.ndarray) -> np.
     """Joint offsets (12,) a gait teacher adds in hybrid mode: the episode's start pose relative to the
     gait's standing targets until the skill is asked for, faded out over POSTURE_RAMP_S after that.
 
-    Every teacher thus holds the start pose until the cue, as the posture teachers do. Before this, gait
-    teachers jumped to the exact standing pose at the first tick while posture teachers held the
-    (randomised) start pose: a policy cannot know which before it hears the cue, so it learned the average
-    and drifted away from both (measured: up to 0.14 rad joint error before the cue in closed loop)."""
+    Every teacher thus holds the start pose until the cue, as the posture teachers do: a policy cannot know
+    before the cue which kind of teacher it follows (docs/experiments.md, 2026-11-23: gait teachers hold
+    the start pose)."""
     hold = 1.0 - _ramp(ctx.since_go_s, POSTURE_RAMP_S)
     return hold * (clamp_to_joint_limits(ctx.start.joint_pos_rad) - stand_targets_rad)
 
@@ -256,7 +226,6 @@ TURN_MAX_YAW_RAD = 2.6  # ~150°: a turn that goes on past this was not a quarte
 TURN_SETTLED_RADPS = 0.3  # mean yaw rate over TURN_SETTLE_WINDOW_S below which the turn has ended
 TURN_SETTLE_WINDOW_S = 0.5  # the heading's change is measured over this window (s)
 TURN_MAX_DRIFT_M = 0.5  # turning happens roughly in place
-TURN_HOLD_S = 0.5  # stopped in the quarter-turn range this long
 
 BALL_REACH_M = 0.5  # base centre within this horizontal distance of the ball
 BALL_FACING_RAD = 0.6  # and the ball within this bearing of the heading
@@ -403,88 +372,28 @@ def _stand_teacher(ctx: SkillContext) -> np.ndarray:
     return _posture_teacher(STAND_POSE_RAD)(ctx)
 
 
-# --- built-in skills -------------------------------------------------------------------------------------
+# --- built-in skills: the specs of `robots.skills`, with their teachers and checks -----------------------
+_SPECS = {spec.name: spec for spec in skill_specs.BUILTIN_SKILL_SPECS}
+_TURN_HOLD_S = _SPECS["turn_left"].hold_s  # stopped in the quarter-turn range this long
 BUILTIN_SKILLS = (
-    Skill(
-        "stand",
-        _stand_teacher,
-        check_stand,
-        cue="whistle_double",
-        start_posture="lie",
-        duration_s=4.0,
-        mirror_symmetric=True,
-        description=f"get up from lying and stand level (base >= {STAND_MIN_HEIGHT_M} m) for 1 s",
-    ),
-    Skill(
-        "sit",
-        _posture_teacher(SIT_POSE_RAD),
-        check_sit,
-        cue="whistle_falling",
-        duration_s=4.0,
-        mirror_symmetric=True,
-        description="rear lowered, front up (nose-up >= 0.3 rad), all feet down, held 1 s",
-    ),
-    Skill(
-        "lie_down",
-        _posture_teacher(LIE_POSE_RAD),
-        check_lie_down,
-        cue="whistle_trill",
-        duration_s=4.0,
-        mirror_symmetric=True,
-        description=f"trunk on the floor (base <= {LIE_MAX_HEIGHT_M} m), level, held 1 s",
-    ),
-    Skill(
-        "shake_paw",
-        _shake_teacher,
-        check_shake_paw,
-        cue="clap",
-        duration_s=5.0,
-        description=f"sit and hold the front-right paw >= {SHAKE_MIN_PAW_HEIGHT_M} m up for 1 s",
-    ),
-    Skill(
-        "walk_forward",
-        _walk_teacher,
-        check_walk_forward,
-        cue="whistle_rising",
-        action_mode="gait",
-        duration_s=6.0,
-        hold_s=0.2,
-        mirror_symmetric=True,
-        description=f">= {WALK_MIN_DISTANCE_M} m forward along the start heading, drift <= 0.4 m",
-    ),
-    Skill(
-        "turn_left",
-        _turn_teacher(+1.0),
-        check_turn_left,
-        cue="click",
-        action_mode="gait",
-        duration_s=5.0,
-        hold_s=TURN_HOLD_S,
-        description=f"turn 90-{np.degrees(TURN_MAX_YAW_RAD):.0f}° to the left roughly in place, then stop "
-                    f"there for {TURN_HOLD_S} s",
-    ),
-    Skill(
-        "turn_right",
-        _turn_teacher(-1.0),
-        check_turn_right,
-        cue="clap_triple",
-        action_mode="gait",
-        duration_s=5.0,
-        hold_s=TURN_HOLD_S,
-        description=f"turn 90-{np.degrees(TURN_MAX_YAW_RAD):.0f}° to the right roughly in place, then stop "
-                    f"there for {TURN_HOLD_S} s",
-    ),
-    Skill(
-        "come_to_ball",
-        _ball_teacher,
-        check_come_to_ball,
-        cue="whistle_long",
-        action_mode="gait",
-        duration_s=8.0,
-        hold_s=0.5,
-        mirror_symmetric=True,
-        description=f"walk to the orange ball and face it, within {BALL_REACH_M} m, held 0.5 s",
-    ),
+    Skill.from_spec(_SPECS["stand"], _stand_teacher, check_stand,
+                    f"get up from lying and stand level (base >= {STAND_MIN_HEIGHT_M} m) for 1 s"),
+    Skill.from_spec(_SPECS["sit"], _posture_teacher(SIT_POSE_RAD), check_sit,
+                    "rear lowered, front up (nose-up >= 0.3 rad), all feet down, held 1 s"),
+    Skill.from_spec(_SPECS["lie_down"], _posture_teacher(LIE_POSE_RAD), check_lie_down,
+                    f"trunk on the floor (base <= {LIE_MAX_HEIGHT_M} m), level, held 1 s"),
+    Skill.from_spec(_SPECS["shake_paw"], _shake_teacher, check_shake_paw,
+                    f"sit and hold the front-right paw >= {SHAKE_MIN_PAW_HEIGHT_M} m up for 1 s"),
+    Skill.from_spec(_SPECS["walk_forward"], _walk_teacher, check_walk_forward,
+                    f">= {WALK_MIN_DISTANCE_M} m forward along the start heading, drift <= 0.4 m"),
+    Skill.from_spec(_SPECS["turn_left"], _turn_teacher(+1.0), check_turn_left,
+                    f"turn 90-{np.degrees(TURN_MAX_YAW_RAD):.0f}° to the left roughly in place, then stop "
+                    f"there for {_TURN_HOLD_S} s"),
+    Skill.from_spec(_SPECS["turn_right"], _turn_teacher(-1.0), check_turn_right,
+                    f"turn 90-{np.degrees(TURN_MAX_YAW_RAD):.0f}° to the right roughly in place, then stop "
+                    f"there for {_TURN_HOLD_S} s"),
+    Skill.from_spec(_SPECS["come_to_ball"], _ball_teacher, check_come_to_ball,
+                    f"walk to the orange ball and face it, within {BALL_REACH_M} m, held 0.5 s"),
 )
 for _skill in BUILTIN_SKILLS:
     register(_skill)

@@ -8,7 +8,7 @@ import pybullet_data
 import pytest
 
 import sim
-from sim.gait import LEG_SIDE_SIGN, leg_fk
+from robots.kinematics import LEG_SIDE_SIGN, leg_fk
 from sim.robot import (
     HIP_OFFSETS_M,
     JOINT_LOWER_RAD,

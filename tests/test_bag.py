@@ -15,7 +15,7 @@ from std_msgs.msg import Float64MultiArray, Int16MultiArray, MultiArrayDimension
 
 import sim
 from yan_dog import bag
-from yan_dog.streams import JOINT_NAMES, TokenSpec
+from yan_dog.streams import JOINT_NAMES, ObsSpec
 
 NS = 1_000_000_000
 BAG_EPOCH_S = 1000.0  # recorder clock at sim time 0 (s): log times are not sim times
@@ -260,7 +260,7 @@ def test_episode_round_trip_from_a_recorded_sim_demonstration(tmp_path):
     truth = record_sim_demo(path)
     ticks = slice(DEMO_FIRST_TICK, DEMO_LAST_TICK + 1)
 
-    (ep,) = bag.episodes_from_bag(path, spec=TokenSpec(image_size=96))
+    (ep,) = bag.episodes_from_bag(path, spec=ObsSpec(image_size=96))
     assert (ep.skill, ep.source, ep.action_mode, ep.seed) == ("sit", "bag", "hybrid", 3)
     assert len(ep) == DEMO_LAST_TICK - DEMO_FIRST_TICK + 1
     np.testing.assert_array_equal(ep.action, truth["action"][ticks].astype(np.float32))
@@ -273,9 +273,9 @@ def test_episode_round_trip_from_a_recorded_sim_demonstration(tmp_path):
     assert ep.extra["stale_ticks"] == 0
     assert ep.extra["teacher_action_mode"] == "joint"  # sit's teacher commands joint targets
 
-    # the policy's own camera size: frames resized as the tokenizer node resizes them
+    # the policy's own camera size: frames resized as camera_preprocess resizes them
     (small,) = bag.episodes_from_bag(path, skill="sit")
-    assert small.camera.shape[1:] == (TokenSpec().image_size, TokenSpec().image_size, 3)
+    assert small.camera.shape[1:] == (ObsSpec().image_size, ObsSpec().image_size, 3)
     assert bag.episodes_from_bag(path, skill="walk_forward") == []
 
 

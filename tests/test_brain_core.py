@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import sim.skills
-from sim.env import HYBRID_OFFSET_LIMIT_RAD, hybrid_joint_targets
-from sim.gait import TrotController
+from robots.actions import HYBRID_OFFSET_LIMIT_RAD, hybrid_joint_targets
+from robots.gait import TrotController
 from sim.robot import JOINT_LOWER_RAD, JOINT_UPPER_RAD
 from yan_dog.brain import BrainConfig, BrainCore
 from yan_dog.session import SessionConfig
@@ -190,71 +190,6 @@ def test_config_validates_itself():
     assert BrainConfig(cue="").cue is None
 
 
-def test_tick_stats_count_missed_ticks_and_summarise_latency():
-    from yan_dog.brain import TickStats
-    s = TickStats(DT_S, window=100)
-    missed = [s.tick(t) for t in (0.0, 0.02, 0.04, 0.10, 0.12)]  # 0.04 -> 0.10: two ticks missed
-    assert missed == [0, 0, 0, 2, 0]
-    for lat in (0.005, 0.010, 0.015):
-        s.latency(lat)
-    out = s.summary()
-    assert out["ticks"] == 5 and out["missed_ticks"] == 2
-    assert out["latency_ms_median"] == 10.0 and out["period_ms_median"] == 20.0
-    assert out["compute_ms_median"] is None  # nothing measured: null in the status JSON, never NaN
-    with pytest.raises(ValueError, match="period_s"):
-        TickStats(0.0)
-
-
-def test_a_late_tick_says_whether_a_garbage_collection_was_behind_it():
-    from yan_dog.brain import GcPauses, PolicyStepTiming, late_tick_message
-    now = [0.0]
-    pauses = GcPauses(keep=2, clock=lambda: now[0])
-    for start, end, gen in ((0.100, 0.102, 0), (0.200, 0.230, 2), (0.300, 0.301, 1)):
-        now[0] = start
-        pauses.on_gc("start", {"generation": gen})
-        now[0] = end
-        pauses.on_gc("stop", {"generation": gen})
-    assert [g for g, _ in pauses.since(0.0)] == [2, 1]  # only the newest `keep` are kept
-    assert pauses.since(0.25) == [(1, pytest.approx(0.001))]
-    msg = late_tick_message(0.046, 1, 0.004, pauses.since(0.19))
-    assert msg.startswith("control tick 46.0 ms after the previous one (1 missed)")
-    assert "computed in 4.0 ms" in msg and "gen2 30.0 ms" in msg and "gen1 1.0 ms" in msg
-    assert late_tick_message(0.05, 1, None, []).endswith("no garbage collection meanwhile")
-    busy = late_tick_message(0.05, 1, 0.004, [], busy_s=0.012)
-    assert "ran 12.0 ms of CPU meanwhile and waited 38.0 ms for a core or the GIL" in busy
-    queued = late_tick_message(0.05, 1, 0.004, [], busy_s=0.012, queued_s=0.030)
-    assert ("ran 12.0 ms of CPU meanwhile, waited 30.0 ms on the run queue for a core and slept 8.0 ms"
-            in queued)
-    step = late_tick_message(0.05, 1, 0.004, [], policy_step=PolicyStepTiming(0.003, True, 0.002, 0.001, 7))
-    assert ("computed in 4.0 ms (its policy step 3.0 ms: 2.0 ms user, 1.0 ms system CPU, 7 page faults, "
-            "just after a weight swap)") in step
-    import gc
-    with_real = GcPauses().install()
-    try:
-        gc.collect()
-        assert with_real.since(-1.0) and with_real.since(-1.0)[-1][0] == 2
-    finally:
-        with_real.uninstall()
-    assert with_real.on_gc not in gc.callbacks
-
-
-def test_phase_lock_moves_the_ticks_to_just_after_the_samples():
-    from yan_dog.brain import PhaseLock
-    lock = PhaseLock(DT_S, target_s=0.004, tolerance_s=0.003, window=5)
-    for _ in range(4):
-        lock.observe(0.015)  # ticks run 15 ms after each sample arrived
-    assert lock.shift_s() is None  # not a full window yet
-    lock.observe(0.015)
-    assert lock.shift_s() == pytest.approx(0.009)  # (0.004 - 0.015) mod 0.02: move the ticks 9 ms later
-    for age in (0.005, 0.003, 0.030, 0.004, 0.006):  # a stale age (>= a period) says nothing: ignored
-        lock.observe(age)
-    assert lock.shift_s() is None  # 4 ages: not a full window
-    lock.observe(0.004)
-    assert lock.shift_s() is None and lock.shifts == 1  # in phase: no move
-    with pytest.raises(ValueError, match="target_s"):
-        PhaseLock(DT_S, target_s=0.02)
-
-
 def test_each_tick_records_its_own_policy_step_or_none():
     b, rng = brain(trying=True), np.random.default_rng(3)
     b.tick(obs(rng), None, 0.0)
@@ -263,3 +198,35 @@ def test_each_tick_records_its_own_policy_step_or_none():
     b.tick(None, None, 0.02)  # a stale tick holds without stepping the policy
     assert b.last_policy_step is None
     b.close()
+
+
+def test_the_native_memory_lives_across_tries_saves_and_a_restart(tmp_path):
+    """A new try starts the per-episode state afresh and carries the native memory; save_skill commits it
+    with the weights; a brain restarted on the library acts from it; only reset_memory forgets it."""
+    import torch
+
+    b, rng = brain(tmp_path), np.random.default_rng(8)
+    b.start_demo(0.0)
+    for k in range(12):
+        b.tick(obs(rng), sit_action(k), k * DT_S)
+    assert b.stop_demo()[0]
+    fresh = b.actor.memory()
+    b.set_trying(True)
+    for k in range(6):
+        b.tick(obs(rng), None, 1.0 + k * DT_S)
+    b.set_trying(False)
+    b.set_trying(True)  # a new try
+    lived = b.actor.memory()
+    assert not torch.equal(lived["memory.w1"], fresh["memory.w1"])  # written by the first try, kept
+    start = b.actor.policy.initial_state()
+    assert torch.equal(b.actor.state["mcsd0.s"], start["mcsd0.s"])  # the per-episode part starts afresh
+    ok, message = b.save_skill()
+    assert ok, message
+    b.close()
+    again = brain(tmp_path)  # a restart on the same library
+    restored = again.actor.memory()
+    assert set(restored) == set(lived) and all(torch.equal(restored[k], lived[k]) for k in lived)
+    assert again.reset_memory()[0]  # the user's reset: the policy's learned initial memory
+    initial = again.actor.policy.lifetime_state()
+    assert all(torch.equal(again.actor.memory()[k], initial[k]) for k in initial)
+    again.close()

@@ -355,6 +355,40 @@ def test_actor_executes_a_chunk_before_replanning_but_updates_state_every_tick()
         Actor(learner, execute_chunk=0)
 
 
+def test_the_actor_carries_the_native_memory_across_tries_and_starts_the_rest_afresh():
+    """A try (`reset`) starts the MCSD sums, audio buffer, heading and cue latch afresh and keeps the
+    native memory, through weight swaps too; an actor started from a saved memory acts as the one that
+    wrote it; only `reset(keep_memory=False)` forgets it."""
+    learner = OnlineLearner(small_policy(), LearnerConfig(batch_episodes=1, publish_every=1))
+    learner.add_episode(fake_episode(t=6))
+    ep = fake_episode(t=8, seed=3)
+    actor = Actor(learner, execute_chunk=1)
+    policy, lifetime = actor.policy, actor.policy.lifetime_keys()
+    fresh = policy.initial_state()
+    assert lifetime and set(lifetime) < set(fresh)
+    for t in range(8):
+        actor.act(ep.obs_at(t))
+    lived = actor.state
+    learner.train_step()
+    assert actor.refresh()  # new weights: the memory is the robot's, not the weights'
+    actor.reset()
+    fresh = actor.policy.initial_state()  # (a per-episode start may depend on the weights)
+    for key in fresh:
+        expected = lived[key] if key in lifetime else fresh[key]
+        torch.testing.assert_close(actor.state[key], expected, rtol=0, atol=0, msg=key)
+    assert not torch.equal(actor.state["memory.w1"], fresh["memory.w1"])
+    saved = actor.memory()
+    assert set(saved) == set(lifetime)
+    restarted = Actor(learner, execute_chunk=1, memory=saved)  # e.g. restored from the skill library
+    forgetful = Actor(learner, execute_chunk=1)
+    acts = [[a.act(ep.obs_at(t)) for t in range(4)] for a in (actor, restarted, forgetful)]
+    np.testing.assert_array_equal(acts[0], acts[1])
+    assert not np.array_equal(acts[0], acts[2])
+    actor.reset(keep_memory=False)  # the user's reset: the policy's learned initial memory
+    for key in fresh:
+        torch.testing.assert_close(actor.state[key], forgetful.policy.initial_state()[key], rtol=0, atol=0)
+
+
 def test_lr_anneals_after_new_data_and_restarts_on_the_next_demo():
     """Half cosine from lr to lr * lr_min_fraction over lr_anneal_steps after the newest demo, then
     flat; a new demo starts it again at lr (measured: with a constant lr, turn_left at K = 3 swung

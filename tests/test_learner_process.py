@@ -258,7 +258,8 @@ def test_the_parent_says_which_skills_are_symmetric_and_the_child_mirrors_them(m
     commands, events = queue.Queue(), queue.Queue()
     for command in [("policy", pickle.dumps(policy)), *learner._pending, ("run", None)]:
         commands.put(command)
-    counters = {"steps": types.SimpleNamespace(value=0), "train_seconds": types.SimpleNamespace(value=0.0)}
+    counters = {"steps": types.SimpleNamespace(value=0), "train_seconds": types.SimpleNamespace(value=0.0),
+                "action_loss": types.SimpleNamespace(value=0.0)}
     child = threading.Thread(target=learner_process._child_main, args=(
         config, learner._shared, commands, events, counters, 0, False, os.getppid(), A1_MIRROR))
     child.start()

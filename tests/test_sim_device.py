@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from robots.actions import hybrid_joint_targets
+from robots.gait import TrotController
 from sim.device import (
     CMD_VEL_TIMEOUT_S,
     HYBRID_ACTION_SIZE,
@@ -11,8 +13,6 @@ from sim.device import (
     SimDevice,
     SimDeviceConfig,
 )
-from sim.env import hybrid_joint_targets
-from sim.gait import TrotController
 from sim.robot import JOINT_LOWER_RAD, JOINT_UPPER_RAD, STAND_POSE_RAD
 from sim.skills import SIT_POSE_RAD
 

@@ -7,7 +7,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import sim
-from sim.gait import LEG_SIDE_SIGN, leg_fk, leg_ik
+from robots.kinematics import LEG_SIDE_SIGN, leg_fk, leg_ik
 from sim.robot import JOINT_LOWER_RAD, JOINT_UPPER_RAD, STAND_POSE_RAD
 from sim.skills import Skill, SkillContext
 

@@ -1,4 +1,4 @@
-"""yan_dog.streams: decoding raw sensor messages, token matrices and their inverse, tick alignment."""
+"""yan_dog.streams: decoding raw sensor messages, observation matrices and their inverse, tick alignment."""
 
 from types import SimpleNamespace as Msg
 
@@ -10,7 +10,7 @@ from yan_dog import streams as st
 from yan_policy.data.episode import Episode
 from yan_policy.modules.tokenizers import episode_at_image_size
 
-SPEC = st.TokenSpec()  # the policy defaults: 64x64 camera, 320 samples per tick, hop 160, 12 joints
+SPEC = st.ObsSpec()  # the policy defaults: 64x64 camera, 320 samples per tick, hop 160, 12 joints
 CONTROL_HZ = 50.0
 
 
@@ -112,40 +112,40 @@ def test_stamp_conversions_round_trip():
         st.s_to_sec_nanosec(-1.0)
 
 
-# --- tokens -------------------------------------------------------------------------------------------------
+# --- observation matrices -----------------------------------------------------------------------------------
 
-def test_tokens_round_trip_to_the_policy_obs():
+def test_matrices_round_trip_to_the_policy_obs():
     rng = np.random.default_rng(1)
     obs = sim_obs(rng, size=SPEC.image_size)
-    tokens = st.tokens_from_obs(obs, SPEC)
-    assert {k: v.shape for k, v in tokens.items()} == {s: SPEC.shape(s) for s in st.TOKEN_STREAMS}
-    assert all(v.dtype == np.float32 for v in tokens.values())
-    back = st.obs_from_tokens(tokens["camera"], tokens["audio"], tokens["proprio"])
+    matrices = st.matrices_from_obs(obs, SPEC)
+    assert {k: v.shape for k, v in matrices.items()} == {s: SPEC.shape(s) for s in st.OBS_STREAMS}
+    assert all(v.dtype == np.float32 for v in matrices.values())
+    back = st.obs_from_matrices(matrices["camera"], matrices["audio"], matrices["proprio"])
     for k in obs:
         assert back[k].dtype == obs[k].dtype and back[k].shape == obs[k].shape
         np.testing.assert_array_equal(back[k], obs[k])
 
 
-def test_camera_tokens_resize_like_the_policy():
+def test_camera_matrix_resizes_like_the_policy():
     import torch
 
     from yan_policy.modules.tokenizers import resize_frames
     frame = np.random.default_rng(2).integers(0, 256, (96, 96, 3), dtype=np.uint8)
     expected = resize_frames(torch.from_numpy(frame[None]), SPEC.image_size)[0].numpy()
-    np.testing.assert_array_equal(st.camera_from_tokens(st.camera_tokens(frame, SPEC.image_size)), expected)
+    np.testing.assert_array_equal(st.camera_from_matrix(st.camera_matrix(frame, SPEC.image_size)), expected)
 
 
-def test_token_checks_name_the_fault():
-    with pytest.raises(ValueError, match=r"audio tokens: expected shape \(2, 160\)"):
-        st.check_tokens("audio", np.zeros((3, 160)), SPEC)
-    with pytest.raises(ValueError, match="proprio tokens: contain NaN"):
-        st.check_tokens("proprio", np.full((1, 46), np.nan), SPEC)
-    with pytest.raises(ValueError, match="unknown token stream"):
+def test_matrix_checks_name_the_fault():
+    with pytest.raises(ValueError, match=r"audio matrix: expected shape \(2, 160\)"):
+        st.check_obs_matrix("audio", np.zeros((3, 160)), SPEC)
+    with pytest.raises(ValueError, match="proprio matrix: contains NaN"):
+        st.check_obs_matrix("proprio", np.full((1, 46), np.nan), SPEC)
+    with pytest.raises(ValueError, match="unknown observation stream"):
         SPEC.shape("lidar")
     with pytest.raises(ValueError, match="values outside 0..255"):
-        st.camera_from_tokens(np.full((4, 12), 300.0, np.float32))
+        st.camera_from_matrix(np.full((4, 12), 300.0, np.float32))
     with pytest.raises(ValueError, match="hop 7 must divide"):
-        st.TokenSpec(hop=7)
+        st.ObsSpec(hop=7)
 
 
 def test_audio_rechunker_makes_ticks_from_any_chunk_size():
@@ -165,26 +165,26 @@ def test_audio_rechunker_makes_ticks_from_any_chunk_size():
 
 # --- alignment ----------------------------------------------------------------------------------------------
 
-def feed(aligner, tokens, now, streams=st.TOKEN_STREAMS, stamp=None):
+def feed(aligner, matrices, now, streams=st.OBS_STREAMS, stamp=None):
     for s in streams:
-        aligner.put(st.TokenMatrix(s, now if stamp is None else stamp, tokens[s]), now)
+        aligner.put(st.ObsMatrix(s, now if stamp is None else stamp, matrices[s]), now)
 
 
 def test_aligner_holds_the_camera_and_hands_one_audio_block_per_tick():
     rng = np.random.default_rng(3)
     al = st.TickAligner(SPEC, CONTROL_HZ)
-    assert al.tick(0.0).obs is None and set(al.tick(0.0).stale) == set(st.TOKEN_STREAMS)  # nothing yet
-    t0 = st.tokens_from_obs(sim_obs(rng), SPEC)
+    assert al.tick(0.0).obs is None and set(al.tick(0.0).stale) == set(st.OBS_STREAMS)  # nothing yet
+    t0 = st.matrices_from_obs(sim_obs(rng), SPEC)
     feed(al, t0, 0.0)
-    t1 = st.tokens_from_obs(sim_obs(rng), SPEC)
+    t1 = st.matrices_from_obs(sim_obs(rng), SPEC)
     feed(al, t1, 0.02, ("audio", "proprio"))  # no new frame: the camera is held
     a = al.tick(0.02)
     assert a.stale == [] and not a.audio_gap
-    np.testing.assert_array_equal(a.obs["camera"], st.camera_from_tokens(t0["camera"]))
-    np.testing.assert_array_equal(a.obs["audio"], st.audio_from_tokens(t0["audio"]))  # FIFO: oldest block
-    np.testing.assert_array_equal(a.obs["joints"], st.proprio_from_tokens(t1["proprio"], 12)[0])  # latest
+    np.testing.assert_array_equal(a.obs["camera"], st.camera_from_matrix(t0["camera"]))
+    np.testing.assert_array_equal(a.obs["audio"], st.audio_from_matrix(t0["audio"]))  # FIFO: oldest block
+    np.testing.assert_array_equal(a.obs["joints"], st.proprio_from_matrix(t1["proprio"], 12)[0])  # latest
     b = al.tick(0.04)
-    np.testing.assert_array_equal(b.obs["audio"], st.audio_from_tokens(t1["audio"]))
+    np.testing.assert_array_equal(b.obs["audio"], st.audio_from_matrix(t1["audio"]))
     c = al.tick(0.06)  # queue empty: an audio gap is silence
     assert c.audio_gap and not c.obs["audio"].any() and al.counts["audio_gaps"] == 1
 
@@ -192,30 +192,30 @@ def test_aligner_holds_the_camera_and_hands_one_audio_block_per_tick():
 def test_aligner_reports_stale_streams_and_recovers():
     rng = np.random.default_rng(4)
     al = st.TickAligner(SPEC, CONTROL_HZ)
-    tokens = st.tokens_from_obs(sim_obs(rng), SPEC)
-    feed(al, tokens, 0.0)
+    matrices = st.matrices_from_obs(sim_obs(rng), SPEC)
+    feed(al, matrices, 0.0)
     limit = al.monitor.limit_s("proprio")
     assert limit == pytest.approx(0.02 + 3 * 0.02)
-    feed(al, tokens, 0.1, ("camera", "audio"))  # proprio stops at 0.0
+    feed(al, matrices, 0.1, ("camera", "audio"))  # proprio stops at 0.0
     assert al.tick(0.0 + limit).obs is not None  # exactly at the limit: not yet stale
     late = al.tick(0.0 + limit + 1e-3)
     assert late.obs is None and late.stale == ["proprio"]
-    feed(al, tokens, 0.11)
+    feed(al, matrices, 0.11)
     assert al.tick(0.11).obs is not None
 
 
-def test_aligner_rejects_bad_and_out_of_order_tokens_and_bounds_the_audio_queue():
+def test_aligner_rejects_bad_and_out_of_order_matrices_and_bounds_the_audio_queue():
     rng = np.random.default_rng(5)
     al = st.TickAligner(SPEC, CONTROL_HZ, audio_queue_ticks=2)
-    tokens = st.tokens_from_obs(sim_obs(rng), SPEC)
-    with pytest.raises(ValueError, match="camera tokens: expected shape"):
-        al.put(st.TokenMatrix("camera", 0.0, np.zeros((8, 24), np.float32)), 0.0)
-    feed(al, tokens, 0.0, stamp=5.0)
+    matrices = st.matrices_from_obs(sim_obs(rng), SPEC)
+    with pytest.raises(ValueError, match="camera matrix: expected shape"):
+        al.put(st.ObsMatrix("camera", 0.0, np.zeros((8, 24), np.float32)), 0.0)
+    feed(al, matrices, 0.0, stamp=5.0)
     with pytest.raises(ValueError, match="out of order"):
-        al.put(st.TokenMatrix("proprio", 4.9, tokens["proprio"]), 0.0)
-    al.put(st.TokenMatrix("proprio", 0.1, tokens["proprio"]), 0.0)  # far behind: the source clock restarted
+        al.put(st.ObsMatrix("proprio", 4.9, matrices["proprio"]), 0.0)
+    al.put(st.ObsMatrix("proprio", 0.1, matrices["proprio"]), 0.0)  # far behind: the source clock restarted
     for i in range(3):
-        al.put(st.TokenMatrix("audio", 6.0 + i, tokens["audio"]), 0.01)
+        al.put(st.ObsMatrix("audio", 6.0 + i, matrices["audio"]), 0.01)
     assert al.counts["audio_dropped"] == 2  # queue of 2: the oldest blocks go
     assert al.tick(0.02).stamps_s["audio"] == 7.0
 

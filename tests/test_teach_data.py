@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from yan_policy.data.episode import Episode
+from yan_policy.data.episode import Episode, EpisodeBuilder
 from yan_policy.data.library import LibraryError, SkillLibrary
 from yan_policy.policies.config import PolicyConfig
 from yan_policy.policies.registry import load_policy, make_policy
@@ -96,6 +96,73 @@ def test_damaged_episode_file_is_a_clear_error(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="not a readable episode file"):
         Episode.load(path)
+
+
+def _tick_obs(ep: Episode, t: int, camera: bool = True) -> dict:
+    obs = ep.obs_at(t)
+    return obs if camera else {k: v for k, v in obs.items() if k != "camera"}
+
+
+def test_episode_builder_rebuilds_an_episode_tick_by_tick():
+    ep = fake_episode(t=6, camera=False)
+    builder = EpisodeBuilder(start_s=100.0, skill=ep.skill, cue=ep.cue, extra={"recorded_by": "test"})
+    for t in range(len(ep)):
+        action = ep.action[t].astype(np.float64)  # cast to float32 on the way in
+        assert builder.append(_tick_obs(ep, t, camera=False), action, 100.0 + ep.stamps_s[t], label=t >= 2)
+    assert len(builder) == 6 and builder.labelled == 4
+    back = builder.build(action_mode="hybrid", control_hz=50, seed=0, extra={"truncated": False})
+    for k in ("audio", "joints", "imu", "action"):
+        np.testing.assert_array_equal(getattr(back, k), getattr(ep, k), err_msg=k)
+    np.testing.assert_allclose(back.stamps_s, ep.stamps_s, atol=1e-9)  # from start_s
+    assert back.camera is None and back.action.dtype == np.float32  # a stream absent on every tick: absent
+    np.testing.assert_array_equal(back.label_mask, [False, False, True, True, True, True])
+    assert back.metadata() | {"extra": {}} == ep.metadata() | {"extra": {}}
+    assert back.extra == {"recorded_by": "test", "truncated": False}  # the start's and build's extras merged
+
+
+def test_episode_builder_holds_caps_and_skips_what_the_recorders_skip():
+    ep = fake_episode(t=8)
+    hold = np.zeros(ACTION_DIM, np.float32)
+    builder = EpisodeBuilder(start_s=0.0, max_ticks=4, hold_action=hold)
+    assert not builder.append(None, ep.action[0], None)  # stale inputs: counted, not recorded
+    assert builder.append(ep.obs_at(0), None, 0.02)  # no action: the hold, unlabelled
+    assert not builder.append(ep.obs_at(1), ep.action[1], 0.02)  # the clock did not advance
+    for t in range(2, 8):
+        builder.append(ep.obs_at(t), ep.action[t], 0.02 * (t + 1))
+    assert (len(builder), builder.stale_ticks, builder.truncated, builder.labelled) == (4, 1, True, 3)
+    back = builder.build(skill="sit", action_mode="hybrid", control_hz=50)
+    np.testing.assert_allclose(back.stamps_s, [0.02, 0.06, 0.08, 0.10])
+    np.testing.assert_array_equal(back.action[0], hold)
+    np.testing.assert_array_equal(back.label_mask, [False, True, True, True])
+    assert back.camera.shape == (4, 24, 24, 3)
+    with pytest.raises(ValueError, match="hold_action"):
+        EpisodeBuilder().append(ep.obs_at(0), None, 0.0)
+
+
+def test_episode_builder_retimes_repeated_stamps_to_nominal_ticks():
+    ep = fake_episode(t=4)
+    builder = EpisodeBuilder(repeated_stamps="nominal", skill="sit", action_mode="hybrid", control_hz=50)
+    for t, stamp in enumerate([7.0, 7.1, 7.1, 7.3]):  # a repeated joint state
+        assert builder.append(ep.obs_at(t), ep.action[t], stamp)
+    np.testing.assert_allclose(builder.build().stamps_s, np.arange(4) / 50)
+    builder = EpisodeBuilder(repeated_stamps="nominal", skill="sit", action_mode="hybrid", control_hz=50)
+    for t, stamp in enumerate([7.0, 7.1, 7.2, 7.3]):
+        builder.append(ep.obs_at(t), ep.action[t], stamp)
+    np.testing.assert_allclose(builder.build().stamps_s, [0.0, 0.1, 0.2, 0.3])  # from the first tick
+
+
+def test_episode_builder_refuses_what_makes_no_episode():
+    ep = fake_episode(t=3)
+    meta = {"skill": "sit", "action_mode": "hybrid", "control_hz": 50}
+    with pytest.raises(ValueError, match="no ticks"):
+        EpisodeBuilder(**meta).build()
+    builder = EpisodeBuilder(**meta)
+    builder.append(ep.obs_at(0), ep.action[0], 0.0)
+    builder.append(_tick_obs(ep, 1, camera=False), ep.action[1], 0.02)
+    with pytest.raises(ValueError, match="stream camera is missing on 1 of 2 ticks"):
+        builder.build()
+    with pytest.raises(ValueError, match="repeated_stamps"):
+        EpisodeBuilder(repeated_stamps="keep")
 
 
 def test_library_commit_load_keeps_skills_and_policy(tmp_path):

@@ -51,6 +51,41 @@ def test_teach_sit_from_three_demos_then_it_sits_on_its_cue(tmp_path):
         again.close()
 
 
+def test_the_session_carries_its_native_memory_saves_it_and_restores_it(tmp_path):
+    """A try in the robot's life (`carry_memory=True`, as teach's corrected tries) leaves its writes in the
+    session's memory; an evaluation starts every try from that same memory and leaves it as it was (the
+    same tries twice); `save` commits it and a new session on the library acts from it."""
+    config = SessionConfig(learn_seconds=1.0, camera_size=(32, 32),
+                           policy_overrides={"d_model": 32, "n_layers": 1})
+    session = TeachSession(config, SkillLibrary(tmp_path / "lib"))
+    try:
+        assert session.memory is None  # a new robot: the policy's learned initial memory
+        session.try_skill("sit", 1)
+        assert session.memory is None  # an evaluation-style try leaves it
+        session.try_skill("sit", 1, carry_memory=True)
+        lived = session.memory
+        initial = session.policy.lifetime_state()
+        assert set(lived) == set(initial) and not torch.equal(lived["memory.w1"], initial["memory.w1"])
+        runs = [[], []]
+        for run in runs:
+            session.evaluate("sit", 2, on_episode=run.append)
+        for a, b in zip(*runs, strict=True):  # every evaluation try from the same memory
+            np.testing.assert_array_equal(a.episode.action, b.episode.action)
+        assert session.memory is lived
+        session.save()
+        expected = session.try_skill("sit", 7).episode.action
+    finally:
+        session.close()
+    again = TeachSession(config, SkillLibrary(tmp_path / "lib"))
+    try:
+        assert all(torch.equal(again.memory[k], lived[k]) for k in lived)
+        np.testing.assert_array_equal(again.try_skill("sit", 7).episode.action, expected)
+        again.forget_memory()
+        assert again.memory is None
+    finally:
+        again.close()
+
+
 def test_user_skill_from_the_registry_is_taught_with_no_library_change():
     from sim.skills import Skill
 

@@ -7,7 +7,7 @@ import termios
 import numpy as np
 import pytest
 
-from sim.gait import TrotController
+from robots.gait import TrotController
 from sim.skills import SIT_POSE_RAD
 from yan_dog.teleop import (
     POSTURE_RATE_RADPS,

@@ -1,16 +1,22 @@
-"""Native memory: analytic inner gradient, recall after 1,000 distractors with no optimizer, forms agree."""
+"""Native memory: analytic inner gradient, recall after 1,000 distractors with no optimizer, forms agree,
+and the norm bound keeps it finite over a million ticks (it lives for the robot's lifetime)."""
+
+import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from yan_policy.policies.yan import memory
 from yan_policy.policies.yan.configuration_yan import MemoryConfig
 from yan_policy.policies.yan.memory import (
+    NO_BOUNDS,
     MemoryState,
     NativeMemory,
     inner_loss_grads,
     inner_loss_grads_autograd,
     memory_read,
+    memory_scan,
     memory_write,
 )
 
@@ -140,3 +146,107 @@ def test_writes_stay_bounded_with_saturated_gates_over_a_long_episode():
     assert torch.isfinite(y).all()
     for name, t in zip(MemoryState._fields, state, strict=True):
         assert t.abs().max() < 50.0, (name, t.abs().max().item())
+
+
+# --- the norm bound (MemoryConfig.max_norm): the memory lives for the robot's lifetime -----------------
+
+def _unit(*shape, gen=None):
+    return F.normalize(torch.randn(*shape, generator=gen), dim=-1)
+
+
+def test_without_the_bound_writes_at_their_ceilings_diverge_within_a_hundred_ticks():
+    """Why the bound exists: momentum_max < 1 and unit keys / values bound every single write, not their
+    sum. At the default sizes with every gate at its ceiling (theta = lr_max, eta = momentum_max,
+    alpha ~ 0) the unbounded writes grow past 1e4 within ~40 ticks (then NaN); bounded, they stay on the
+    ball."""
+    torch.manual_seed(0)
+    cfg = MemoryConfig()
+    mem = NativeMemory(16, cfg)
+    ones = torch.ones(1)
+    gates = (1e-6 * ones, cfg.momentum_max * ones, cfg.lr_max * ones)
+    free = bounded = _fresh(mem)
+    with torch.no_grad():
+        for _ in range(100):
+            k, v = _unit(2, 1, cfg.d_mem)
+            free = memory_write(free, k, v, *gates)
+            bounded = memory_write(bounded, k, v, *gates, mem.bounds)
+    assert not free.w1.norm() < 1e4  # grown past it, or NaN
+    assert bounded.w1.norm() <= mem.bounds[0] * (1 + 1e-5) and bounded.w2.norm() <= mem.bounds[1] * (1 + 1e-5)
+
+
+@pytest.mark.parametrize("kernel", memory.SCAN_KERNELS)
+def test_the_forms_agree_where_the_bound_acts(kernel):
+    """Scan (with and without a gradient), recurrent step and reference loop give the same values, final
+    states and gradients in float64 when the bound scales writes back (a window in which it acted takes
+    the reference's gradient)."""
+    torch.manual_seed(0)
+    cfg = MemoryConfig(d_mem=8, hidden=12, lr_max=0.2, max_norm=1.05, forget_bias=-12.0, momentum_bias=12.0,
+                       lr_bias=12.0)
+    mem = NativeMemory(16, cfg).double()
+    x = torch.randn(2, 40, 16, dtype=torch.float64, requires_grad=True)
+    previous = memory.set_scan_kernel(kernel)
+    try:
+        with torch.no_grad():
+            q, k, v, alpha, eta, theta = mem.project(x)
+            *_, clamped = memory._scan_forward(q, k, v, alpha, eta, theta, _fresh(mem, 2), False, mem.bounds)
+            y_free, s_free = mem(x, _fresh(mem, 2))
+        y_ref, s_ref = mem.forward_reference(x, mem.initial_state(2))
+        y_scan, s_scan = mem(x, mem.initial_state(2))
+        state, ys = mem.initial_state(2), []
+        for t in range(x.shape[1]):
+            y, state = mem.step(x[:, t], state)
+            ys.append(y)
+        y_step = torch.stack(ys, 1)
+    finally:
+        memory.set_scan_kernel(previous)
+    assert clamped > 20  # the bound acted on most ticks
+    assert float(s_ref.w1.detach().norm(dim=(1, 2)).max()) == pytest.approx(mem.bounds[0])
+    for y, s in ((y_free, s_free), (y_scan, s_scan), (y_step, state)):
+        torch.testing.assert_close(y, y_ref, rtol=1e-9, atol=1e-10)
+        for a, b in zip(s, s_ref, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+    wrt = [x, *mem.parameters()]
+    g_ref = torch.autograd.grad((y_ref**2).sum() + s_ref.w2.sum(), wrt)
+    for y, s in ((y_scan, s_scan), (y_step, state)):
+        for a, b in zip(torch.autograd.grad((y**2).sum() + s.w2.sum(), wrt), g_ref, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-9 * float(b.abs().max()))
+
+
+def test_memory_stays_bounded_over_a_million_ticks():
+    """5.5 hours at 50 Hz of writes with every gate at its ceiling (where the unbounded memory diverges in
+    ~40 ticks), through the fast scan in 100k-tick windows: every window's state is finite and on its
+    ball, and every read is finite with |y| <= R1 R2 (|silu(x)| <= |x|)."""
+    torch.manual_seed(0)
+    cfg = MemoryConfig(d_mem=8, hidden=16, lr_max=0.1)
+    mem = NativeMemory(8, cfg)
+    r1, r2 = mem.bounds
+    gen = torch.Generator().manual_seed(1)
+    window = 100_000
+    ones = torch.ones(1, window)
+    gates = (1e-6 * ones, cfg.momentum_max * ones, cfg.lr_max * ones)
+    state, peak = _fresh(mem), [0.0, 0.0]
+    with torch.no_grad():
+        for _ in range(10):
+            q, k, v = _unit(3, 1, window, cfg.d_mem, gen=gen)
+            reads, state = memory_scan(q, k, v, *gates, state, mem.bounds)  # (1, T, Dm)
+            assert torch.isfinite(reads).all() and reads.abs().max() <= r1 * r2
+            assert all(torch.isfinite(t).all() for t in state)
+            norms = [float(state.w1.norm()), float(state.w2.norm())]
+            assert norms[0] <= r1 * (1 + 1e-5) and norms[1] <= r2 * (1 + 1e-5), norms
+            peak = [max(a, b) for a, b in zip(peak, norms, strict=True)]
+    assert peak[0] > 0.99 * r1 or peak[1] > 0.99 * r2  # the bound, not the gates, held it
+    assert math.isfinite(max(float(t.abs().max()) for t in state))
+
+
+def test_the_bound_does_not_touch_the_memory_at_the_default_gates():
+    """At the learned init with the default gates the norms shrink: the bound never acts, so what the
+    memory computed before the bound existed is unchanged (the default max_norm = 4)."""
+    torch.manual_seed(0)
+    mem = NativeMemory(32, MemoryConfig())
+    x = 3.0 * torch.randn(1, 2000, 32) + 1.0  # large, biased inputs
+    with torch.no_grad():
+        q, k, v, alpha, eta, theta = mem.project(x)
+        bounded = memory._scan_forward(q, k, v, alpha, eta, theta, _fresh(mem), False, mem.bounds)
+        free = memory._scan_forward(q, k, v, alpha, eta, theta, _fresh(mem), False, NO_BOUNDS)
+    assert bounded[3] == 0
+    torch.testing.assert_close(bounded[0], free[0], rtol=0, atol=0)

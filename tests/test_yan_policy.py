@@ -305,3 +305,33 @@ def test_checkpoints_from_before_the_cue_heads_load_without_them(tmp_path):
     assert new.tokenizer.camera_pool == "avgmax"
     with pytest.raises(ValueError, match="cue_latch must be in"):
         tiny_config(cue_latch=1.5)
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_a_new_try_keeps_the_lifetime_state_and_starts_the_rest_afresh(name):
+    """`lifetime_keys` (Yan: the native memory; the baselines: none) are carried by
+    `initial_state(keep=...)`, `reset()` and nothing else; every other key starts afresh."""
+    policy = _policy(name)
+    lifetime = policy.lifetime_keys()
+    assert lifetime == (("memory.w1", "memory.w2", "memory.s1", "memory.s2") if name == "yan" else ())
+    fresh = policy.initial_state()
+    _, lived = _rollout(policy, _ticks(policy.config, 5))
+    carried = policy.initial_state(keep=lived)
+    assert set(carried) == set(fresh)
+    for key in fresh:
+        expected = lived[key] if key in lifetime else fresh[key]
+        torch.testing.assert_close(carried[key], expected, rtol=0, atol=0)
+        assert not carried[key].is_inference()  # usable in autograd, unlike step()'s own tensors
+    assert set(policy.lifetime_state(lived)) == set(lifetime)
+    if name == "yan":
+        assert not torch.equal(lived["memory.w1"], fresh["memory.w1"])  # the memory was written
+        with pytest.raises(ValueError, match="memory.w1"):
+            policy.initial_state(keep={**lived, "memory.w1": lived["memory.w1"][..., :1]})
+    # select_action: reset() carries the memory, reset(keep_memory=False) forgets everything
+    obs = _ticks(policy.config, 1)[0]
+    first = policy.select_action(obs)
+    policy.reset()
+    again = policy.select_action(obs)
+    assert np.array_equal(first, again) == (name != "yan")  # the same tick, a memory written once more
+    policy.reset(keep_memory=False)
+    np.testing.assert_array_equal(policy.select_action(obs), first)

@@ -29,6 +29,8 @@ def _obs(seed=0, **changes):
 def test_token_counts_and_widths(encoder):
     assert (encoder.camera.n_tokens, encoder.camera.width) == (9, 64)  # 3x3 grid (no keypoints by default)
     assert (encoder.audio.n_tokens, encoder.audio.width) == (2, 64)  # 320 samples / 160 hop
+    utterance = ObservationEncoder(TokenizerConfig(audio_frontend="utterance"), d_model=64).audio
+    assert (utterance.n_tokens, utterance.width) == (1, 64)  # one utterance token
     assert (encoder.proprio.n_tokens, encoder.proprio.width) == (1, 64)
     assert encoder.n_tokens == 12
     with torch.no_grad():

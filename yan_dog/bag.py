@@ -3,7 +3,10 @@
 A session recording is one rosbag2-compatible MCAP file (profile "ros2"): each topic is a channel with
 message encoding "cdr" and a schema of encoding "ros2msg" holding the complete message definition (the
 type's .msg text followed by every dependency, each after a line of 80 '=' and a `MSG: pkg/msg/Type`
-line, as rosbag2 writes it). `ros2 bag info/play session.mcap`, Foxglove and `mcap` read these files.
+line, as rosbag2 writes it). `ros2 bag info/play session.mcap`, Foxglove, `mcap` and the `rosbags` library
+read these files as they are (a single MCAP file needs no metadata.yaml; tests/test_bag_rosbags.py reads
+every topic back with rosbags). Reading also takes a rosbag2 bag folder (`bag_files`: its metadata.yaml
+and MCAP files, as `ros2 bag record -s mcap` and rosbags' Writer make them).
 
 Writing (`BagWriter`) takes messages already serialized to CDR (what `rclpy.serialization.serialize_message`
 or a `raw=True` subscription gives, so a recorder never re-encodes) or message-like objects (attributes
@@ -49,7 +52,7 @@ from mcap_ros2.decoder import DecoderFactory
 from yan_policy.data.checkpoint import fsync_dir
 
 if TYPE_CHECKING:
-    from yan_policy.data.episode import Episode
+    from yan_policy.data.episode import Episode, EpisodeBuilder
 
 PROFILE = "ros2"
 SCHEMA_ENCODING = "ros2msg"
@@ -304,6 +307,47 @@ class BagWriter:
 
 
 # --- reading --------------------------------------------------------------------------------------------
+ROSBAG2_METADATA = "metadata.yaml"  # what rosbag2 writes beside the storage files of a bag folder
+
+
+def _natural_key(path: Path) -> list:
+    """'bag_10.mcap' after 'bag_9.mcap' (rosbag2 numbers the files of a split bag)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def bag_files(path: str | os.PathLike) -> list[Path]:
+    """The MCAP files of a bag, in recording order: the file itself (.mcap, or an unclosed .mcap.part), or
+    those of a rosbag2 bag folder (`ros2 bag record -s mcap -o DIR`, rosbags' Writer) as its metadata.yaml
+    lists them (without one, every *.mcap in it by name). ValueError for a folder of another storage
+    (sqlite3: `ros2 bag convert` it to MCAP) or a rosbag2-compressed one; FileNotFoundError if missing."""
+    path = Path(path)
+    if not path.is_dir():
+        if not path.is_file():
+            raise FileNotFoundError(f"bag not found: {path}")
+        return [path]
+    meta = path / ROSBAG2_METADATA
+    if meta.is_file():
+        import yaml
+
+        info = (yaml.safe_load(meta.read_text()) or {}).get("rosbag2_bagfile_information") or {}
+        storage = info.get("storage_identifier", "mcap")
+        if storage != "mcap":
+            raise ValueError(f"{path}: a {storage!r} bag; only MCAP bags are read (`ros2 bag convert` "
+                             "makes one)")
+        compression = str(info.get("compression_mode") or "none").lower()
+        if compression != "none":
+            raise ValueError(f"{path}: rosbag2 {compression} compression is not read (record with MCAP's own "
+                             "chunk compression, the default of `-s mcap`)")
+        files = [path / Path(name).name for name in info.get("relative_file_paths") or []]
+    else:
+        files = sorted(path.glob("*.mcap"), key=_natural_key)
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing or not files:
+        fault = f"missing {missing}" if missing else "no MCAP file"
+        raise FileNotFoundError(f"bag folder {path}: {fault}")
+    return files
+
+
 def iter_bag(path: str | os.PathLike, topics: Iterable[str] | None = None) -> Iterator[BagMessage]:
     """Decode the messages of a bag in file order; on damage raise `BagDamaged` after the last good one."""
     path = Path(path)
@@ -359,33 +403,37 @@ def iter_bag(path: str | os.PathLike, topics: Iterable[str] | None = None) -> It
 def read_bag(
     path: str | os.PathLike, topics: Iterable[str] | None = None, strict: bool = False
 ) -> Iterator[BagMessage]:
-    """Yield (topic, log_time_ns, message) for each message of a bag, in file (= recording) order.
+    """Yield (topic, log_time_ns, message) for each message of a bag (a file or a rosbag2 folder:
+    `bag_files`), in file (= recording) order.
 
     A damaged bag yields every message before the damage, then issues a `BagDamagedWarning`
-    (or raises `BagDamaged` with `strict=True`) naming the file, the count read and the fault.
-    An unclosed `<name>.mcap.part` (a crashed session) reads the same way.
+    (or raises `BagDamaged` with `strict=True`) naming the file, the count read and the fault; the next
+    file of a folder is read all the same. An unclosed `<name>.mcap.part` (a crashed session) reads the
+    same way.
     """
-    try:
-        yield from iter_bag(path, topics)
-    except BagDamaged as damage:
-        if strict:
-            raise
-        warnings.warn(BagDamagedWarning(damage), stacklevel=2)
+    for file in bag_files(path):
+        try:
+            yield from iter_bag(file, topics)
+        except BagDamaged as damage:
+            if strict:
+                raise
+            warnings.warn(BagDamagedWarning(damage), stacklevel=2)
 
 
 def bag_topics(path: str | os.PathLike) -> dict[str, str]:
-    """topic -> message type of every channel in a bag (reads up to any damage, silently)."""
+    """topic -> message type of every channel in a bag, file or folder (reads up to any damage, silently)."""
     out: dict[str, str] = {}
-    schemas: dict[int, str] = {}
-    with open(path, "rb") as f:
-        try:
-            for record in StreamReader(f, record_size_limit=max(1, Path(path).stat().st_size)).records:
-                if isinstance(record, Schema):
-                    schemas[record.id] = record.name
-                elif isinstance(record, Channel):
-                    out[record.topic] = schemas.get(record.schema_id, "")
-        except Exception:  # damage is reported by read_bag; here only the channels seen matter
-            pass
+    for file in bag_files(path):
+        schemas: dict[int, str] = {}
+        with open(file, "rb") as f:
+            try:
+                for record in StreamReader(f, record_size_limit=max(1, file.stat().st_size)).records:
+                    if isinstance(record, Schema):
+                        schemas[record.id] = record.name
+                    elif isinstance(record, Channel):
+                        out[record.topic] = schemas.get(record.schema_id, "")
+            except Exception:  # damage is reported by read_bag; here only the channels seen matter
+                pass
     return out
 
 
@@ -419,13 +467,18 @@ def parse_teach_event(text: str) -> dict:
 
 
 def bag_message_count(path: str | os.PathLike) -> int | None:
-    """Messages in a complete bag (from its summary), or None for a damaged/unclosed one."""
-    try:
-        with open(path, "rb") as f:
-            summary = make_reader(f).get_summary()
-    except Exception:  # no usable summary: damaged or still being written
-        return None
-    return None if summary is None or summary.statistics is None else summary.statistics.message_count
+    """Messages in a complete bag, file or folder (from the summaries), or None for a damaged/unclosed one."""
+    total = 0
+    for file in bag_files(path):
+        try:
+            with open(file, "rb") as f:
+                summary = make_reader(f).get_summary()
+        except Exception:  # no usable summary: damaged or still being written
+            return None
+        if summary is None or summary.statistics is None:
+            return None
+        total += summary.statistics.message_count
+    return total
 
 
 _CDR_DECODERS: dict[str, Any] = {}
@@ -571,17 +624,6 @@ IMU_PAIRING_TOLERANCE_S = 1e-6  # s, an IMU sample stamped within this of a join
 PROGRESS_EVERY = 1000  # messages between progress callbacks
 
 
-class _Demo:
-    """One demonstration being rebuilt from the bag."""
-
-    def __init__(self, start: dict, log_time_ns: int):
-        self.start, self.start_ns = start, log_time_ns
-        self.obs: list[dict] = []
-        self.actions: list[np.ndarray] = []
-        self.stamps: list[float] = []
-        self.stale_ticks = 0
-
-
 class _Replay:
     """Feeds a bag's raw streams through the brain's sensor-side code (yan_dog.streams), in log-time order,
     and cuts demonstrations at the teach events. One tick per /teach/action message inside a demo: the
@@ -596,8 +638,8 @@ class _Replay:
         self.rechunker = streams.AudioRechunker(spec.samples_per_tick)
         self.imu_stamps = [s for s, _ in imu]
         self.imu = [v for _, v in imu]
-        self.demo: _Demo | None = None
-        # the newest token matrix of each stream with its receive time (s), outside a demonstration
+        self.demo: EpisodeBuilder | None = None  # the demonstration being rebuilt
+        # the newest observation matrix of each stream with its receive time (s), outside a demonstration
         self.newest: dict[str, tuple[Any, float]] = {}
         self.episodes: list[Episode] = []
         self.dropped: dict[str, int] = {}
@@ -610,19 +652,19 @@ class _Replay:
         st, now_s = self.streams, t_ns / _NS_PER_S
         try:
             if topic == CAMERA_TOPIC:
-                tokens = st.camera_tokens(st.decode_image(msg), self.spec.image_size)  # (s, 3s)
-                self._put(st.TokenMatrix("camera", st.stamp_to_s(msg.header.stamp), tokens), now_s)
+                matrix = st.camera_matrix(st.decode_image(msg), self.spec.image_size)  # (s, 3s)
+                self._put(st.ObsMatrix("camera", st.stamp_to_s(msg.header.stamp), matrix), now_s)
             elif topic == AUDIO_TOPIC:
                 for stamp_s, block in self.rechunker.push(st.decode_audio(msg), now_s):  # block (S,)
-                    tokens = st.audio_tokens(block, self.spec.hop)  # (S / hop, hop)
-                    self._put(st.TokenMatrix("audio", stamp_s, tokens), now_s)
+                    matrix = st.audio_matrix(block, self.spec.hop)  # (S / hop, hop)
+                    self._put(st.ObsMatrix("audio", stamp_s, matrix), now_s)
             elif topic == JOINT_STATES_TOPIC:
                 stamp_s = st.stamp_to_s(msg.header.stamp)
                 i = bisect.bisect_right(self.imu_stamps, stamp_s + IMU_PAIRING_TOLERANCE_S) - 1
                 if i < 0:
                     raise ValueError("joints: no IMU sample at or before this joint state")
-                proprio = st.proprio_tokens(st.decode_joint_state(msg), self.imu[i])  # (1, 46)
-                self._put(st.TokenMatrix("proprio", stamp_s, proprio), now_s)
+                proprio = st.proprio_matrix(st.decode_joint_state(msg), self.imu[i])  # (1, 46)
+                self._put(st.ObsMatrix("proprio", stamp_s, proprio), now_s)
             elif topic == TEACH_EVENTS_TOPIC:
                 self._event(parse_teach_event(msg.data), t_ns)
             elif topic == TEACH_ACTION_TOPIC and self.demo is not None:
@@ -630,73 +672,58 @@ class _Replay:
         except ValueError as e:  # a bad message is dropped, as the live nodes drop it
             self._drop(f"{topic}: {str(e).split(':')[0]}")
 
-    def _put(self, tokens, now_s: float) -> None:
-        """Token matrices reach the aligner only inside a demonstration; outside one only the newest of
+    def _put(self, obs, now_s: float) -> None:
+        """Observation matrices reach the aligner only inside a demonstration; outside one only the newest of
         each stream is kept. At a demo start a fresh aligner gets those: the latest camera frame and
         proprioception, and the newest audio block (the live brain drains its audio queue one block per
         tick, so that is all it holds then); each tick of the demo then consumes one audio block."""
         if self.demo is None:
-            self.newest[tokens.stream] = (tokens, now_s)
+            self.newest[obs.stream] = (obs, now_s)
         else:
-            self.aligner.put(tokens, now_s)
+            self.aligner.put(obs, now_s)
 
     def _tick(self, action: np.ndarray, now_s: float) -> None:
         if action.ndim != 1 or action.size not in _ACTION_MODES_BY_DIM or not np.isfinite(action).all():
             raise ValueError(f"teach action: need a finite vector of {sorted(_ACTION_MODES_BY_DIM)} values")
-        tick = self.aligner.tick(now_s)
-        if tick.obs is None:
-            self.demo.stale_ticks += 1
-            return
-        self.demo.obs.append(tick.obs)
-        self.demo.actions.append(action.astype(np.float32))
-        self.demo.stamps.append(tick.stamps_s["proprio"])
+        tick = self.aligner.tick(now_s)  # obs None (stale): counted in the builder's stale_ticks
+        self.demo.append(tick.obs, action, tick.stamps_s.get("proprio"))
 
     def _event(self, event: dict, t_ns: int) -> None:
+        from yan_policy.data.episode import EpisodeBuilder
+
         kind = event["event"]
         if kind == DEMO_START:
             if self.demo is not None:
-                self.notes.append(f"demo of {self.demo.start['skill']!r} restarted without a stop: discarded")
-            self.demo = _Demo(event, t_ns)
+                skill = self.demo.metadata["skill"]
+                self.notes.append(f"demo of {skill!r} restarted without a stop: discarded")
+            # stamps from the first tick's joint state; a repeated one retimes the demo to nominal ticks
+            self.demo = EpisodeBuilder(
+                repeated_stamps="nominal", skill=event["skill"], cue=event.get("cue"), source="bag",
+                seed=event.get("seed"), control_hz=self.control_hz, extra={"start_ns": t_ns},
+            )
             self.aligner = self.streams.TickAligner(self.spec, self.control_hz)
-            for tokens, received_s in sorted(self.newest.values(), key=lambda x: x[1]):
-                self.aligner.put(tokens, received_s)
+            for obs, received_s in sorted(self.newest.values(), key=lambda x: x[1]):
+                self.aligner.put(obs, received_s)
             self.newest.clear()
         elif kind in (DEMO_STOP, DEMO_ABORT) and self.demo is not None:
             demo, self.demo = self.demo, None
             if kind == DEMO_STOP:
                 self._finish(demo, event)
 
-    def _finish(self, demo: _Demo, stop: dict) -> None:
-        from yan_dog.recording import teacher_mode_extra  # imports the sim's skill registry: only here
-        from yan_policy.data.episode import Episode
+    def _finish(self, demo: EpisodeBuilder, stop: dict) -> None:
+        from yan_dog.teach_setup import teacher_mode_extra  # imports torch: only here
 
-        skill = demo.start["skill"]
+        skill = demo.metadata["skill"]
         if self.skill is not None and skill != self.skill:
             return
-        if not demo.actions:
+        if not len(demo):
             self.notes.append(f"demo of {skill!r} has no ticks ({demo.stale_ticks} stale): skipped")
             return
-        stamps = np.asarray(demo.stamps, np.float64) - demo.stamps[0]  # (T,)
-        if np.any(np.diff(stamps) <= 0):  # a repeated joint state: fall back to the nominal tick times
-            stamps = np.arange(len(stamps)) / self.control_hz
-        action = np.stack(demo.actions)  # (T, A)
         self.episodes.append(
-            Episode(
-                skill=skill,
-                action_mode=_ACTION_MODES_BY_DIM[action.shape[1]],
-                control_hz=self.control_hz,
-                stamps_s=stamps,
-                camera=np.stack([o["camera"] for o in demo.obs]),  # (T, s, s, 3)
-                audio=np.stack([o["audio"] for o in demo.obs]),  # (T, S)
-                joints=np.stack([o["joints"] for o in demo.obs]),  # (T, 3, 12)
-                imu=np.stack([o["imu"] for o in demo.obs]),  # (T, 10)
-                action=action,
-                cue=demo.start.get("cue"),
-                source="bag",
+            demo.build(
+                action_mode=_ACTION_MODES_BY_DIM[demo.actions[0].size],
                 success=stop.get("success"),
-                seed=demo.start.get("seed"),
-                extra={"stale_ticks": demo.stale_ticks, "start_ns": demo.start_ns,
-                       **teacher_mode_extra(skill)},
+                extra={"stale_ticks": demo.stale_ticks, **teacher_mode_extra(skill)},
             )
         )
 
@@ -715,7 +742,7 @@ def episodes_from_bag(
     A demonstration runs from a `demo_start` to the next `demo_stop` teach event (a `demo_abort`, a
     second start or the end of the bag discard it). Its ticks are the /teach/action messages inside it:
     each action is paired with the observation the brain's `TickAligner` gives at that moment, fed with
-    the raw streams decoded and tokenized by `yan_dog.streams` exactly as the live tokenizer nodes do
+    the raw streams decoded and shaped by `yan_dog.streams` exactly as the live preprocessing nodes do
     (camera resized to `spec.image_size`, audio re-chunked to one block per tick, joints reordered by
     name and paired with the IMU sample of the same stamp). Ticks whose inputs are stale are left out
     (counted in `extra["stale_ticks"]`); bad messages are dropped as the live nodes drop them. Every
@@ -723,16 +750,17 @@ def episodes_from_bag(
     context only (label_mask False); the bag has no record of those timer ticks, so they are not rebuilt.
 
     Args:
-        path: the bag (.mcap, or an unclosed .mcap.part).
+        path: the bag: an .mcap file, an unclosed .mcap.part, or a rosbag2 bag folder of MCAP files
+            (`bag_files`; what `ros2 bag record -s mcap` writes).
         skill: keep only demonstrations of this skill.
-        spec: `yan_dog.streams.TokenSpec` of the policy that will learn (default: the default policy's).
+        spec: `yan_dog.streams.ObsSpec` of the policy that will learn (default: the default policy's).
         control_hz: the brain's control rate.
         strict: raise `BagDamaged` on a damaged bag instead of warning.
         progress: called with the number of messages read so far (every 1000 and at the end).
     """
     from yan_dog import streams
 
-    spec = spec or streams.TokenSpec()
+    spec = spec or streams.ObsSpec()
     topics = list(RECORDED_TOPICS)
     imu: list[tuple[float, np.ndarray]] = []
     records: list[tuple[int, int, str, Any]] = []
@@ -753,7 +781,7 @@ def episodes_from_bag(
     for t_ns, _, topic, msg in sorted(records, key=lambda r: (r[0], r[1])):  # log-time order, stable
         replay.feed(topic, t_ns, msg)
     if replay.demo is not None:
-        replay.notes.append(f"demo of {replay.demo.start['skill']!r} never stopped (bag ends): discarded")
+        replay.notes.append(f"demo of {replay.demo.metadata['skill']!r} never stopped (bag ends): discarded")
     for note in replay.notes + [f"dropped {n} x {what}" for what, n in replay.dropped.items()]:
         warnings.warn(f"{Path(path).name}: {note}", stacklevel=2)
     return replay.episodes

@@ -1,13 +1,17 @@
 """`yan-dog`: teach the simulated dog new tricks from a few demonstrations, evaluate them, run the demo.
 
     yan-dog teach --skill sit --demos 3           # demonstrate, learn (<= --learn-seconds CPU), save
+    yan-dog teach --skill sit --say "sit"         # ... asked for by a spoken word (or --cue-wav PATH)
     yan-dog eval --skill sit --episodes 20        # success rate on held-out seeds, on the skill's cue
     yan-dog skills                                # what the library knows
     yan-dog export --skill sit --out sit.yanskill # share a skill with another robot
     yan-dog import sit.yanskill                   # ... and learn it there
     yan-dog demo                                  # the full teaching session, report in demo_out/
+    yan-dog demo --view web                       # ... watched live in Rerun (spawn, web or FILE.rrd)
     yan-dog teach --from-bag session.mcap         # learn the demonstrations of a recorded ROS 2 session
     yan-dog up sim                                # the ROS 2 sim graph without the ROS 2 CLI (Ctrl-C stops)
+    yan-dog dataset export --format lerobot OUT   # every demonstration as a LeRobotDataset v3.0
+    yan-dog dataset import PATH                   # a LeRobotDataset's episodes as demonstrations
 
 The skill library lives in --library (default: $YAN_DOG_LIBRARY or ~/.local/share/yan-dog/library).
 """
@@ -19,6 +23,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -63,46 +69,79 @@ def teach_with_progress(session, skill: str, demos: int, seed_offset: int = 0):
     return report
 
 
+@contextmanager
+def cued_skill(skill: str, say: str | None = None, cue_wav: Path | None = None) -> Iterator[str]:
+    """While in the block, `skill` is asked for by the word `say` (said by varied espeak-ng voices,
+    `sim.speech`) or by the recording `cue_wav` (a WAV file, or a folder of takes of one word); with
+    neither, by its own cue. Yields the cue's name. Bad text, a bad file or no espeak-ng: one line."""
+    import dataclasses
+
+    import sim
+    from sim.speech import ensure_spoken_cue
+
+    original = sim.skills.get(skill)
+    if say is None and cue_wav is None:
+        yield original.cue
+        return
+    if say is not None and cue_wav is not None:
+        raise SystemExit("yan-dog: give --say WORD or --cue-wav PATH, not both")
+    try:
+        if say is not None:
+            cue = ensure_spoken_cue(say)
+        else:
+            cue = "wav:" + "_".join(Path(cue_wav).stem.split())  # a cue name has no spaces
+            sim.register_wav_cue(cue, cue_wav, overwrite=True)
+    except (RuntimeError, ValueError, TypeError, OSError) as e:
+        raise SystemExit(f"yan-dog: {_one_line(e)}") from None
+    sim.skills.register(dataclasses.replace(original, cue=cue), overwrite=True)
+    try:
+        yield cue
+    finally:
+        sim.skills.register(original, overwrite=True)
+
+
 def cmd_teach(args) -> int:
     import sim
 
     if args.from_bag is not None:
+        if args.say is not None or args.cue_wav is not None:
+            raise SystemExit("yan-dog teach: --say / --cue-wav teach in sim; a bag keeps its recorded cue")
         return cmd_teach_from_bag(args)
     if args.skill is None:
         raise SystemExit("yan-dog teach: --skill is required (or --from-bag PATH)")
     sim.skills.get(args.skill)
-    session = _session(args, args.library)
-    try:
-        print(
-            f"teaching {args.skill!r} from {args.demos} demonstrations "
-            f"(cue: {sim.skills.get(args.skill).cue})"
-        )
-        report = teach_with_progress(session, args.skill, args.demos, seed_offset=args.seed * 1000)
-        version = session.save()
-        print(
-            f"learned {args.skill!r}: {report.steps} steps in {report.learn_seconds:.1f} CPU s, "
-            f"final loss {report.curve[-1]['action_loss']:.3f}; "
-            f"saved library version {version} in {args.library}"
-        )
-    finally:
-        session.close()
+    with cued_skill(args.skill, args.say, args.cue_wav) as cue:
+        session = _session(args, args.library)
+        try:
+            print(f"teaching {args.skill!r} from {args.demos} demonstrations (cue: {cue})")
+            report = teach_with_progress(session, args.skill, args.demos, seed_offset=args.seed * 1000)
+            version = session.save()
+            print(
+                f"learned {args.skill!r}: {report.steps} steps in {report.learn_seconds:.1f} CPU s, "
+                f"final loss {report.curve[-1]['action_loss']:.3f}; "
+                f"saved library version {version} in {args.library}"
+            )
+        finally:
+            session.close()
     return 0
 
 
 def cmd_teach_from_bag(args) -> int:
     """Learn the demonstrations recorded in a ROS 2 session bag, as the brain saw them, into the library."""
-    from yan_dog.bag import bag_message_count, episodes_from_bag
+    from yan_dog.bag import bag_files, bag_message_count, episodes_from_bag
     from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig, build_learner
-    from yan_dog.streams import TokenSpec
+    from yan_dog.streams import ObsSpec
     from yan_policy.data.library import SkillLibrary
 
     path = args.from_bag
-    if not path.is_file():
-        raise SystemExit(f"yan-dog: bag not found: {path}")
+    try:
+        bag_files(path)  # an .mcap file or a rosbag2 folder of them (`ros2 bag record -s mcap`)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"yan-dog: {e}") from None
     library = SkillLibrary(args.library)
     config = SessionConfig(policy=args.policy, learn_seconds=args.learn_seconds, seed=args.seed)
     learner = build_learner(config, library, load_demos=False)
-    spec = TokenSpec.from_tokenizer(learner.policy.config.tokenizer)
+    spec = ObsSpec.from_tokenizer(learner.policy.config.tokenizer)
     with tqdm(total=bag_message_count(path), desc=f"reading {path.name}", unit="msg") as bar:
         progress = lambda n: bar.update(n - bar.n)  # noqa: E731 (messages read so far)
         episodes = episodes_from_bag(path, skill=args.skill, spec=spec, progress=progress)
@@ -146,6 +185,14 @@ def cmd_up(args) -> int:
         raise SystemExit(f"yan-dog up: {e}") from None
 
 
+def _taught_word(session, skill: str) -> str | None:
+    """The word `skill` was taught with in this library (`teach --say`): `eval` asks for it that way."""
+    from sim.speech import spoken_text
+
+    record = session.library.skills.get(skill) if session.library is not None else None
+    return spoken_text(record.cue) if record is not None and record.cue else None
+
+
 def cmd_eval(args) -> int:
     import sim
 
@@ -157,9 +204,11 @@ def cmd_eval(args) -> int:
                 f"warning: {args.skill!r} was never taught to this library; evaluating anyway",
                 file=sys.stderr,
             )
-        bar = tqdm(total=args.episodes, desc=f"eval {args.skill}", unit="ep")
-        result = session.evaluate(args.skill, args.episodes, on_episode=lambda r: bar.update(1))
-        bar.close()
+        word = args.say or (None if args.cue_wav else _taught_word(session, args.skill))
+        with cued_skill(args.skill, word, args.cue_wav):
+            bar = tqdm(total=args.episodes, desc=f"eval {args.skill}", unit="ep")
+            result = session.evaluate(args.skill, args.episodes, on_episode=lambda r: bar.update(1))
+            bar.close()
         print(f"{args.skill}: success {result['success_rate']:.2f} over {args.episodes} held-out episodes")
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2))
@@ -215,10 +264,82 @@ def cmd_import(args) -> int:
     return 0
 
 
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
+
+
+def cmd_dataset_export(args) -> int:
+    """Every demonstration in the skill library, as a LeRobotDataset v3.0 folder (yan_dog.lerobot_dataset)."""
+    from yan_dog.lerobot_dataset import export_lerobot
+    from yan_policy.data.library import LibraryError, SkillLibrary
+    from yan_policy.policies.registry import load_policy
+
+    if not args.library.is_dir():
+        raise SystemExit(f"yan-dog dataset export: no skill library at {args.library}")
+    library = SkillLibrary(args.library)
+    try:
+        library.load(load_policy)
+        episodes = library.demos() if library.skills else []
+        if not episodes:
+            raise SystemExit(f"yan-dog dataset export: the library at {args.library} holds no demos")
+        path = export_lerobot(episodes, args.out)
+    except (ValueError, OSError, LibraryError) as e:
+        raise SystemExit(f"yan-dog dataset export: {_one_line(e)}") from None
+    print(f"exported {len(episodes)} demonstrations of {', '.join(library.skills)} "
+          f"({sum(len(ep) for ep in episodes)} frames) to {path} as a LeRobotDataset v3.0")
+    return 0
+
+
+def cmd_dataset_import(args) -> int:
+    """Add a LeRobotDataset's episodes to the skill library as demonstrations (in the hybrid action space),
+    and with --learn-seconds learn them now."""
+    from robots import TrotController
+    from yan_dog.lerobot_dataset import as_hybrid, import_lerobot
+    from yan_dog.session import SessionConfig, build_learner, build_policy
+    from yan_policy.data.library import LibraryError, SkillLibrary
+
+    try:
+        episodes = import_lerobot(args.path, skill=args.skill, cue=args.cue, camera=args.camera)
+        stand = TrotController().stand_targets()  # joint targets -> offsets from the gait's standing pose
+        episodes = [as_hybrid(ep, stand) for ep in episodes]
+        library = SkillLibrary(args.library)
+        config = SessionConfig(policy=args.policy, seed=args.seed)
+        learner = build_learner(config, library) if args.learn_seconds > 0 else None
+        policy = learner.latest()[1] if learner else build_policy(config, library)
+    except (ValueError, OSError, LibraryError) as e:
+        raise SystemExit(f"yan-dog dataset import: {_one_line(e)}") from None
+    hz, dim = policy.config.tokenizer.control_hz, policy.config.action_dim
+    if episodes[0].control_hz != hz or episodes[0].action.shape[1] != dim:
+        first = episodes[0]
+        raise SystemExit(f"yan-dog dataset import: {args.path} has {first.action.shape[1]}-D actions at "
+                         f"{first.control_hz:g} fps; the library's policy learns {dim}-D at {hz:g} Hz")
+    skills = list(dict.fromkeys(ep.skill for ep in episodes))
+    for ep in episodes:
+        library.add_demo(ep)
+        if learner is not None:
+            learner.add_episode(ep)
+    if learner is not None:
+        learner.focus = skills[0] if len(skills) == 1 else None
+        bar = tqdm(total=args.learn_seconds, desc=f"learning {', '.join(skills)}", unit="cpu-s")
+        bar.start_seconds = learner.train_seconds
+        learner.train_for(args.learn_seconds, max_steps=args.learn_steps, callback=_progress_callback(bar))
+        bar.close()
+        for skill in skills:
+            library.skills[skill].learn_seconds += learner.train_seconds - bar.start_seconds
+        policy = learner.latest()[1]
+    version = library.commit(policy)
+    print(f"imported {len(episodes)} demonstrations of {', '.join(skills)} "
+          f"({sum(len(ep) for ep in episodes)} ticks) from {args.path}; "
+          f"saved version {version} in {args.library}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from yan_dog.demo import run_demo
+    from yan_dog.report import write_demo_report
 
-    return run_demo(args)
+    write_demo_report(run_demo(args))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -241,11 +362,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("teach", help="demonstrate a skill K times in sim (or replay a bag) and learn it")
     p.add_argument("--skill", help="skill to teach (with --from-bag: only this skill's demonstrations)")
-    p.add_argument("--from-bag", type=Path, help="learn the demonstrations of a recorded session (MCAP)")
+    p.add_argument("--from-bag", type=Path, help="learn the demonstrations of a recorded session: an MCAP "
+                   "file or a rosbag2 folder of them (ros2 bag record -s mcap)")
     p.add_argument("--learn-steps", type=int, default=None, help="cap on optimizer steps (--from-bag)")
     p.add_argument("--demos", type=int, default=3)
     p.add_argument("--learn-seconds", type=float, default=60.0, help="CPU seconds of learning")
     p.add_argument("--tries", type=int, default=0, help="corrected tries (teacher intervenes)")
+    p.add_argument("--say", metavar="WORD", help="ask for the skill by this spoken word or phrase "
+                   '(e.g. "sit"), said by varied espeak-ng voices (cue say:WORD)')
+    p.add_argument("--cue-wav", type=Path, metavar="PATH", help="ask for the skill by your own recording: "
+                   "a WAV file, or a folder of WAV takes of one word")
     common(p)
     p.set_defaults(func=cmd_teach)
 
@@ -253,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skill", required=True)
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--json", type=Path)
+    p.add_argument("--say", metavar="WORD", help="ask by this spoken word (default: the word the skill was "
+                   "taught with, if any), in voices no demonstration used")
+    p.add_argument("--cue-wav", type=Path, metavar="PATH", help="ask by this recording (WAV file or folder)")
     eval_workers(p)
     common(p)
     p.set_defaults(func=cmd_eval)
@@ -273,6 +402,24 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_import)
 
+    p = sub.add_parser("dataset", help="the library's demonstrations as a LeRobotDataset v3.0, and back")
+    dataset = p.add_subparsers(dest="dataset_command", required=True)
+    p = dataset.add_parser("export", help="every demonstration in the library, as a dataset folder OUT")
+    p.add_argument("out", type=Path, metavar="OUT", help="a new (or empty) folder")
+    p.add_argument("--format", choices=["lerobot"], default="lerobot", help="lerobot: LeRobotDataset v3.0")
+    p.add_argument("--library", type=Path, default=DEFAULT_LIBRARY)
+    p.set_defaults(func=cmd_dataset_export)
+    p = dataset.add_parser("import", help="add a LeRobotDataset's episodes to the library as demonstrations")
+    p.add_argument("path", type=Path, metavar="PATH", help="a LeRobotDataset v3.0 folder")
+    p.add_argument("--skill", help="the skill of every episode (default: from the dataset or its task text)")
+    p.add_argument("--cue", help="the cue that asks for it (default: from the dataset)")
+    p.add_argument("--camera", help="camera feature (default: observation.images.head, else the first)")
+    p.add_argument("--learn-seconds", type=float, default=0.0, help="CPU seconds of learning them now "
+                   "(default 0: only add them; the next teach or import rehearses them)")
+    p.add_argument("--learn-steps", type=int, default=None, help="cap on optimizer steps")
+    common(p)
+    p.set_defaults(func=cmd_dataset_import)
+
     p = sub.add_parser("up", help="run a ROS 2 graph without the ROS 2 CLI (in one process by default)")
     p.add_argument("graph", choices=["sim", "teach", "robot"], help="graph from yan_dog_ros/graph.py")
     p.add_argument("args", nargs="*", metavar="name:=value", help="launch arguments, as for ros2 launch")
@@ -286,6 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demos", type=int, default=3)
     p.add_argument("--learn-seconds", type=float, default=60.0)
     p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--view", nargs="?", const="spawn", default=None, metavar="SINK",
+                   help="watch it live in Rerun: spawn (a viewer window, the default), web (a browser "
+                   "viewer), rerun+http://HOST:9876/proxy (a running viewer) or PATH.rrd (a file); "
+                   "evaluation then runs in this process, so the view shows it")
     eval_workers(p)
     common(p, library=False)
     p.set_defaults(func=cmd_demo)

@@ -1,28 +1,37 @@
 """`yan-dog demo` (`make demo`): a full teaching session in simulation, with a report people can read.
 
 1. record the untrained robot on each skill's cue (before videos);
-2. teach each skill from a few scripted demonstrations, each with its own cue, learning during and after
-   the demonstrations; evaluate it right after it was taught;
+2. teach each skill from a few scripted demonstrations, each with its own cue (a whistle, a clap, or a
+   spoken word: `DEMO_SPOKEN_CUES`), learning during and after the demonstrations; evaluate it right
+   after it was taught;
 3. evaluate every skill again, cue by cue, once all are taught (retention, cue selection);
-4. record the taught robot (after videos) and write demo_out/: report.md, report.json, learning curves
-   and success plots (PNG), before/after MP4s, and the skill library itself.
+4. record the taught robot (after videos).
+
+`run_demo` does all of that and returns a `DemoResult`; the videos (before/after MP4s) and the skill library
+are written into demo_out/ as it goes. `yan_dog.report.write_demo_report` then writes the report from the
+result: report.md, report.json, learning curves and success plots (PNG).
 """
 
 from __future__ import annotations
 
-import json
 import shutil
+import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 import sim
 from sim.video import annotate, write_mp4
-from yan_dog.report import markdown_table, plot_learning_curves, plot_success
+
+if TYPE_CHECKING:
+    from yan_dog.session import TeachReport
 
 DEFAULT_DEMO_SKILLS = ["sit", "lie_down", "walk_forward", "turn_left"]
+# Skills the demo asks for by a spoken word (sim.speech: varied espeak-ng voices, held-out ones in
+# evaluation) instead of their whistle or clap.
+DEMO_SPOKEN_CUES = {"sit": "sit"}
 VIDEO_EVERY_TICKS = 2  # 25 fps videos from the 50 Hz control loop
 VIDEO_SEED_OFFSET = 9_000  # videos use their own held-out seeds
 RIGHT_AFTER_SEED_OFFSET = 5_000  # evaluation right after teaching uses other held-out seeds
@@ -45,7 +54,55 @@ def _timed(phases: dict[str, float], name: str):
         phases[name] = phases.get(name, 0.0) + time.perf_counter() - start
 
 
-def run_demo(args) -> int:
+@dataclass
+class DemoResult:
+    """What one demo run measured, per skill (keys: the skills, in teaching order) and as a whole."""
+
+    out: Path  # the output folder: the videos and library/ are already there
+    policy: str
+    skills: list[str]
+    cues: dict[str, str]
+    demos_per_skill: int
+    eval_episodes: int  # per skill and evaluation
+    eval_workers: int
+    library_version: str | None
+    wall_seconds: float
+    phase_seconds: dict[str, float]  # wall s per phase: before_videos, teaching, evaluation, after_videos
+    teach: dict[str, TeachReport]
+    right_after: dict[str, dict]  # `TeachSession.evaluate` as soon as the skill was taught
+    final: dict[str, dict]  # `TeachSession.evaluate` once every skill was taught
+    before_video_success: dict[str, bool]
+    after_video_success: dict[str, bool]
+
+
+def _speak_cues(skills: list[str], stack: ExitStack) -> None:
+    """Cue the skills of DEMO_SPOKEN_CUES by their words until `stack` closes (without espeak-ng: a warning,
+    and they keep their own cues)."""
+    from sim.speech import espeak_available
+    from yan_dog.cli import cued_skill
+
+    words = {s: w for s, w in DEMO_SPOKEN_CUES.items() if s in skills}
+    if words and not espeak_available():
+        print(f"warning: espeak-ng is missing (make install), so {', '.join(words)} keep their own cues "
+              "instead of spoken words", file=sys.stderr)
+        return
+    for skill, word in words.items():
+        stack.enter_context(cued_skill(skill, say=word))
+
+
+def _open_view(session, sink: str):
+    """The session's live view (`yan_dog.live_view.view_session`); a bad sink ends the demo with one line."""
+    from yan_dog.live_view import view_session
+
+    try:
+        return view_session(session, sink)
+    except ValueError as e:
+        raise SystemExit(f"yan-dog demo --view: {e}") from None
+
+
+def run_demo(args) -> DemoResult:
+    """Teach and evaluate `args.skills` (the `yan-dog demo` options) in one session, recording the videos
+    and the library into `args.out`."""
     from yan_dog.cli import teach_with_progress
     from yan_dog.session import SessionConfig, TeachSession
     from yan_policy.data.library import SkillLibrary
@@ -59,12 +116,20 @@ def run_demo(args) -> int:
     if lib_dir.exists():
         shutil.rmtree(lib_dir)  # the demo always starts from a robot that knows nothing
     t_start = time.perf_counter()
+    view_sink = getattr(args, "view", None)  # `--view`: a live view in Rerun (yan_dog.live_view)
+    if view_sink:
+        args.eval_workers = 1  # the view shows the episodes this process runs: evaluate here too
     session = TeachSession(
         SessionConfig(policy=args.policy, learn_seconds=args.learn_seconds, seed=args.seed,
                       eval_workers=args.eval_workers),
         SkillLibrary(lib_dir),
     )
+    spoken = ExitStack()  # DEMO_SPOKEN_CUES, for this run only
+    _speak_cues(skills, spoken)
+    cues = {s: sim.skills.get(s).cue for s in skills}
+    view = None
     try:
+        view = _open_view(session, view_sink) if view_sink else None
         print(
             f"demo: teaching {', '.join(skills)} with {args.demos} demonstrations each ({args.policy} policy)"
         )
@@ -75,8 +140,7 @@ def run_demo(args) -> int:
         reports, right_after = {}, {}
         for skill in skills:
             # Every skill is demonstrated in the same randomised scenes, so only the cue tells the skills
-            # apart. With a different scene per skill, 3 demos let the policy learn "which scene -> which
-            # skill" and ignore the cue (measured: identical behaviour under every cue).
+            # apart (docs/experiments.md, 2026-11-23: same demo scenes).
             with _timed(phases, "teaching"):
                 reports[skill] = teach_with_progress(session, skill, args.demos, seed_offset=0)
             with _timed(phases, "evaluation"):
@@ -97,95 +161,15 @@ def run_demo(args) -> int:
         with _timed(phases, "after_videos"):
             after = {s: _video(session, s, out / f"after_{s}.mp4", f"after teaching: {s}") for s in skills}
     finally:
+        if view is not None:
+            view.close()
         session.close()
+        spoken.close()
 
-    rows, table = [], {}
-    for s in skills:
-        r0, r1 = right_after[s]["success_rate"], final[s]["success_rate"]
-        # the last skill taught had nothing taught after it to forget: its ratio is only evaluation noise
-        retention = "n/a" if s == skills[-1] or r0 == 0 else r1 / r0
-        rows.append(
-            [
-                s,
-                sim.skills.get(s).cue,
-                args.demos,
-                f"{reports[s].learn_seconds:.1f}",
-                reports[s].steps,
-                r0,
-                r1,
-                final[s]["cue_correct_rate"],
-                final[s]["wrong_skill_rate"],
-                retention,
-            ]
-        )
-        table[s] = {"right after teaching": r0, "after all skills taught": r1}
-    plot_learning_curves({s: reports[s].curve for s in skills}, out / "learning_curves.png")
-    plot_success(
-        table, out / "success.png", f"Success on held-out seeds ({args.eval_episodes} episodes each)"
+    return DemoResult(
+        out=out, policy=args.policy, skills=skills, cues=cues,
+        demos_per_skill=args.demos, eval_episodes=args.eval_episodes, eval_workers=args.eval_workers,
+        library_version=version, wall_seconds=time.perf_counter() - t_start, phase_seconds=phases,
+        teach=reports, right_after=right_after, final=final, before_video_success=before,
+        after_video_success=after,
     )
-    headers = [
-        "skill",
-        "cue",
-        "demos",
-        "learn CPU s",
-        "steps",
-        "success right after",
-        "success at end",
-        "cue correct",
-        "wrong skill",
-        "retention",
-    ]
-    summary = {
-        "policy": args.policy,
-        "demos_per_skill": args.demos,
-        "eval_episodes": args.eval_episodes,
-        "eval_workers": args.eval_workers,
-        "library_version": version,
-        "wall_seconds": time.perf_counter() - t_start,
-        "phase_seconds": phases,
-        "skills": {
-            s: {
-                "cue": sim.skills.get(s).cue,
-                "learn_seconds": reports[s].learn_seconds,
-                "steps": reports[s].steps,
-                "success_right_after": right_after[s]["success_rate"],
-                "success_final": final[s]["success_rate"],
-                "cue_correct_rate": final[s]["cue_correct_rate"],
-                "wrong_skill_rate": final[s]["wrong_skill_rate"],
-                "before_video_success": before[s],
-                "after_video_success": after[s],
-            }
-            for s in skills
-        },
-        "mean_final_success": float(np.mean([final[s]["success_rate"] for s in skills])),
-    }
-    (out / "report.json").write_text(json.dumps(summary, indent=2))
-    md = [
-        "# yan-dog demo: teaching a simulated A1 new tricks",
-        "",
-        f"Policy `{args.policy}`, {args.demos} scripted demonstrations per skill, each skill asked for "
-        f"by its own audio cue; evaluation on {args.eval_episodes} held-out randomised episodes per skill.",
-        "",
-        markdown_table(headers, rows),
-        "",
-        "- *success right after*: evaluated as soon as that skill was taught;",
-        "- *success at end*: evaluated after every skill was taught;",
-        "- *cue correct*: the robot did what the cue asked and nothing another cue asks for;",
-        "- *wrong skill*: it did another taught skill's motion instead (or as well); the rest of the",
-        "  misses are the right skill left unfinished;",
-        "- *retention*: end / right after, for skills that had others taught after them.",
-        "",
-        "![learning curves](learning_curves.png)",
-        "![success](success.png)",
-        "",
-        "Videos: " + ", ".join(f"`before_{s}.mp4` / `after_{s}.mp4`" for s in skills),
-        "",
-        f"Skill library: `library/` (version {version}). Total wall time {summary['wall_seconds']:.0f} s: "
-        + ", ".join(f"{name.replace('_', ' ')} {sec:.0f} s" for name, sec in phases.items())
-        + f" (evaluation in {args.eval_workers} process{'es' if args.eval_workers > 1 else ''}).",
-    ]
-    (out / "report.md").write_text("\n".join(md) + "\n")
-    print()
-    print(markdown_table(headers, rows))
-    print(f"\nwrote {out}/report.md, plots and videos ({summary['wall_seconds']:.0f} s)")
-    return 0

@@ -7,8 +7,8 @@ Who acts, and which actions become labels:
   slower than the teacher asked, the teacher (closed-loop on the robot's progress) commands longer, and
   across demonstrations with different gains *when* the teacher stops varies while *where* it stops
   (turned 1.85 rad, at the ball) does not. With three demonstrations at one speed, time since the cue
-  predicts the stop as well as progress does. (Measured only together with the MSE loss and the stop's
-  loss weight: turn_left then stopped at 1.9-2.1 rad in 10 of 10 held-out episodes; see the README.);
+  predicts the stop as well as progress does (docs/experiments.md, 2026-11-24: DART-style
+  demonstrations);
 - a **try**: the robot (policy) acts alone; nothing is labelled;
 - a **corrected try** (HG-DAgger): the robot acts, and when its action stays far from what the teacher
   would do for `INTERVENE_AFTER_TICKS` ticks, the teacher takes over for the rest of the episode; the
@@ -23,8 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import sim
-from yan_policy.data.episode import Episode
-from yan_policy.training.batching import TEACHER_MODE_KEY
+from yan_dog.teach_setup import DEFAULT_DEMO_GAIT_GAIN_RANGE as DEFAULT_DEMO_GAIT_GAIN_RANGE
+from yan_dog.teach_setup import HOLD_ACTION, check_demo_gait_gain, executed_teach_action, teacher_mode_extra
+from yan_dog.teach_setup import check_demo_gait_gain_range as check_demo_gait_gain_range
+from yan_dog.teach_setup import draw_demo_gait_gain as draw_demo_gait_gain
+from yan_policy.data.episode import Episode, EpisodeBuilder
 
 # Distance between the robot's and the teacher's normalised hybrid actions beyond which a tick counts as
 # "going wrong" (RMS over the 15 dims, in units of the action scale below).
@@ -32,53 +35,10 @@ INTERVENE_RMS = 0.6
 INTERVENE_AFTER_TICKS = 10  # consecutive wrong ticks (0.2 s at 50 Hz) before the teacher steps in
 # Per-dim scale of hybrid actions (vx, vy, yaw rate, 12 joint offsets) for the distance above.
 HYBRID_ACTION_SCALE = np.array([0.5, 0.5, 1.0] + [0.5] * 12, np.float32)
-# Per-dim std in which every policy learns hybrid actions (its loss is MSE on action / std), one value for
-# all 15 dims. The yaw rate used to be learned in units of 1 rad/s (the turns' rate), which made the small
-# steering of come_to_ball (|yaw rate| ~0.1-0.5 rad/s) a quarter of the loss weight it gets at 0.5: at
-# seed 1, 60 CPU s left the yaw rate at its mean (-0.04 rad/s) on the training demos themselves, and the
-# robot walked past the ball. At 0.5: come_to_ball 0.95 / 0.95 / 0.95 at seeds 0-2 (was 1.00 / 0.50 / 0.85).
-HYBRID_ACTION_NORM_STD = np.full_like(HYBRID_ACTION_SCALE, 0.5)
-GAIT_DIMS = 3  # the hybrid action's gait command (vx, vy, yaw rate) comes first
-# the hold: the zero hybrid action (zero gait command, zero offsets: the trot controller's stand targets).
-# What the robot does on a tick without a usable action: a non-finite policy output here and in the ROS
-# brain, a stale stream or an idle brain there (yan_dog.brain)
-HOLD_ACTION = np.zeros(HYBRID_ACTION_SCALE.shape, np.float32)
-MAX_DEMO_GAIT_GAIN = 1.5
-# Scripted demonstrations run at a gait gain drawn from this range. Not below 0.8: a turn slowed to 0.6x
-# reaches the teacher's angle only at the episode's end and so shows no stop (see `SessionConfig`).
-DEFAULT_DEMO_GAIT_GAIN_RANGE = (0.8, 1.0)
-
-
-def check_demo_gait_gain(gain, name: str = "demo_gait_gain") -> float:
-    """`gain` as a float; ValueError (naming the setting `name`) unless 0 < gain <= MAX_DEMO_GAIT_GAIN."""
-    g = float(gain)
-    if not (np.isfinite(g) and 0.0 < g <= MAX_DEMO_GAIT_GAIN):
-        raise ValueError(f"{name} must be in (0, {MAX_DEMO_GAIT_GAIN}], got {gain}")
-    return g
-
-
-def check_demo_gait_gain_range(gain_range, name: str = "demo_gait_gain_range") -> tuple[float, float]:
-    """(low, high) as floats; ValueError (naming the setting `name`) unless 0 < low <= high <=
-    MAX_DEMO_GAIT_GAIN."""
-    lo, hi = (float(g) for g in gain_range)
-    if not 0 < lo <= hi <= MAX_DEMO_GAIT_GAIN:
-        raise ValueError(f"{name} must satisfy 0 < low <= high <= {MAX_DEMO_GAIT_GAIN}, "
-                         f"got {tuple(gain_range)}")
-    return lo, hi
-
-
-def draw_demo_gait_gain(seed: int, gain_range: tuple[float, float]) -> float:
-    """The gait gain of the scripted demonstration run on sim seed `seed`: uniform in `gain_range`, drawn
-    from the seed, so a demonstration gets the same gain in a sim session and over ROS 2."""
-    return float(np.random.default_rng(seed).uniform(*check_demo_gait_gain_range(gain_range)))
-
-
-def executed_teach_action(action: np.ndarray, gait_gain: float) -> np.ndarray:
-    """What the robot executes for a teach action (15,) in a demonstration slowed by `gait_gain`: the gait
-    command (vx, vy, yaw rate) times the gain, the joint offsets as they are. The label stays `action`."""
-    out = np.array(action, np.float32, copy=True)  # (15,)
-    out[:GAIT_DIMS] *= gait_gain
-    return out
+# Whose voice a spoken cue is said in (`sim.speech`), per episode mode: every episode the learner trains on
+# (demonstrations, corrected tries) hears the demonstration speakers; tries the robot makes alone
+# (evaluation) hear held-out ones, so cue accuracy is measured on voices no demonstration used.
+CUE_SPLIT_OF_MODE = {"demo": "demo", "corrected": "demo", "try": "eval"}
 
 
 @dataclass
@@ -107,14 +67,6 @@ class CheckTracker:
     @property
     def done(self) -> set[str]:
         return {t.skill.name for t in self.trackers if t.success}
-
-
-def teacher_mode_extra(skill: str) -> dict:
-    """{"teacher_action_mode": "joint" | "gait"} for a registered skill, {} otherwise: what every recorder
-    (`run_episode`, the ROS brain, a bag) keeps in an episode's `extra`, so the learner picks its joint
-    noise (`yan_policy.training.learner.joint_noise_std`)."""
-    mode = sim.skills.teacher_action_mode(skill)
-    return {TEACHER_MODE_KEY: mode} if mode else {}
 
 
 def run_episode(
@@ -148,15 +100,13 @@ def run_episode(
     u = env.unwrapped
     if u.action_mode != "hybrid":
         raise ValueError("record episodes in action_mode='hybrid' (one action space for every skill)")
-    obs, info = env.reset(seed=seed, options={"skill": skill} if skill else None)
+    options = {"skill": skill} if skill else {}
+    obs, info = env.reset(seed=seed, options={**options, "cue_split": CUE_SPLIT_OF_MODE[mode]})
     tracker = CheckTracker(track_skills, u.control_dt_s) if track_skills else None
-    streams = {k: [] for k in ("camera", "audio", "joints", "imu")}
-    actions, labels, stamps, frames = [], [], [], []
+    recorder = EpisodeBuilder(start_s=0.0)  # stamps: the env's episode time, 0 at reset
+    frames: list[np.ndarray] = []
     wrong, intervened_at, done, k, nonfinite = 0, None, False, 0, 0
     while not done:
-        for key in streams:
-            streams[key].append(obs[key])
-        stamps.append(info["time_s"])
         if render_every and k % render_every == 0:
             frames.append(env.render())
         teacher = u.teacher_action()
@@ -173,26 +123,21 @@ def run_episode(
                 wrong = wrong + 1 if rms > INTERVENE_RMS else 0
                 if wrong >= INTERVENE_AFTER_TICKS:
                     intervened_at, action, labelled = k, teacher, True
-        actions.append(teacher if labelled else action)
-        labels.append(labelled)
+        recorder.append(obs, teacher if labelled else action, info["time_s"], label=labelled)
         obs, _, terminated, truncated, info = env.step(action)
         if tracker:
             tracker.update(u.skill_context())
         done, k = terminated or truncated, k + 1
-    episode = Episode(
+    episode = recorder.build(
         skill=info["skill"],
         action_mode="hybrid",
         control_hz=u.control_hz,
-        stamps_s=np.asarray(stamps, np.float64),
-        action=np.stack(actions),
-        label_mask=np.asarray(labels),
         cue=info["cue"],
         source="scripted" if mode == "demo" else "intervention",
         success=bool(info["success"]),
         seed=seed,
         extra={"intervened_at": intervened_at, **teacher_mode_extra(u.skill.name),
                **({"gait_gain": demo_gait_gain} if mode == "demo" else {})},
-        **{k: np.stack(v) for k, v in streams.items()},
     )
     return EpisodeResult(
         episode=episode,

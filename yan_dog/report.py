@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: files only
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+if TYPE_CHECKING:
+    from yan_dog.demo import DemoResult
 
 SMOOTH_STEPS = 10  # moving-average window of the plotted loss
 
@@ -76,3 +81,103 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def write_demo_report(result: DemoResult) -> Path:
+    """The report of a `yan_dog.demo.run_demo` run in `result.out`: report.md, report.json,
+    learning_curves.png and success.png; the table also goes to the console. Returns report.md's path."""
+    out, skills = result.out, result.skills
+    reports, right_after, final = result.teach, result.right_after, result.final
+    rows, table = [], {}
+    for s in skills:
+        r0, r1 = right_after[s]["success_rate"], final[s]["success_rate"]
+        # the last skill taught had nothing taught after it to forget: its ratio is only evaluation noise
+        retention = "n/a" if s == skills[-1] or r0 == 0 else r1 / r0
+        rows.append(
+            [
+                s,
+                result.cues[s],
+                result.demos_per_skill,
+                f"{reports[s].learn_seconds:.1f}",
+                reports[s].steps,
+                r0,
+                r1,
+                final[s]["cue_correct_rate"],
+                final[s]["wrong_skill_rate"],
+                retention,
+            ]
+        )
+        table[s] = {"right after teaching": r0, "after all skills taught": r1}
+    plot_learning_curves({s: reports[s].curve for s in skills}, out / "learning_curves.png")
+    plot_success(
+        table, out / "success.png", f"Success on held-out seeds ({result.eval_episodes} episodes each)"
+    )
+    headers = [
+        "skill",
+        "cue",
+        "demos",
+        "learn CPU s",
+        "steps",
+        "success right after",
+        "success at end",
+        "cue correct",
+        "wrong skill",
+        "retention",
+    ]
+    summary = {
+        "policy": result.policy,
+        "demos_per_skill": result.demos_per_skill,
+        "eval_episodes": result.eval_episodes,
+        "eval_workers": result.eval_workers,
+        "library_version": result.library_version,
+        "wall_seconds": result.wall_seconds,
+        "phase_seconds": result.phase_seconds,
+        "skills": {
+            s: {
+                "cue": result.cues[s],
+                "learn_seconds": reports[s].learn_seconds,
+                "steps": reports[s].steps,
+                "success_right_after": right_after[s]["success_rate"],
+                "success_final": final[s]["success_rate"],
+                "cue_correct_rate": final[s]["cue_correct_rate"],
+                "wrong_skill_rate": final[s]["wrong_skill_rate"],
+                "before_video_success": result.before_video_success[s],
+                "after_video_success": result.after_video_success[s],
+            }
+            for s in skills
+        },
+        "mean_final_success": float(np.mean([final[s]["success_rate"] for s in skills])),
+    }
+    (out / "report.json").write_text(json.dumps(summary, indent=2))
+    md = [
+        "# yan-dog demo: teaching a simulated A1 new tricks",
+        "",
+        f"Policy `{result.policy}`, {result.demos_per_skill} scripted demonstrations per skill, each skill "
+        f"asked for by its own audio cue; evaluation on {result.eval_episodes} held-out randomised episodes "
+        "per skill.",
+        "",
+        markdown_table(headers, rows),
+        "",
+        "- *success right after*: evaluated as soon as that skill was taught;",
+        "- *success at end*: evaluated after every skill was taught;",
+        "- *cue correct*: the robot did what the cue asked and nothing another cue asks for;",
+        "- *wrong skill*: it did another taught skill's motion instead (or as well); the rest of the",
+        "  misses are the right skill left unfinished;",
+        "- *retention*: end / right after, for skills that had others taught after them.",
+        "",
+        "![learning curves](learning_curves.png)",
+        "![success](success.png)",
+        "",
+        "Videos: " + ", ".join(f"`before_{s}.mp4` / `after_{s}.mp4`" for s in skills),
+        "",
+        f"Skill library: `library/` (version {result.library_version}). Total wall time "
+        f"{result.wall_seconds:.0f} s: "
+        + ", ".join(f"{name.replace('_', ' ')} {sec:.0f} s" for name, sec in result.phase_seconds.items())
+        + f" (evaluation in {result.eval_workers} process{'es' if result.eval_workers > 1 else ''}).",
+    ]
+    path = out / "report.md"
+    path.write_text("\n".join(md) + "\n")
+    print()
+    print(markdown_table(headers, rows))
+    print(f"\nwrote {out}/report.md, plots and videos ({result.wall_seconds:.0f} s)")
+    return path

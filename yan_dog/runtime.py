@@ -24,21 +24,32 @@ class Actor:
             (1 = re-plan every tick). The recurrent state is still updated with every observation; only
             the action comes from the last plan. Executing a few ticks of a plan open-loop (as ACT does)
             commits the robot to a motion once the policy predicts it, instead of hesitating at its onset.
+        memory: the lifetime part of a recurrent state to start from (`PolicyBase.lifetime_state`: the
+            native memory, e.g. restored from the skill library); None: a fresh one.
+
+    The native memory lives for the robot's lifetime: `reset` (a new try) starts the per-episode state
+    afresh and carries the memory; only `reset(keep_memory=False)`, which the user asks for, forgets it.
     """
 
-    def __init__(self, learner, execute_chunk: int = 1):
+    def __init__(self, learner, execute_chunk: int = 1, memory: dict | None = None):
         if execute_chunk < 1:
             raise ValueError(f"execute_chunk must be >= 1, got {execute_chunk}")
         self.learner = learner  # an OnlineLearner or a yan_policy.training.learner_process.ProcessLearner
         self.execute_chunk = min(execute_chunk, learner.policy.config.chunk)
         self.version, self.policy = learner.actor_policy()
         self.swaps = 0
-        self.reset()
+        self.state = memory
+        self.reset(keep_memory=memory is not None)
 
-    def reset(self) -> None:
-        self.state = self.policy.initial_state()
+    def reset(self, keep_memory: bool = True) -> None:
+        """A new try: a fresh per-episode state; the native memory is carried unless keep_memory is False."""
+        self.state = self.policy.initial_state(keep=self.state if keep_memory else None)
         self._plan: np.ndarray | None = None  # (K, A)
         self._tick = 0
+
+    def memory(self) -> dict:
+        """The lifetime part of the current state (detached copies): what a commit saves."""
+        return self.policy.lifetime_state(self.state)
 
     def refresh(self) -> bool:
         """Pick up newer weights if the learner published some (call between ticks); never waits for

@@ -15,140 +15,27 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 import sim
-from yan_dog.recording import (
-    DEFAULT_DEMO_GAIT_GAIN_RANGE,
-    HYBRID_ACTION_NORM_STD,
-    EpisodeResult,
-    check_demo_gait_gain_range,
-    draw_demo_gait_gain,
-    run_episode,
-)
+from robots.actions import HYBRID_ACTION_DIM as HYBRID_ACTION_DIM
+from yan_dog.recording import EpisodeResult, run_episode
 from yan_dog.runtime import Actor
+from yan_dog.teach_setup import MOTOR_MIRROR, SessionConfig, build_learner, draw_demo_gait_gain
+from yan_dog.teach_setup import build_policy as build_policy
+from yan_dog.teach_setup import learner_config as learner_config
 from yan_policy.data.library import SkillLibrary
-from yan_policy.policies.config import PolicyConfig
-from yan_policy.policies.registry import load_policy, make_policy
-from yan_policy.training.augment import MirrorSpec
-from yan_policy.training.learner import LearnerConfig, OnlineLearner
 
-HYBRID_ACTION_DIM = 15
-TEACH_D_MODEL = 128
+# The learner's mirror images (the A1's motor order; the same on every robot profile).
+A1_MIRROR = MOTOR_MIRROR
+
 DEMO_SEED_BASE = 100_000
 TRY_SEED_BASE = 150_000
 EVAL_SEED_BASE = 200_000
-
-
-@dataclass
-class SessionConfig:
-    """Teach-session settings.
-
-    Args:
-        policy: registry name of the policy to teach ("yan", "transformer", "gru", "mlp").
-        learn_seconds: CPU seconds of learning per taught skill (during and after the demos).
-        learn_steps: optional cap on optimizer steps per taught skill (None: only the CPU budget counts).
-            A step budget makes a session deterministic on any machine (tests use it).
-        learn_during_demos: train in a background thread while the demonstrations run.
-        corrected_tries: tries after learning in which the teacher may intervene (HG-DAgger).
-        camera_size: head-camera (H, W).
-        seed: seeds the policy initialisation and the learner's batch sampling.
-        execute_chunk: actions of each predicted chunk executed before re-planning (see `Actor`). Measured
-            on sit / lie_down / walk_forward (3 demos, 8 held-out seeds): re-planning every tick left the
-            robot hesitating at the onset of a motion (0.38 / 0.63 / 0.88 success), executing the whole
-            8-tick chunk did not (1.0 / 1.0 / 1.0).
-        policy_overrides: PolicyConfig fields to override. The default width 128 (about 0.8 M
-            parameters for Yan) trains about twice as many steps per CPU second as the library's
-            default 256, which matters with a 60 s learning budget.
-        demo_gait_gain_range: each scripted demonstration executes the teacher's gait command times a
-            gain drawn uniformly from this range (seeded by the demo's seed), labelled with the
-            teacher's own command: see `yan_dog.recording`. (1, 1) turns it off. Not below 0.8: a turn
-            slowed to 0.6x reaches the teacher's angle only at the episode's end and so shows no stop
-            (`bench/few_shot.py`, K = 3, seeds 0, 1, the stopping turn check: turn_left 0.50 with 0.6-1.0,
-            0.90 with 0.8-1.0; turn_right 0.15 and 0.80).
-        learner: LearnerConfig (its seed is replaced by `seed`).
-        eval_workers: processes that run `evaluate`'s episodes side by side (1: in this process). The
-            same tries with the same weights, so the same results, in about 1 / eval_workers of the
-            time on as many idle cores. Only where this process can fork (Linux), while no learner
-            thread runs; otherwise the episodes run here.
-    """
-
-    policy: str = "yan"
-    learn_seconds: float = 60.0
-    learn_steps: int | None = None
-    learn_during_demos: bool = True
-    corrected_tries: int = 0
-    camera_size: tuple[int, int] = (96, 96)
-    seed: int = 0
-    execute_chunk: int = 8
-    policy_overrides: dict = field(default_factory=lambda: {"d_model": TEACH_D_MODEL})
-    demo_gait_gain_range: tuple[float, float] = DEFAULT_DEMO_GAIT_GAIN_RANGE
-    learner: LearnerConfig = field(default_factory=LearnerConfig)
-    eval_workers: int = 1
-
-    def __post_init__(self):
-        self.demo_gait_gain_range = check_demo_gait_gain_range(self.demo_gait_gain_range)
-        if self.learn_seconds <= 0:
-            raise ValueError(f"learn_seconds must be > 0, got {self.learn_seconds}")
-        if self.execute_chunk < 1:
-            raise ValueError(f"execute_chunk must be >= 1, got {self.execute_chunk}")
-        if self.learn_steps is not None and self.learn_steps < 1:
-            raise ValueError(f"learn_steps must be >= 1 or None, got {self.learn_steps}")
-        if self.corrected_tries < 0:
-            raise ValueError(f"corrected_tries must be >= 0, got {self.corrected_tries}")
-        if self.eval_workers < 1:
-            raise ValueError(f"eval_workers must be >= 1, got {self.eval_workers}")
-
-
-A1_MIRROR = MirrorSpec(sim.robot.MIRROR_MOTOR_PERMUTATION, sim.robot.MIRROR_MOTOR_SIGN)
-
-
-def _merged(base: dict, overrides: dict) -> dict:
-    """base with overrides applied; a dict given for a section (e.g. "tokenizer") overrides only its keys."""
-    out = dict(base)
-    for key, value in overrides.items():
-        nested = isinstance(value, dict) and isinstance(base.get(key), dict)
-        out[key] = _merged(base[key], value) if nested else value
-    return out
-
-
-def build_policy(config: SessionConfig, library: SkillLibrary | None = None) -> torch.nn.Module:
-    """The policy a session teaches: the library's, or a new `config.policy` in the hybrid action space
-    (seeded with `config.seed`)."""
-    torch.manual_seed(config.seed)
-    policy = library.load(load_policy) if library is not None else None
-    if policy is None:
-        pcfg = PolicyConfig.from_dict(
-            _merged(PolicyConfig().to_dict(), {**config.policy_overrides, "action_dim": HYBRID_ACTION_DIM})
-        )
-        policy = make_policy(config.policy, pcfg)
-        policy.set_action_normalization(np.zeros(HYBRID_ACTION_DIM), HYBRID_ACTION_NORM_STD)
-    return policy
-
-
-def learner_config(config: SessionConfig) -> LearnerConfig:
-    """The session's learner settings, seeded with the session's seed."""
-    return LearnerConfig(**{**config.learner.__dict__, "seed": config.seed})
-
-
-def build_learner(
-    config: SessionConfig, library: SkillLibrary | None = None, load_demos: bool = True
-) -> OnlineLearner:
-    """The online learner of a teach session (in sim or on the ROS brain): `build_policy`'s policy and
-    `learner_config`, and (with `load_demos`) every demonstration the library holds. Demonstrations of
-    mirror-symmetric skills (`sim.skills.is_mirror_symmetric`) also train as their mirror images (the A1's
-    `A1_MIRROR`; `LearnerConfig.mirror_prob` = 0 turns it off)."""
-    learner = OnlineLearner(
-        build_policy(config, library), learner_config(config), A1_MIRROR, sim.skills.is_mirror_symmetric
-    )
-    if library is not None and load_demos:
-        for ep in library.demos() if library.skills else []:
-            learner.add_episode(ep)
-    return learner
 
 
 @dataclass
@@ -168,13 +55,22 @@ class TeachSession:
     Args:
         config: SessionConfig.
         library: where skills persist (None: in memory only). An existing library is loaded: its
-            policy continues learning and its demonstrations are rehearsed.
+            policy continues learning, its demonstrations are rehearsed and its native memory is restored.
+
+    The native memory (`memory`: the lifetime part of the recurrent state, `PolicyBase.lifetime_keys`) is
+    the robot's: restored from the library, carried from try to try by the tries that are part of the
+    robot's life (`try_skill(carry_memory=True)`: `teach`'s corrected tries), and committed by `save`.
+    Evaluations (`evaluate`, and `try_skill` by default) start every try from that same memory and leave
+    it unchanged, so held-out results do not depend on the order of the tries and are the same in forked
+    workers. `forget_memory` resets it, and nothing else does.
     """
 
     def __init__(self, config: SessionConfig | None = None, library: SkillLibrary | None = None):
         self.config = config = config or SessionConfig()
         self.library = library
         self.learner = build_learner(config, library)
+        # None: a fresh memory (the policy's learned initial value); set from the library's loaded version
+        self.memory: dict[str, torch.Tensor] | None = library.memory if library is not None else None
         self.env = self._make_env()
 
     def _make_env(self) -> gym.Env:
@@ -244,7 +140,7 @@ class TeachSession:
             learner.train_for(remaining, max_steps=steps_left, callback=progress)
         interventions = 0
         for j in range(c.corrected_tries):
-            res = self.try_skill(skill, TRY_SEED_BASE + seed_offset + j, corrected=True)
+            res = self.try_skill(skill, TRY_SEED_BASE + seed_offset + j, corrected=True, carry_memory=True)
             if res.intervened_at is not None:
                 interventions += 1
                 learner.add_episode(res.episode)
@@ -270,11 +166,18 @@ class TeachSession:
 
     # --- trying / evaluating -----------------------------------------------------------------------------
     def try_skill(
-        self, skill: str, seed: int, corrected: bool = False, render_every: int = 0, track: bool = False
+        self,
+        skill: str,
+        seed: int,
+        corrected: bool = False,
+        render_every: int = 0,
+        track: bool = False,
+        carry_memory: bool = False,
     ) -> EpisodeResult:
-        """The robot performs `skill` on its cue with the latest weights."""
-        actor = Actor(self.learner, execute_chunk=self.config.execute_chunk)
-        return run_episode(
+        """The robot performs `skill` on its cue with the latest weights, from the session's native memory
+        (`memory`); with `carry_memory` the session keeps what the try wrote into it."""
+        actor = Actor(self.learner, execute_chunk=self.config.execute_chunk, memory=self.memory)
+        result = run_episode(
             self.env,
             actor.act,
             "corrected" if corrected else "try",
@@ -283,6 +186,13 @@ class TeachSession:
             track_skills=self.known_skills() if track else None,
             render_every=render_every,
         )
+        if carry_memory:
+            self.memory = actor.memory()
+        return result
+
+    def forget_memory(self) -> None:
+        """Reset the native memory to the policy's learned initial value (only when the user asks)."""
+        self.memory = None
 
     def evaluate(
         self,
@@ -348,10 +258,13 @@ class TeachSession:
 
     # --- persistence -------------------------------------------------------------------------------------
     def save(self) -> str | None:
-        """Commit the current policy and skills to the library (atomic); returns the version name."""
+        """Commit the current policy, its native memory and the skills to the library (atomic); returns the
+        version name."""
         if self.library is None:
             return None
-        return self.library.commit(self.policy)
+        policy = self.policy
+        memory = policy.lifetime_state() if self.memory is None else self.memory
+        return self.library.commit(policy, memory)
 
     def close(self) -> None:
         if self.learner.running:

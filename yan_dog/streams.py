@@ -1,30 +1,31 @@
-"""Raw sensor messages -> validated arrays -> token matrices -> the policy's per-tick observation.
+"""Raw sensor messages -> validated arrays -> observation matrices -> the policy's per-tick observation.
 
 ROS-free: every function reads message-like objects by the standard ROS 2 field names, so the same code
 works on rclpy messages (live graph) and on messages decoded from an MCAP bag (`mcap_ros2`), which is how
 a recorded session is rebuilt into episodes exactly as the brain saw it.
 
-Stages (S samples per tick, s the policy's image size, J = 12 joints, hop the audio token width):
+Stages (S samples per tick, s the policy's image size, J = 12 joints, hop the policy's audio hop):
     decode    Image rgb8/bgr8          -> uint8 (H, W, 3) RGB          `decode_image`
               Int16MultiArray          -> int16 (n,) PCM, any n        `decode_audio`
-              JointState (any order)   -> float32 (3, J) policy order  `decode_joint_state`
+              JointState (any order)   -> float32 (3, J) policy order  `decode_joint_state` (names: a
+                                          `robots.JointMap`, the robot profile's vendor or sim names)
               Imu                      -> float32 (10,) xyzw/gyro/acc  `decode_imu`
-    tokenize  camera frame             -> float32 (s, 3s), 0..255      `camera_tokens`
+    shape     camera frame             -> float32 (s, 3s), 0..255      `camera_matrix`
               audio chunks             -> int16 (S,) blocks            `AudioRechunker`
-              one block                -> float32 (S / hop, hop)       `audio_tokens`
-              joints + imu             -> float32 (1, 3J + 10)         `proprio_tokens`
-    inverse   token matrices           -> the obs dict `policy.step` takes:     `obs_from_tokens`
+              one block                -> float32 (S / hop, hop)       `audio_matrix`
+              joints + imu             -> float32 (1, 3J + 10)         `proprio_matrix`
+    inverse   observation matrices     -> the obs dict `policy.step` takes:     `obs_from_matrices`
               camera uint8 (s, s, 3), audio int16 (S,), joints float32 (3, J), imu float32 (10,)
-              (`tokens_from_obs` is the forward path in one call, e.g. for the sim env's observations)
-    align     `TickAligner`: keeps the latest token matrix of each stream (camera zero-order hold, one
+              (`matrices_from_obs` is the forward path in one call, e.g. for the sim env's observations)
+    align     `TickAligner`: keeps the latest observation matrix of each stream (camera zero-order hold, one
               audio block per control tick from a short queue) and hands one observation per tick;
               `InputMonitor` says which streams are stale (age > expected period + N control periods).
 
-The learned parts of the tokenizers (conv stem, log-mel projection, proprio MLP) stay in the policy: they
-learn. This module does only the sensor-side work, and every step is exactly invertible, so
-`obs_from_tokens(tokens_from_obs(obs)) == obs` for a frame already at the policy's size.
+The tokenizers (conv stem, log-mel projection, proprio MLP) are in the policy: they learn. This module
+does only the sensor-side work, and every step is exactly invertible, so
+`obs_from_matrices(matrices_from_obs(obs)) == obs` for a frame already at the policy's size.
 
-Episodes the brain records hold camera frames at the policy's size s (what the tokens carry);
+Episodes the brain records hold camera frames at the policy's size s (what the matrices carry);
 `yan_policy.modules.tokenizers.episode_at_image_size` brings episodes recorded at another size (the
 sim's 96x96) to s, so both can share a training batch (the policy resizes every frame to s anyway, with
 the same INTER_AREA resize).
@@ -36,25 +37,29 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 
-from sim.robot import MOTOR_NAMES
+from robots.joint_map import JointMap
+from robots.profile import DEFAULT_ROBOT, get_profile
 from yan_policy.modules.tokenizers import IMU_DIM
 from yan_policy.policies.config import TokenizerConfig
 
-JOINT_NAMES: tuple[str, ...] = MOTOR_NAMES  # the policy's joint order: FR, FL, RR, RL x hip, upper, lower
+# The policy's joint order, FR, FL, RR, RL x hip, upper, lower, by the simulator's names (what the sim node
+# publishes); `decode_joint_state` also takes the vendor's names ("FR_thigh_joint") in any order.
+JOINT_NAMES: tuple[str, ...] = get_profile(DEFAULT_ROBOT).sim_joint_names
+DEFAULT_JOINT_MAP = JointMap(get_profile(DEFAULT_ROBOT))
 CAMERA_ENCODINGS = ("rgb8", "bgr8")
 RGB_CHANNELS = 3
 PCM_FULL_SCALE = 32768  # int16 range is [-32768, 32767]
 NS_PER_S = 1_000_000_000
 
-# Token streams (the /tokens/<stream> topics) and how often each source publishes (s), as in the sim.
-TOKEN_STREAMS = ("camera", "audio", "proprio")
+# Observation streams (the /obs/<stream> topics) and how often each source publishes (s), as in the sim.
+OBS_STREAMS = ("camera", "audio", "proprio")
 DEFAULT_PERIODS_S = {"camera": 0.1, "audio": 0.02, "proprio": 0.02}
 STALE_CONTROL_PERIODS = 3  # a stream is stale once its age exceeds its period + this many control periods
 AUDIO_QUEUE_TICKS = 4  # audio blocks queued beyond this are dropped, oldest first (bounds the latency)
@@ -126,23 +131,23 @@ def decode_audio(msg: Any) -> np.ndarray:
     return pcm.copy()
 
 
-def decode_joint_state(msg: Any, names: Sequence[str] = JOINT_NAMES) -> np.ndarray:
+def decode_joint_state(msg: Any, joints: JointMap = DEFAULT_JOINT_MAP) -> np.ndarray:
     """sensor_msgs/JointState in any joint order -> float32 (3, J) rows position, velocity, effort.
 
-    Joints are matched by name (extra joints are ignored). Position is required for every joint;
-    velocity and effort may be empty (then zeros, as many drivers leave them out) but, when given, must
-    have one value per name. Missing, duplicated or non-finite joints raise a ValueError naming them.
+    Joints are matched by name through `joints` (default: the A1's vendor names or the simulator's; extra
+    joints are ignored). Position is required for every joint; velocity and effort may be empty (then
+    zeros, as many drivers leave them out) but, when given, must have one value per name. Missing,
+    duplicated or non-finite joints raise a ValueError naming them as the message does.
     """
     msg_names = list(msg.name)
     if len(set(msg_names)) != len(msg_names):
         dups = sorted({n for n in msg_names if msg_names.count(n) > 1})
         raise ValueError(f"joints: duplicated joint names {dups}")
-    index = {n: i for i, n in enumerate(msg_names)}
-    missing = [n for n in names if n not in index]
-    if missing:
-        raise ValueError(f"joints: missing joints {missing}")
-    order = np.array([index[n] for n in names])  # (J,)
-    out = np.zeros((3, len(names)), np.float32)
+    try:
+        order = joints.order(msg_names)  # (J,) index in the message of each motor
+    except ValueError as e:
+        raise ValueError(f"joints: {e}") from None
+    out = np.zeros((3, len(order)), np.float32)
     for row, field_name in enumerate(("position", "velocity", "effort")):
         values = np.asarray(getattr(msg, field_name), np.float64).reshape(-1)
         if values.size == 0 and field_name != "position":
@@ -151,7 +156,7 @@ def decode_joint_state(msg: Any, names: Sequence[str] = JOINT_NAMES) -> np.ndarr
             raise ValueError(f"joints: {field_name} has {values.size} values for {len(msg_names)} names")
         with np.errstate(over="ignore"):
             picked = values[order].astype(np.float32)  # beyond float32's range becomes inf: refused too
-        bad = [names[i] for i in np.flatnonzero(~np.isfinite(picked))]
+        bad = [msg_names[order[i]] for i in np.flatnonzero(~np.isfinite(picked))]
         if bad:
             raise ValueError(f"joints: non-finite {field_name} for {bad}")
         out[row] = picked
@@ -170,16 +175,16 @@ def decode_imu(msg: Any) -> np.ndarray:
     return imu  # (10,) float32
 
 
-# --------------------------------------------------------------------------- token shapes
+# --------------------------------------------------------------------------- matrix shapes
 
 @dataclass(frozen=True)
-class TokenSpec:
-    """Shapes of the three token matrices, derived from the policy's tokenizer settings.
+class ObsSpec:
+    """Shapes of the three observation matrices, derived from the policy's tokenizer settings.
 
     Args:
-        image_size: s, the policy's square camera size (camera tokens are (s, 3s)).
+        image_size: s, the policy's square camera size (camera matrices are (s, 3s)).
         samples_per_tick: S, audio samples per control tick.
-        hop: audio token width; S / hop tokens per tick.
+        hop: the policy's audio hop (samples per audio token); S / hop rows per tick.
         n_joints: J.
     """
 
@@ -191,13 +196,13 @@ class TokenSpec:
     def __post_init__(self):
         for name in ("image_size", "samples_per_tick", "hop", "n_joints"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"TokenSpec.{name} must be > 0, got {getattr(self, name)}")
+                raise ValueError(f"ObsSpec.{name} must be > 0, got {getattr(self, name)}")
         if self.samples_per_tick % self.hop:
-            raise ValueError(f"TokenSpec: hop {self.hop} must divide samples_per_tick "
+            raise ValueError(f"ObsSpec: hop {self.hop} must divide samples_per_tick "
                              f"{self.samples_per_tick}")
 
     @classmethod
-    def from_tokenizer(cls, cfg: TokenizerConfig) -> TokenSpec:
+    def from_tokenizer(cls, cfg: TokenizerConfig) -> ObsSpec:
         return cls(cfg.image_size, cfg.samples_per_tick, cfg.hop, cfg.n_joints)
 
     def shape(self, stream: str) -> tuple[int, int]:
@@ -207,32 +212,32 @@ class TokenSpec:
             return self.samples_per_tick // self.hop, self.hop
         if stream == "proprio":
             return 1, 3 * self.n_joints + IMU_DIM
-        raise ValueError(f"unknown token stream {stream!r}, expected one of {TOKEN_STREAMS}")
+        raise ValueError(f"unknown observation stream {stream!r}, expected one of {OBS_STREAMS}")
 
 
 @dataclass(frozen=True)
-class TokenMatrix:
-    """One token matrix of one stream: what travels on /tokens/<stream> (or directly, in one process)."""
+class ObsMatrix:
+    """One observation matrix of one stream: what travels on /obs/<stream> (or directly, in one process)."""
 
     stream: str
     stamp_s: float  # the source stamp (s)
     data: np.ndarray  # float32 (rows, width)
 
 
-def check_tokens(stream: str, data: np.ndarray, spec: TokenSpec) -> np.ndarray:
-    """Validate a token matrix against `spec`; returns it as float32 (rows, width)."""
+def check_obs_matrix(stream: str, data: np.ndarray, spec: ObsSpec) -> np.ndarray:
+    """Validate an observation matrix against `spec`; returns it as float32 (rows, width)."""
     data = np.asarray(data)
     if data.shape != spec.shape(stream):
-        raise ValueError(f"{stream} tokens: expected shape {spec.shape(stream)}, got {data.shape}")
+        raise ValueError(f"{stream} matrix: expected shape {spec.shape(stream)}, got {data.shape}")
     data = data.astype(np.float32, copy=False)
     if not np.isfinite(data).all():
-        raise ValueError(f"{stream} tokens: contain NaN or inf")
+        raise ValueError(f"{stream} matrix: contains NaN or inf")
     return data
 
 
-# --------------------------------------------------------------------------- tokenize / invert
+# --------------------------------------------------------------------------- shape / invert
 
-def camera_tokens(frame: np.ndarray, image_size: int) -> np.ndarray:
+def camera_matrix(frame: np.ndarray, image_size: int) -> np.ndarray:
     """uint8 (H, W, 3) RGB -> float32 (s, 3s), the frame resized as the policy resizes it (INTER_AREA)."""
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != RGB_CHANNELS:
         raise ValueError(f"camera: expected uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
@@ -241,17 +246,17 @@ def camera_tokens(frame: np.ndarray, image_size: int) -> np.ndarray:
     return frame.reshape(image_size, image_size * RGB_CHANNELS).astype(np.float32)  # (s, 3s)
 
 
-def camera_from_tokens(tokens: np.ndarray) -> np.ndarray:
+def camera_from_matrix(matrix: np.ndarray) -> np.ndarray:
     """float32 (s, 3s) -> uint8 (s, s, 3) RGB."""
-    s = tokens.shape[0]
-    if tokens.shape != (s, s * RGB_CHANNELS):
-        raise ValueError(f"camera tokens: expected shape (s, 3s), got {tokens.shape}")
-    if tokens.min() < 0 or tokens.max() > 255:
-        raise ValueError("camera tokens: values outside 0..255")
-    return np.rint(tokens).astype(np.uint8).reshape(s, s, RGB_CHANNELS)
+    s = matrix.shape[0]
+    if matrix.shape != (s, s * RGB_CHANNELS):
+        raise ValueError(f"camera matrix: expected shape (s, 3s), got {matrix.shape}")
+    if matrix.min() < 0 or matrix.max() > 255:
+        raise ValueError("camera matrix: values outside 0..255")
+    return np.rint(matrix).astype(np.uint8).reshape(s, s, RGB_CHANNELS)
 
 
-def audio_tokens(block: np.ndarray, hop: int) -> np.ndarray:
+def audio_matrix(block: np.ndarray, hop: int) -> np.ndarray:
     """int16 (S,) -> float32 (S / hop, hop) (int16 values, unscaled)."""
     if block.dtype != np.int16 or block.ndim != 1 or block.size % hop:
         raise ValueError(f"audio: expected int16 (S,) with S a multiple of {hop}, "
@@ -259,47 +264,47 @@ def audio_tokens(block: np.ndarray, hop: int) -> np.ndarray:
     return block.astype(np.float32).reshape(-1, hop)
 
 
-def audio_from_tokens(tokens: np.ndarray) -> np.ndarray:
+def audio_from_matrix(matrix: np.ndarray) -> np.ndarray:
     """float32 (S / hop, hop) -> int16 (S,)."""
-    if tokens.min() < -PCM_FULL_SCALE or tokens.max() >= PCM_FULL_SCALE:
-        raise ValueError("audio tokens: values outside the int16 range")
-    return np.rint(tokens).astype(np.int16).reshape(-1)
+    if matrix.min() < -PCM_FULL_SCALE or matrix.max() >= PCM_FULL_SCALE:
+        raise ValueError("audio matrix: values outside the int16 range")
+    return np.rint(matrix).astype(np.int16).reshape(-1)
 
 
-def proprio_tokens(joints: np.ndarray, imu: np.ndarray) -> np.ndarray:
+def proprio_matrix(joints: np.ndarray, imu: np.ndarray) -> np.ndarray:
     """joints (3, J) + imu (10,) -> float32 (1, 3J + 10): [position, velocity, effort, imu]."""
     if joints.ndim != 2 or joints.shape[0] != 3 or imu.shape != (IMU_DIM,):
         raise ValueError(f"proprio: expected joints (3, J) and imu (10,), got {joints.shape}, {imu.shape}")
     return np.concatenate([joints.reshape(-1), imu]).astype(np.float32)[None]  # (1, 3J + 10)
 
 
-def proprio_from_tokens(tokens: np.ndarray, n_joints: int) -> tuple[np.ndarray, np.ndarray]:
+def proprio_from_matrix(matrix: np.ndarray, n_joints: int) -> tuple[np.ndarray, np.ndarray]:
     """float32 (1, 3J + 10) -> joints float32 (3, J), imu float32 (10,)."""
-    if tokens.shape != (1, 3 * n_joints + IMU_DIM):
-        raise ValueError(f"proprio tokens: expected shape (1, {3 * n_joints + IMU_DIM}), got {tokens.shape}")
-    row = tokens[0].astype(np.float32)
+    if matrix.shape != (1, 3 * n_joints + IMU_DIM):
+        raise ValueError(f"proprio matrix: expected shape (1, {3 * n_joints + IMU_DIM}), got {matrix.shape}")
+    row = matrix[0].astype(np.float32)
     return row[: 3 * n_joints].reshape(3, n_joints).copy(), row[3 * n_joints:].copy()
 
 
-def obs_from_tokens(camera: np.ndarray | None, audio: np.ndarray | None, proprio: np.ndarray | None,
-                    n_joints: int = TokenSpec.n_joints) -> dict[str, np.ndarray]:
-    """Token matrices (None: stream missing) -> the policy's per-tick obs dict."""
+def obs_from_matrices(camera: np.ndarray | None, audio: np.ndarray | None, proprio: np.ndarray | None,
+                      n_joints: int = ObsSpec.n_joints) -> dict[str, np.ndarray]:
+    """Observation matrices (None: stream missing) -> the policy's per-tick obs dict."""
     obs: dict[str, np.ndarray] = {}
     if camera is not None:
-        obs["camera"] = camera_from_tokens(camera)
+        obs["camera"] = camera_from_matrix(camera)
     if audio is not None:
-        obs["audio"] = audio_from_tokens(audio)
+        obs["audio"] = audio_from_matrix(audio)
     if proprio is not None:
-        obs["joints"], obs["imu"] = proprio_from_tokens(proprio, n_joints)
+        obs["joints"], obs["imu"] = proprio_from_matrix(proprio, n_joints)
     return obs
 
 
-def tokens_from_obs(obs: Mapping[str, np.ndarray], spec: TokenSpec) -> dict[str, np.ndarray]:
-    """The policy's obs dict (e.g. from the sim env) -> token matrices: the forward path in one call."""
+def matrices_from_obs(obs: Mapping[str, np.ndarray], spec: ObsSpec) -> dict[str, np.ndarray]:
+    """The policy's obs dict (e.g. from the sim env) -> observation matrices: the forward path in one call."""
     return {
-        "camera": camera_tokens(obs["camera"], spec.image_size),
-        "audio": audio_tokens(obs["audio"], spec.hop),
-        "proprio": proprio_tokens(obs["joints"], obs["imu"]),
+        "camera": camera_matrix(obs["camera"], spec.image_size),
+        "audio": audio_matrix(obs["audio"], spec.hop),
+        "proprio": proprio_matrix(obs["joints"], obs["imu"]),
     }
 
 
@@ -383,7 +388,7 @@ class AlignedTick:
     """What `TickAligner.tick` hands the control loop for one tick.
 
     obs is None when a stream is stale (the robot must hold); `stamps_s` are the source stamps of the
-    token matrices used; `audio_gap` is True when no audio block was queued (silence was used).
+    observation matrices used; `audio_gap` is True when no audio block was queued (silence was used).
     """
 
     obs: dict[str, np.ndarray] | None
@@ -393,7 +398,7 @@ class AlignedTick:
 
 
 class TickAligner:
-    """Keeps the latest token matrix of each stream and hands one observation per control tick.
+    """Keeps the latest observation matrix of each stream and hands one observation per control tick.
 
     camera: the latest frame (zero-order hold between refreshes, as the sim env does);
     audio: one block per tick, first in first out, from a queue of at most `audio_queue_ticks` blocks
@@ -401,7 +406,7 @@ class TickAligner:
            ring buffer); proprio: the latest row.
 
     Args:
-        spec: token shapes.
+        spec: matrix shapes.
         control_hz: control rate.
         periods_s: expected period of each stream (default: the sim's rates).
         stale_control_periods: see `InputMonitor`.
@@ -410,7 +415,7 @@ class TickAligner:
             re-sending old data keeps arriving but must still count as stale); 0 turns the check off.
     """
 
-    def __init__(self, spec: TokenSpec, control_hz: float, periods_s: Mapping[str, float] | None = None,
+    def __init__(self, spec: ObsSpec, control_hz: float, periods_s: Mapping[str, float] | None = None,
                  stale_control_periods: int = STALE_CONTROL_PERIODS,
                  audio_queue_ticks: int = AUDIO_QUEUE_TICKS, max_stamp_age_s: float = MAX_STAMP_AGE_S):
         if audio_queue_ticks < 1:
@@ -420,45 +425,45 @@ class TickAligner:
         self.max_stamp_age_s = max_stamp_age_s
         self.spec = spec
         self.monitor = InputMonitor(control_hz, periods_s, stale_control_periods)
-        unknown = set(self.monitor.periods_s) - set(TOKEN_STREAMS)
+        unknown = set(self.monitor.periods_s) - set(OBS_STREAMS)
         if unknown:
-            raise ValueError(f"periods_s: unknown streams {sorted(unknown)}, expected {TOKEN_STREAMS}")
-        self._latest: dict[str, TokenMatrix | None] = dict.fromkeys(TOKEN_STREAMS)
-        self._audio: deque[TokenMatrix] = deque(maxlen=audio_queue_ticks)
+            raise ValueError(f"periods_s: unknown streams {sorted(unknown)}, expected {OBS_STREAMS}")
+        self._latest: dict[str, ObsMatrix | None] = dict.fromkeys(OBS_STREAMS)
+        self._audio: deque[ObsMatrix] = deque(maxlen=audio_queue_ticks)
         self.counts = {"audio_gaps": 0, "audio_dropped": 0, "out_of_order": 0, "duplicated": 0,
                        "stale_stamps": 0}
 
-    def put(self, tokens: TokenMatrix, now_s: float, source_now_s: float | None = None) -> None:
-        """Accept one token matrix (received at `now_s`, monotonic s); a ValueError names a bad one, which
-        is dropped. `source_now_s`: the receiver's clock in the stamps' time base (ROS time), to drop
+    def put(self, obs: ObsMatrix, now_s: float, source_now_s: float | None = None) -> None:
+        """Accept one observation matrix (received at `now_s`, monotonic s); a ValueError names a bad one,
+        which is dropped. `source_now_s`: the receiver's clock in the stamps' time base (ROS time), to drop
         samples with stale stamps; None skips that check (no common clock)."""
-        if tokens.stream not in TOKEN_STREAMS:
-            raise ValueError(f"unknown token stream {tokens.stream!r}, expected one of {TOKEN_STREAMS}")
-        data = check_tokens(tokens.stream, tokens.data, self.spec)
-        if not math.isfinite(tokens.stamp_s):
-            raise ValueError(f"{tokens.stream} tokens: stamp {tokens.stamp_s} is not finite")
-        age_s = None if source_now_s is None else source_now_s - tokens.stamp_s
+        if obs.stream not in OBS_STREAMS:
+            raise ValueError(f"unknown observation stream {obs.stream!r}, expected one of {OBS_STREAMS}")
+        data = check_obs_matrix(obs.stream, obs.data, self.spec)
+        if not math.isfinite(obs.stamp_s):
+            raise ValueError(f"{obs.stream} matrix: stamp {obs.stamp_s} is not finite")
+        age_s = None if source_now_s is None else source_now_s - obs.stamp_s
         if self.max_stamp_age_s and age_s is not None and age_s > self.max_stamp_age_s:
             self.counts["stale_stamps"] += 1
-            raise ValueError(f"{tokens.stream} tokens: stale stamp, {age_s:.3f} s old (limit "
+            raise ValueError(f"{obs.stream} matrix: stale stamp, {age_s:.3f} s old (limit "
                              f"{self.max_stamp_age_s} s)")
-        last = self._latest[tokens.stream]
-        behind_s = -math.inf if last is None else last.stamp_s - tokens.stamp_s
-        if behind_s == 0 and tokens.stream in HELD_STREAMS:
+        last = self._latest[obs.stream]
+        behind_s = -math.inf if last is None else last.stamp_s - obs.stamp_s
+        if behind_s == 0 and obs.stream in HELD_STREAMS:
             self.counts["duplicated"] += 1
-            raise ValueError(f"{tokens.stream} tokens: duplicated stamp {tokens.stamp_s:.3f} s (the same "
+            raise ValueError(f"{obs.stream} matrix: duplicated stamp {obs.stamp_s:.3f} s (the same "
                              f"sample again)")
         if 0 < behind_s < CLOCK_RESTART_S:
             self.counts["out_of_order"] += 1
-            raise ValueError(f"{tokens.stream} tokens: stamp {tokens.stamp_s:.3f} s is older than the last "
+            raise ValueError(f"{obs.stream} matrix: stamp {obs.stamp_s:.3f} s is older than the last "
                              f"one {last.stamp_s:.3f} s (out of order)")
-        tokens = TokenMatrix(tokens.stream, tokens.stamp_s, data)
-        self._latest[tokens.stream] = tokens
-        if tokens.stream == "audio":
+        obs = ObsMatrix(obs.stream, obs.stamp_s, data)
+        self._latest[obs.stream] = obs
+        if obs.stream == "audio":
             if len(self._audio) == self._audio.maxlen:
                 self.counts["audio_dropped"] += 1
-            self._audio.append(tokens)
-        self.monitor.seen(tokens.stream, now_s)
+            self._audio.append(obs)
+        self.monitor.seen(obs.stream, now_s)
 
     def stale(self, now_s: float) -> list[str]:
         return self.monitor.stale(now_s)
@@ -482,6 +487,6 @@ class TickAligner:
         else:
             block = self._audio.popleft()
             audio, audio_stamp = block.data, block.stamp_s
-        obs = obs_from_tokens(cam.data, audio, prop.data, self.spec.n_joints)
+        obs = obs_from_matrices(cam.data, audio, prop.data, self.spec.n_joints)
         stamps = {"camera": cam.stamp_s, "audio": audio_stamp, "proprio": prop.stamp_s}
         return AlignedTick(obs, [], stamps, gap)

@@ -16,19 +16,21 @@ walking. `apply_key` and `step_action` are pure functions of an immutable `Teleo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sim.gait import TrotController
-from sim.robot import NUM_MOTORS
-from sim.skills import LIE_POSE_RAD, SHAKE_POSE_RAD, SIT_POSE_RAD
+from robots.actions import HYBRID_ACTION_DIM
+from robots.gait import TrotController
+from robots.poses import posture_targets
+from robots.profile import A1, NUM_MOTORS, RobotProfile
 
 WALK_SPEED_MPS = 0.5  # forward / backward command
 STRAFE_SPEED_MPS = 0.3  # sideways command
 TURN_RATE_RADPS = 1.0  # yaw-rate command
 POSTURE_RATE_RADPS = 1.5  # joint offsets move towards a posture at most this fast (the teachers take ~1 s)
-HYBRID_ACTION_SIZE = 3 + NUM_MOTORS
+HYBRID_ACTION_SIZE = HYBRID_ACTION_DIM
 
 # key -> gait command (vx m/s, vy m/s, yaw rate rad/s)
 GAIT_KEYS = {
@@ -52,14 +54,16 @@ EVENT_KEYS = {
     "\x03": "quit",
 }
 
-_STAND_TARGETS_RAD = TrotController().stand_targets()  # (12,) what a zero hybrid action holds
-# posture -> joint offsets (12,) from the trot controller's standing targets (rad)
-POSTURE_OFFSETS_RAD = {
-    "stand": np.zeros(NUM_MOTORS),
-    "sit": SIT_POSE_RAD - _STAND_TARGETS_RAD,
-    "lie_down": LIE_POSE_RAD - _STAND_TARGETS_RAD,
-    "shake_paw": SHAKE_POSE_RAD - _STAND_TARGETS_RAD,
-}
+
+def posture_offsets(profile: RobotProfile = A1) -> dict[str, np.ndarray]:
+    """Posture -> joint offsets (12,) from the trot controller's standing targets (what a zero hybrid
+    action holds) to the posture's targets (rad), for `profile`'s robot. Standing is zero offsets."""
+    stand = TrotController(profile=profile).stand_targets()  # (12,)
+    postures = posture_targets(profile)
+    return {k: np.zeros(NUM_MOTORS) if k == "stand" else postures[k] - stand for k in POSTURE_KEYS.values()}
+
+
+POSTURE_OFFSETS_RAD = posture_offsets()  # the A1's
 
 HELP = __doc__.split("Keys:")[1].split("A gait key")[0].rstrip()
 
@@ -91,12 +95,14 @@ def apply_key(state: TeleopState, key: str) -> tuple[TeleopState, str | None]:
     return state, EVENT_KEYS.get(k)
 
 
-def step_action(state: TeleopState, dt_s: float) -> tuple[TeleopState, np.ndarray]:
-    """Advance the posture ramp by `dt_s` (s); returns the new state and the (15,) hybrid action."""
+def step_action(state: TeleopState, dt_s: float,
+                postures: Mapping[str, np.ndarray] = POSTURE_OFFSETS_RAD) -> tuple[TeleopState, np.ndarray]:
+    """Advance the posture ramp by `dt_s` (s); returns the new state and the (15,) hybrid action.
+    `postures`: the robot's posture offsets (`posture_offsets(profile)`; default the A1's)."""
     if dt_s <= 0:
         raise ValueError(f"dt_s must be > 0, got {dt_s}")
     now = np.asarray(state.offsets, np.float64)  # (12,)
-    target = POSTURE_OFFSETS_RAD[state.posture]  # (12,)
+    target = postures[state.posture]  # (12,)
     max_step = POSTURE_RATE_RADPS * dt_s
     offsets = now + np.clip(target - now, -max_step, max_step)  # (12,)
     action = np.concatenate([state.command, offsets])  # (15,)

@@ -1,6 +1,6 @@
-"""A running brain for fault injection: the real composed nodes (3 tokenizers + yan_brain, wired in-process
-exactly as `brain_composed`) plus a probe node that plays the robot, all in one private rclpy context on
-one executor, in a DDS domain of its own on localhost.
+"""A running brain for fault injection: the real composed nodes (3 preprocessing nodes + yan_brain, wired
+in-process exactly as `brain_composed`) plus a probe node that plays the robot, all in one private rclpy
+context on one executor, in a DDS domain of its own on localhost.
 
 The probe publishes the raw sensor streams at their nominal rates (camera 10 Hz, audio, joints and IMU
 50 Hz) from one 50 Hz timer, and a teach action while the brain demonstrates, so the brain's commands
@@ -25,8 +25,8 @@ from std_msgs.msg import Float64MultiArray, Int16MultiArray
 from yan_dog_ros import msgs
 from yan_dog_ros.composed import compose
 
-from sim.env import hybrid_joint_targets
-from sim.gait import TrotController
+from robots.actions import hybrid_joint_targets
+from robots.gait import TrotController
 from sim.robot import MOTOR_NAMES
 from tests.ros.conftest import _worker_index as worker_index
 
@@ -77,7 +77,7 @@ class Rig:
 
     def __init__(self, seed: int = 0):
         rng = np.random.default_rng(seed)
-        self.frame = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)  # resized by the tokenizer
+        self.frame = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)  # resized by camera_preprocess
         self.pcm = rng.integers(-2000, 2000, SAMPLES_PER_TICK).astype(np.int16)
         self.stand = TrotController().stand_targets()
         self.taught = hybrid_joint_targets(TrotController(), TEACH, PERIOD_S)
@@ -139,9 +139,9 @@ class Rig:
         os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
         self.ctx = rclpy.Context()
         rclpy.init(context=self.ctx, args=BRAIN_ARGS)
-        self.brain, self.tokenizers = compose(context=self.ctx)
+        self.brain, self.preprocess = compose(context=self.ctx)
         self.probe = Node("fault_probe", context=self.ctx)
-        self.nodes = [self.brain, *self.tokenizers, self.probe]
+        self.nodes = [self.brain, *self.preprocess, self.probe]
         for node in self.nodes[:-1]:
             node._logger = LogSpy(node.get_logger(), self.log)
         self.executor = SingleThreadedExecutor(context=self.ctx)

@@ -1,5 +1,5 @@
-"""Persistence of the real brain: `kill -9` of the brain process (`brain_composed`: the tokenizers and
-`yan_brain`) at random moments while it learns and saves skills.
+"""Persistence of the real brain: `kill -9` of the brain process (`brain_composed`: the preprocessing nodes
+and `yan_brain`) at random moments while it learns and saves skills.
 
 Each generation starts the brain on the same skill library (it loads what is there and keeps learning),
 feeds it sensor streams from a fake robot in this process, demonstrates a new skill over /teach/action,
@@ -32,7 +32,7 @@ DEMO_S = 2.0  # one demonstration of each new skill (the brain keeps demos of >=
 SAVE_WINDOW_S = (0.2, 3.0)  # the kill comes this long (uniform) after the saves start
 SERVICE_TIMEOUT_S = 20.0
 ANSWER_WAIT_S = 3.0  # a start_demo unanswered this long is checked against the brain's status and re-sent
-BRAIN_CONFIGS = ("camera_tokenizer.yaml", "audio_tokenizer.yaml", "joint_tokenizer.yaml")
+BRAIN_CONFIGS = ("camera_preprocess.yaml", "audio_preprocess.yaml", "joint_preprocess.yaml")
 # small and quick to start; learning on, so every save races the learner's weight publication
 BRAIN_ARGS = ("-p", "d_model:=32", "-p", "n_layers:=1", "-p", "learning:=true", "-p", "trying:=false",
               "-p", "status_hz:=5.0")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from sim.env import HYBRID_OFFSET_LIMIT_RAD
-from sim.gait import TrotController
+from robots.actions import HYBRID_OFFSET_LIMIT_RAD
+from robots.gait import TrotController
 from sim.robot import JOINT_LOWER_RAD, JOINT_UPPER_RAD, clamp_to_joint_limits
 from tests.faults import rig as rg
 from yan_dog.brain import MAX_JOINT_SPEED_RAD_S, BrainConfig, BrainCore

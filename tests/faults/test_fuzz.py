@@ -138,9 +138,9 @@ def only_value_errors(fn, *args):
 def test_image_decoders_raise_only_value_errors(msg):
     """Fault: Image messages with any size, step, encoding and data length. Outcome: a frame of the
     declared size, or ValueError."""
-    for decode in (streams.decode_image, msgs.rgb8_from_msg, msgs.token_matrix_from_msg):
+    for decode in (streams.decode_image, msgs.rgb8_from_msg, msgs.obs_matrix_from_msg):
         out = only_value_errors(decode, msg)
-        if out is not None and decode is not msgs.token_matrix_from_msg:
+        if out is not None and decode is not msgs.obs_matrix_from_msg:
             assert out.shape == (msg.height, msg.width, 3) and out.dtype == np.uint8
         elif out is not None:
             assert out.shape == (msg.height, msg.width) and np.isfinite(out).all()
@@ -192,12 +192,12 @@ def test_command_and_status_readers_raise_only_value_errors(values, text):
 
 
 @FUZZ
-@given(st.sampled_from(streams.TOKEN_STREAMS), any_array((1, 46)), st.floats(allow_nan=True))
-def test_the_tick_aligner_refuses_bad_token_matrices_with_a_value_error_only(stream, data, stamp):
-    """Fault: token matrices of any dtype/shape and stamps of any value (NaN, inf). Outcome: ValueError,
+@given(st.sampled_from(streams.OBS_STREAMS), any_array((1, 46)), st.floats(allow_nan=True))
+def test_the_tick_aligner_refuses_bad_obs_matrices_with_a_value_error_only(stream, data, stamp):
+    """Fault: observation matrices of any dtype/shape and stamps of any value (NaN, inf). Outcome: ValueError,
     or accepted, after which the next tick's observation (if any) is finite."""
-    al = streams.TickAligner(streams.TokenSpec(), 50.0)
-    only_value_errors(al.put, streams.TokenMatrix(stream, stamp, data), 0.0, 0.0)
+    al = streams.TickAligner(streams.ObsSpec(), 50.0)
+    only_value_errors(al.put, streams.ObsMatrix(stream, stamp, data), 0.0, 0.0)
     tick = al.tick(0.0)
     assert tick.obs is None or all(np.isfinite(v.astype(np.float64)).all() for v in tick.obs.values())
 

@@ -6,6 +6,8 @@ here: 50 kills at random moments, every kind of checkpoint damage, and bags dama
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing as mp
 import os
 import shutil
@@ -21,8 +23,9 @@ from rclpy.serialization import serialize_message
 from std_msgs.msg import Float64MultiArray
 
 from yan_dog import bag
+from yan_policy.data.checkpoint import save_safetensors_atomic
 from yan_policy.data.episode import Episode
-from yan_policy.data.library import LibraryError, SkillLibrary
+from yan_policy.data.library import MEMORY_FILE, MEMORY_KIND, LibraryError, SkillLibrary
 from yan_policy.policies.config import PolicyConfig
 from yan_policy.policies.registry import load_policy, make_policy
 from yan_policy.policies.yan import memory_kernels
@@ -186,6 +189,99 @@ def test_every_version_damaged_is_one_clear_error_listing_each(two_versions):
     with pytest.raises(LibraryError, match="no intact version") as err:
         SkillLibrary(root).load(load_policy)
     assert f"{v1}: version {v1}: policy/model.safetensors" in str(err.value) and v2 in str(err.value)
+
+
+# --- the native memory, saved with every version --------------------------------------------------------
+
+def _lived_memory(policy, seed: int) -> dict[str, torch.Tensor]:
+    """The policy's native memory after a few ticks of a robot's life (not its initial value)."""
+    rng, state = np.random.default_rng(seed), policy.initial_state()
+    for _ in range(5):
+        obs = {"joints": rng.normal(size=(3, 12)).astype(np.float32),
+               "imu": rng.normal(size=10).astype(np.float32)}
+        _, state = policy.step(obs, state)
+    return policy.lifetime_state(state)
+
+
+def _replace_memory(vdir, tensors) -> None:
+    """Write another memory file into a version, with a matching sha256 in its manifest (so only the
+    content checks can refuse it)."""
+    save_safetensors_atomic(tensors, vdir / MEMORY_FILE, {"kind": MEMORY_KIND})
+    manifest = json.loads((vdir / "manifest.json").read_text())
+    manifest["files"][MEMORY_FILE] = hashlib.sha256((vdir / MEMORY_FILE).read_bytes()).hexdigest()
+    (vdir / "manifest.json").write_text(json.dumps(manifest))
+
+
+MEMORY_DAMAGE = {
+    "bit flip": (lambda v, m: _flip_byte(v / MEMORY_FILE, 0.9), "memory.safetensors is missing or damaged"),
+    "deleted": (lambda v, m: (v / MEMORY_FILE).unlink(), "memory.safetensors is missing or damaged"),
+    "non-finite": (lambda v, m: _replace_memory(v, {**m, "memory.w1": m["memory.w1"] * np.nan}),
+                   "non-finite values in ['memory.w1']"),
+    "another policy's": (lambda v, m: _replace_memory(v, {k: t[..., :1] for k, t in m.items()}),
+                         "does not fit the policy"),
+}
+
+
+@pytest.fixture
+def two_versions_with_memory(tmp_path):
+    lib = SkillLibrary(tmp_path / "lib")
+    lib.add_demo(tiny_episode("sit", 0))
+    m1 = _lived_memory(tiny_policy(0), 0)
+    v1 = lib.commit(tiny_policy(0), m1)
+    lib.add_demo(tiny_episode("lie_down", 1))
+    m2 = _lived_memory(tiny_policy(1), 1)
+    v2 = lib.commit(tiny_policy(1), m2)
+    return tmp_path / "lib", (v1, m1), (v2, m2)
+
+
+def test_the_native_memory_is_committed_and_restored_bit_for_bit(two_versions_with_memory):
+    root, _, (v2, m2) = two_versions_with_memory
+    manifest = json.loads((root / "versions" / v2 / "manifest.json").read_text())
+    assert MEMORY_FILE in manifest["files"]  # sha256-checked like the weights
+    lib = SkillLibrary(root)
+    policy = lib.load(load_policy)
+    assert lib.version == v2 and set(lib.memory) == set(policy.lifetime_keys()) == set(m2)
+    for key, saved in m2.items():
+        assert lib.memory[key].dtype == saved.dtype and torch.equal(lib.memory[key], saved), key
+    v3 = lib.commit(policy)  # a commit that never ran the robot (`yan-dog learn`) carries the memory on
+    again = SkillLibrary(root)
+    again.load(load_policy)
+    assert again.version == v3 and all(torch.equal(again.memory[k], m2[k]) for k in m2)
+
+
+def test_a_library_from_before_the_memory_loads_with_a_fresh_one(tmp_path):
+    lib = SkillLibrary(tmp_path / "lib")
+    lib.add_demo(tiny_episode("sit", 0))
+    version = lib.commit(tiny_policy(0))  # as every commit was written before
+    again = SkillLibrary(tmp_path / "lib")
+    assert again.load(load_policy) is not None and again.version == version and again.memory is None
+
+
+@pytest.mark.parametrize("kind", MEMORY_DAMAGE, ids=list(MEMORY_DAMAGE))
+def test_a_damaged_memory_file_is_refused_and_the_previous_version_used(two_versions_with_memory, kind,
+                                                                        caplog):
+    """Fault: the current version's memory file is damaged, gone, or holds what no memory can hold.
+    Outcome: load() logs why, naming the version, and uses the previous version: its weights and its
+    memory."""
+    root, (v1, m1), (v2, m2) = two_versions_with_memory
+    damage, reason = MEMORY_DAMAGE[kind]
+    damage(root / "versions" / v2, m2)
+    lib = SkillLibrary(root)
+    assert lib.load(load_policy) is not None and lib.version == v1
+    assert all(torch.equal(lib.memory[k], m1[k]) for k in m1)
+    assert f"version {v2} is unusable" in caplog.text and reason in caplog.text, caplog.text
+
+
+def test_a_non_finite_memory_is_not_committed(tmp_path):
+    lib = SkillLibrary(tmp_path / "lib")
+    policy = tiny_policy(0)
+    memory = _lived_memory(policy, 0)
+    memory["memory.s2"] = memory["memory.s2"] * np.inf
+    with pytest.raises(ValueError, match=r"non-finite values in \['memory.s2'\]; not saved"):
+        lib.commit(policy, memory)
+    with pytest.raises(ValueError, match="does not fit the policy"):
+        lib.commit(policy, {k: t[..., :1] for k, t in _lived_memory(policy, 0).items()})
+    assert lib.versions() == [] and lib.current() is None  # nothing written
 
 
 # --- damaged bags ---------------------------------------------------------------------------------------

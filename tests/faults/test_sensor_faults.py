@@ -22,8 +22,8 @@ from yan_dog_ros import msgs
 
 from sim.robot import MOTOR_NAMES
 from tests.faults import rig as rg
-from yan_dog.brain import LATE_TICK_MARK
 from yan_dog.streams import AUDIO_QUEUE_TICKS
+from yan_dog.tick_timing import LATE_TICK_MARK
 
 pytestmark = pytest.mark.ros
 
@@ -134,12 +134,12 @@ FAULTS = [
     Fault("joint stamps out of order", "joints", lambda r, now_s, i: [r.joints(now_s - 0.3 - 0.02 * i)],
           "out of order"),
     Fault("joint stamps duplicated", "joints", lambda r, now_s, i: [r.joints(r.frozen_s)],
-          "proprio tokens: duplicated stamp"),
+          "proprio matrix: duplicated stamp"),
     Fault("camera stamps duplicated", "camera",
           lambda r, now_s, i: [r.image(r.frozen_s)] if i % rg.CAMERA_EVERY == 0 else [],
-          "camera tokens: duplicated stamp"),
+          "camera matrix: duplicated stamp"),
     Fault("joint stamps stale", "joints", lambda r, now_s, i: [r.joints(now_s - 5.0)],
-          "proprio tokens: stale stamp"),
+          "proprio matrix: stale stamp"),
 ]
 
 
@@ -151,7 +151,7 @@ def test_a_sensor_fault_is_logged_dropped_and_held_through_then_the_brain_resume
     since = time.monotonic()
     assert r.spin_until(lambda: r.following(r.taught, since), FOLLOW_TIMEOUT_S), "not following before"
     log_from, ticks0 = len(r.log), r.brain.core.counts["ticks"]
-    dropped0 = r.brain.dropped + sum(t.counts["dropped"] for t in r.tokenizers)
+    dropped0 = r.brain.dropped + sum(t.counts["dropped"] for t in r.preprocess)
     counts0 = dict(r.brain.aligner.counts)
     r.frozen_s = r.now_s()
     r.fault_ticks = 0
@@ -168,7 +168,7 @@ def test_a_sensor_fault_is_logged_dropped_and_held_through_then_the_brain_resume
     assert ticks >= MIN_RATE * (t1 - t0) * rg.CONTROL_HZ, (ticks, t1 - t0, np.round(np.sort(gaps)[-5:], 3),
                                                            gc_pauses)
     new_log = "\n".join(r.log[log_from:])
-    dropped = r.brain.dropped + sum(t.counts["dropped"] for t in r.tokenizers) - dropped0
+    dropped = r.brain.dropped + sum(t.counts["dropped"] for t in r.preprocess) - dropped0
     if fault.holds:
         held = r.commands_between(t0 + HOLD_AFTER_S, t1)
         assert held and all(np.allclose(q, r.stand, atol=1e-6) for q in held), fault.name

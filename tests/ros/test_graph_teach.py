@@ -1,6 +1,6 @@
 """Acceptance: teach `sit` over a real multi-process ROS 2 graph, then the dog sits on its cue alone.
 
-Processes: `sim_node` (the simulated A1), `brain_composed` (the three tokenizers + `yan_brain` in one
+Processes: `sim_node` (the simulated A1), `brain_composed` (the three preprocessing nodes + `yan_brain` in one
 process) and the scripted `teacher`, which runs 3 demonstrations through the brain's services and
 /teach/action. The brain learns in its background thread during and after the demonstrations; once it
 has taken LEARN_STEPS optimizer steps learning is switched off (so the try runs on fixed weights), the sim
@@ -48,7 +48,7 @@ LEARN_STEPS = 100
 TEACHER_SEED_BASE = 1000  # config/teacher.yaml: demonstration i runs on seed 1000 + i
 EVAL_SEED = 200_000  # held out: demonstrations use the teacher's seed_base 1000 + i
 TRY_MARGIN_S = 5.0
-BRAIN_CONFIGS = ("camera_tokenizer.yaml", "audio_tokenizer.yaml", "joint_tokenizer.yaml", "yan_brain.yaml")
+BRAIN_CONFIGS = ("camera_preprocess.yaml", "audio_preprocess.yaml", "joint_preprocess.yaml", "yan_brain.yaml")
 BRAIN_ARGS = ("-p", "d_model:=64", "-p", "n_layers:=1", "-p", "learning:=true",  # demo_source: teleop
               "-p", "trying:=false", "-p", "status_hz:=5.0")
 

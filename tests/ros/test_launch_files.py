@@ -109,8 +109,11 @@ def test_runner_passes_exactly_the_graph_parameter_files(name, composed):
     g = graph.get_graph(name)
     commands = runner.commands(name, {"composed": composed})
     passed = {Path(cmd[i + 1]) for cmd in commands for i, a in enumerate(cmd) if a == "--params-file"}
-    expected = {p for n in g.all_nodes() for p in graph.param_files(n)}  # record:=true by default
-    extra = graph.extra_params_file(graph.resolve_args(g)["params_file"])
+    values = graph.resolve_args(g)
+    running = [n for n in g.all_nodes() if not n.when or graph.is_true(values[n.when])]
+    assert {n.when for n in running} >= {"", "record"}  # record:=true by default
+    expected = {p for n in running for p in graph.param_files(n)}
+    extra = graph.extra_params_file(values["params_file"])
     assert passed == expected | ({extra} if extra else set())
     for cmd in commands:
         assert Path(cmd[0]).is_file() and cmd[1] == "--ros-args"
@@ -122,8 +125,9 @@ def test_runner_passes_exactly_the_graph_parameter_files(name, composed):
 
 
 def test_arguments_remap_the_streams_and_reject_unknown_names():
-    overrides = {"joint_states_topic": "/go2/joint_states", "record": "false", "namespace": "dog1"}
-    (cmd,) = runner.commands("robot", overrides)
+    overrides = {"joint_states_topic": "/go2/joint_states", "record": "false", "namespace": "dog1",
+                 "bridge": "false", "mic": "false", "camera": "false"}  # fmt: skip
+    (cmd,) = runner.commands("robot", overrides)  # the brain alone, next to a vendor driver
     assert "/joint_states:=/go2/joint_states" in cmd and "__ns:=/dog1" in cmd
     with pytest.raises(ValueError, match="no argument 'skil'"):
         graph.resolve_args(graph.get_graph("teach"), {"skil": "sit"})
@@ -135,3 +139,24 @@ def test_arguments_remap_the_streams_and_reject_unknown_names():
     assert runner.parse_overrides(["a:=1", "b:="]) == {"a": "1", "b": ""}
     with pytest.raises(ValueError, match="name:=value"):
         runner.parse_overrides(["a=1"])
+
+
+def test_the_robot_graph_starts_the_drivers_with_their_devices():
+    """By default the robot graph brings up the whole robot side: the Unitree bridge, the microphone and
+    the camera, each with its parameter file and its device from a launch argument; each can be left out."""
+    devices = {"network_interface": "eth0", "mic_device": "USB", "camera_source": "/dev/video2",
+               "camera_topic": "/dog/camera"}  # fmt: skip
+    commands = {Path(c[0]).name: c for c in runner.commands("robot", devices)}
+    assert set(commands) == {"unitree_bridge", "mic_node", "camera_node", graph.COMPOSED_EXECUTABLE,
+                             "session_recorder"}  # fmt: skip
+    for executable, param in [("unitree_bridge", "network_interface:=eth0"), ("mic_node", "device:=USB"),
+                              ("camera_node", "source:=/dev/video2")]:  # fmt: skip
+        cmd = commands[executable]
+        assert param in cmd and str(graph.config_dir() / f"{executable}.yaml") in cmd
+        assert "/camera/image_raw:=/dog/camera" in cmd  # the drivers publish under the same remaps
+    defaults = {Path(c[0]).name: c for c in runner.commands("robot")}
+    assert not any(a.startswith(("source:=", "device:=", "network_interface:=")) for c in defaults.values()
+                   for a in c)  # '' keeps each driver's YAML  # fmt: skip
+    for flag, executable in [("bridge", "unitree_bridge"), ("mic", "mic_node"), ("camera", "camera_node")]:
+        left = {Path(c[0]).name for c in runner.commands("robot", {flag: "false"})}
+        assert executable not in left and len(left) == 4

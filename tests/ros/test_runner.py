@@ -1,4 +1,4 @@
-"""`yan-dog up sim`: the whole sim graph (sim_node, tokenizers + yan_brain composed, session recorder), in
+"""`yan-dog up sim`: the whole sim graph (sim_node, preprocessing + yan_brain composed, session recorder), in
 one process or as processes, from the launch files' declarations; it drives the robot and stops cleanly
 on Ctrl-C, closing the session bag it was recording."""
 

@@ -1,6 +1,6 @@
-"""yan_brain in its own process: when a token stream stops, /joint_commands switch to the safe hold (stand
-targets) within the stale limit (the stream's period + 3 control periods) plus the one tick that acts on
-it; when the stream returns, the brain resumes."""
+"""yan_brain in its own process: when an observation stream stops, /joint_commands switch to the safe hold
+(stand targets) within the stale limit (the stream's period + 3 control periods) plus the one tick that acts
+on it; when the stream returns, the brain resumes."""
 
 import time
 
@@ -10,8 +10,8 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 from yan_dog_ros import msgs
 
-from sim.env import hybrid_joint_targets
-from sim.gait import TrotController
+from robots.actions import hybrid_joint_targets
+from robots.gait import TrotController
 from tests.ros.sim_graph import call, ros_node, spawn, spin_until
 from yan_dog import streams
 
@@ -24,7 +24,7 @@ STALE_PERIODS = 3
 TRANSPORT_SLACK_S = 0.05
 STARTUP_TIMEOUT_S = 30.0
 STEADY_TIMEOUT_S = 10.0
-SPEC = streams.TokenSpec()
+SPEC = streams.ObsSpec()
 RATES_HZ = {"camera": 10.0, "audio": 50.0, "proprio": 50.0}
 TEACH = np.r_[0.0, 0.0, 0.0, np.full(12, 0.3)]  # a posture far from the stand pose (rad offsets)
 # small and fast to build: this test checks the loop, not learning
@@ -38,16 +38,16 @@ def test_a_stopped_stream_puts_the_robot_in_the_safe_hold_and_it_resumes():
     stand = TrotController().stand_targets()
     taught = hybrid_joint_targets(TrotController(), TEACH, PERIOD_S)
     rng = np.random.default_rng(0)
-    tokens = streams.tokens_from_obs({
+    matrices = streams.matrices_from_obs({
         "camera": rng.integers(0, 256, (32, 32, 3), dtype=np.uint8),
         "audio": rng.integers(-500, 500, SPEC.samples_per_tick).astype(np.int16),
         "joints": np.stack([stand, np.zeros(12), np.zeros(12)]).astype(np.float32),
         "imu": np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 9.81], np.float32)}, SPEC)
     with spawn("yan_brain", *BRAIN_ARGS, params_file="yan_brain.yaml") as brain, \
             ros_node("stale_probe") as (node, executor):
-        topics = {"camera": msgs.CAMERA_TOKENS_TOPIC, "audio": msgs.AUDIO_TOKENS_TOPIC,
-                  "proprio": msgs.PROPRIO_TOKENS_TOPIC}
-        pubs = {s: node.create_publisher(Image, t, msgs.TOKEN_QOS) for s, t in topics.items()}
+        topics = {"camera": msgs.CAMERA_OBS_TOPIC, "audio": msgs.AUDIO_OBS_TOPIC,
+                  "proprio": msgs.PROPRIO_OBS_TOPIC}
+        pubs = {s: node.create_publisher(Image, t, msgs.OBS_QOS) for s, t in topics.items()}
         teach_pub = node.create_publisher(Float64MultiArray, msgs.TEACH_ACTION_TOPIC, msgs.COMMAND_QOS)
         last_sent = {}
         running = dict.fromkeys(topics, True)
@@ -57,7 +57,7 @@ def test_a_stopped_stream_puts_the_robot_in_the_safe_hold_and_it_resumes():
             """One 50 Hz timer sends everything due (one callback per tick keeps this process light)."""
             for stream, hz in RATES_HZ.items():
                 if running[stream] and ticks[0] % round(CONTROL_HZ / hz) == 0:
-                    pubs[stream].publish(msgs.token_image(tokens[stream], time.time(), stream))
+                    pubs[stream].publish(msgs.obs_image(matrices[stream], time.time(), stream))
                     last_sent[stream] = time.monotonic()
             teach_pub.publish(msgs.float_array(TEACH))
             ticks[0] += 1

@@ -12,8 +12,8 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 from yan_dog_ros import msgs
 
-from sim.env import hybrid_joint_targets
-from sim.gait import TrotController
+from robots.actions import hybrid_joint_targets
+from robots.gait import TrotController
 from tests.ros.sim_graph import ros_node, spawn, spin_until
 from yan_dog.recording import DEFAULT_DEMO_GAIT_GAIN_RANGE, draw_demo_gait_gain
 

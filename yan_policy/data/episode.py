@@ -19,6 +19,8 @@ control_hz, source ("scripted" | "teleop" | "bag" | "intervention"), success (bo
 noisier joint positions (`yan_policy.training.learner.LearnerConfig.posture_joint_noise_rad`). Recordings of a
 registered sim skill (`yan_dog.recording`, the ROS brain, bags) fill it in.
 
+Every recorder (the sim, the ROS brain, bag replay) builds its episodes tick by tick with `EpisodeBuilder`.
+
 On disk an episode is one safetensors file: the arrays as tensors and the metadata as JSON in the
 header (`__metadata__["episode"]`). No pickle anywhere, so an episode file is data only. Writes are
 atomic (temp file + rename).
@@ -187,4 +189,106 @@ class Episode:
             seed=meta["seed"],
             extra=meta.get("extra", {}),
             **arrays,
+        )
+
+
+class EpisodeBuilder:
+    """Records one episode tick by tick and builds its `Episode`.
+
+    The one recorder behind the sim (`yan_dog.recording.run_episode`), the ROS brain's demonstrations
+    (`yan_dog.brain`) and bag replay (`yan_dog.bag`), so all three stamp, label and stack ticks alike.
+    Each `append` is one tick: the observation's `STREAMS` (a stream missing on every tick is left out of
+    the episode), the action to record and the observation time (s, any clock).
+
+    - Stamps are kept relative to `start_s` (default: the first recorded tick's stamp).
+    - A tick without an observation (stale inputs) is not recorded, only counted in `stale_ticks`.
+    - A tick without an action records `hold_action`, unlabelled (no `hold_action`: ValueError).
+    - Ticks beyond `max_ticks` are not recorded; `truncated` says some came.
+    - A stamp that does not advance: `repeated_stamps="drop"` skips the tick (a clock that did not move
+      gives no new tick); "nominal" keeps it and `build` retimes every tick to k / control_hz.
+    - Actions are cast to float32 as they come, the streams to their dtypes by `Episode`.
+
+    Args:
+        start_s: the time of the episode's start on the stamps' clock (None: the first tick's stamp).
+        max_ticks: record at most this many ticks (None: no cap).
+        hold_action: the action recorded for a tick that has none.
+        repeated_stamps: "drop" or "nominal" (above).
+        **metadata: `Episode` fields known at the start (skill, cue, extra, ...); `build` adds the rest.
+    """
+
+    def __init__(
+        self,
+        start_s: float | None = None,
+        max_ticks: int | None = None,
+        hold_action: np.ndarray | None = None,
+        repeated_stamps: str = "drop",
+        **metadata,
+    ):
+        if repeated_stamps not in ("drop", "nominal"):
+            raise ValueError(f"repeated_stamps must be 'drop' or 'nominal', got {repeated_stamps!r}")
+        self.start_s, self.max_ticks, self.repeated_stamps = start_s, max_ticks, repeated_stamps
+        self.hold_action = None if hold_action is None else np.asarray(hold_action, np.float32)
+        self.metadata = metadata
+        self.streams: dict[str, list] = {k: [] for k in STREAMS}
+        self.actions: list[np.ndarray] = []  # (A,) float32 each
+        self.labels: list[bool] = []
+        self.stamps_s: list[float] = []  # relative to start_s
+        self.stale_ticks = 0
+        self.truncated = False
+
+    def __len__(self) -> int:
+        return len(self.stamps_s)
+
+    @property
+    def labelled(self) -> int:
+        """How many recorded ticks carry a teacher label."""
+        return sum(self.labels)
+
+    def append(
+        self, obs: dict | None, action: np.ndarray | None, stamp_s: float | None, label: bool = True
+    ) -> bool:
+        """Record one tick (see the class docstring); returns whether it was recorded."""
+        if obs is None:
+            self.stale_ticks += 1
+            return False
+        if self.start_s is None:
+            self.start_s = stamp_s
+        t = stamp_s - self.start_s
+        if self.max_ticks is not None and len(self) >= self.max_ticks:
+            self.truncated = True
+            return False
+        if self.repeated_stamps == "drop" and self.stamps_s and t <= self.stamps_s[-1]:
+            return False
+        if action is None:
+            if self.hold_action is None:
+                raise ValueError("a tick without an action needs the builder's hold_action")
+            action, label = self.hold_action, False
+        for k, rows in self.streams.items():
+            rows.append(obs.get(k))
+        self.actions.append(np.asarray(action, np.float32))
+        self.labels.append(bool(label))
+        self.stamps_s.append(t)
+        return True
+
+    def build(self, **metadata) -> Episode:
+        """The recorded ticks as an `Episode`; `metadata` adds to (`extra`: merges into) the builder's."""
+        if not self.stamps_s:
+            raise ValueError("episode has no ticks")
+        fields = {**self.metadata, **metadata}
+        fields["extra"] = {**self.metadata.get("extra", {}), **metadata.get("extra", {})}
+        stamps = np.asarray(self.stamps_s, np.float64)  # (T,)
+        if self.repeated_stamps == "nominal" and np.any(np.diff(stamps) <= 0):
+            stamps = np.arange(len(stamps)) / fields["control_hz"]
+        arrays = {}
+        for k, rows in self.streams.items():
+            present = [row is not None for row in rows]
+            if any(present) and not all(present):
+                raise ValueError(f"stream {k} is missing on {present.count(False)} of {len(rows)} ticks")
+            arrays[k] = np.stack(rows) if all(present) else None  # (T, ...)
+        return Episode(
+            stamps_s=stamps,
+            action=np.stack(self.actions),  # (T, A)
+            label_mask=np.asarray(self.labels, bool),  # (T,)
+            **arrays,
+            **fields,
         )

@@ -5,12 +5,17 @@ Layout of a library folder:
     versions/v000007/
         manifest.json            skills, their cues and demo files, sha256 of every file
         policy/                  the policy checkpoint (model.safetensors + config.json)
+        memory.safetensors       the policy's native memory (the lifetime part of its recurrent state,
+                                 `PolicyBase.lifetime_state`), when it has one; older versions have none
     demos/<skill>/<id>.safetensors   demonstration episodes (immutable once written, see episode.py)
 
 Crash safety: a new version is written into a temporary folder, fsync'ed, renamed into `versions/`,
 and only then is CURRENT replaced (temp file + rename). A kill at any moment leaves CURRENT naming a
 complete version. `load()` checks the sha256 of every file of the current version; a damaged version is
 reported and the newest intact older version is used instead. The last `keep_versions` versions stay.
+The memory file is checked like the weights (its sha256, then that it is a memory file of finite tensors
+that fits the policy): a damaged one makes its version unusable, so the previous version (weights and
+memory) is used. A version without one loads with a fresh memory (`self.memory` is None).
 
 Exported skills (`export_skill` / `import_skill`) are one safetensors file: the skill's demonstrations
 concatenated, with the metadata (name, cue, action mode, episode boundaries, format version) and a
@@ -34,11 +39,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from safetensors import safe_open
 from safetensors.numpy import load_file
 from safetensors.numpy import save as safetensors_bytes
+from safetensors.torch import load_file as load_torch_file
 
-from yan_policy.data.checkpoint import atomic_write_bytes, fsync_dir, save_json_atomic
+from yan_policy.data.checkpoint import (
+    atomic_write_bytes,
+    fsync_dir,
+    save_json_atomic,
+    save_safetensors_atomic,
+)
 from yan_policy.data.episode import Episode
 
 log = logging.getLogger(__name__)
@@ -46,6 +58,8 @@ log = logging.getLogger(__name__)
 LIBRARY_FORMAT_VERSION = 1
 SKILL_FILE_FORMAT = "yan-dog-skill"
 SKILL_FILE_VERSION = 1
+MEMORY_FILE = "memory.safetensors"  # in a version folder, beside policy/
+MEMORY_KIND = "yan-dog-lifetime-memory"  # its safetensors metadata "kind"
 VERSION_PREFIX = "v"
 VERSION_DIGITS = 6
 HASH_CHUNK_BYTES = 1 << 20
@@ -118,6 +132,8 @@ class SkillLibrary:
         (self.root / "demos").mkdir(exist_ok=True)
         self.skills: dict[str, SkillRecord] = {}
         self.version: str | None = None
+        # the loaded version's native memory (state key -> tensor), None for a fresh one (see `load`)
+        self.memory: dict[str, torch.Tensor] | None = None
 
     # --- versions ----------------------------------------------------------------------------------------
     def versions(self) -> list[str]:
@@ -157,15 +173,32 @@ class SkillLibrary:
         return [Episode.load(self.root / rel) for n in names for rel in self.skills[n].demos]
 
     # --- commit / load -----------------------------------------------------------------------------------
-    def commit(self, policy) -> str:
-        """Write a new version holding `policy` and the current skill records; returns its name."""
+    def commit(self, policy, memory: dict[str, torch.Tensor] | None = None) -> str:
+        """Write a new version holding `policy`, its native `memory` (the lifetime part of its recurrent
+        state, `PolicyBase.lifetime_state`; {}: none) and the current skill records; returns its name.
+
+        memory None carries the library's current memory (`self.memory`, from `load` or the last commit)
+        into the new version, so a commit that never ran the robot (e.g. `yan-dog learn`) does not drop
+        it; one that does not fit `policy` is then left out, with a warning. A memory given that does not
+        fit (non-finite, other keys or shapes) is refused with a ValueError before anything is written.
+        """
+        carried = memory is None
+        memory = dict((self.memory or {}) if carried else memory)
+        problem = _memory_problem(memory, policy)
+        if problem and carried:
+            log.warning("skill library: the current memory is not carried into the new version: %s", problem)
+            memory = {}
+        elif problem:
+            raise ValueError(f"memory: {problem}; not saved (a memory can be reset)")
         name = self._next_version()
         tmp = self.root / "versions" / f".tmp-{name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         try:
             policy.save(tmp / "policy")
+            if memory:
+                save_safetensors_atomic(memory, tmp / MEMORY_FILE, {"kind": MEMORY_KIND})
             files = {
                 str(p.relative_to(tmp)): _sha256(p)
-                for p in sorted((tmp / "policy").rglob("*"))
+                for p in sorted([*(tmp / "policy").rglob("*"), tmp / MEMORY_FILE])
                 if p.is_file()
             }
             demo_hashes = {rel: _sha256(self.root / rel) for rec in self.skills.values() for rel in rec.demos}
@@ -189,7 +222,7 @@ class SkillLibrary:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         atomic_write_bytes(self.root / "CURRENT", f"{name}\n".encode())
-        self.version = name
+        self.version, self.memory = name, memory or None
         self._prune()
         return name
 
@@ -237,6 +270,7 @@ class SkillLibrary:
             try:
                 manifest = self._verify(name)
                 policy = load_policy(self.root / "versions" / name / "policy")
+                memory = self._load_memory(name, manifest, policy)
             except Exception as e:  # a damaged version must not stop the robot: try the previous one
                 errors.append(f"{name}: {e}")
                 log.error("skill library: version %s is unusable (%s); falling back to an older one", name, e)
@@ -244,11 +278,31 @@ class SkillLibrary:
             order = manifest.get("skill_order") or sorted(manifest["skills"])  # older versions: sorted
             order += [n for n in manifest["skills"] if n not in order]
             self.skills = {n: SkillRecord(**manifest["skills"][n]) for n in order if n in manifest["skills"]}
-            self.version = name
+            self.version, self.memory = name, memory
             if name != current:
                 log.warning("skill library: loaded %s instead of CURRENT=%s", name, current)
             return policy
         raise LibraryError("no intact version in the skill library:\n  " + "\n  ".join(errors))
+
+    def _load_memory(self, name: str, manifest: dict, policy) -> dict[str, torch.Tensor] | None:
+        """The version's memory file (sha256 already checked by `_verify`), checked: a memory file of
+        finite tensors with exactly the policy's lifetime keys and shapes. None if the version has none
+        (written before memories were saved): the policy then starts with a fresh memory."""
+        if MEMORY_FILE not in manifest["files"]:
+            return None
+        path = self.root / "versions" / name / MEMORY_FILE
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                kind = (f.metadata() or {}).get("kind")
+            memory = load_torch_file(str(path))
+        except Exception as e:
+            raise LibraryError(f"version {name}: {MEMORY_FILE} is not readable ({e})") from e
+        if kind != MEMORY_KIND:
+            raise LibraryError(f"version {name}: {MEMORY_FILE} is not a memory file (kind {kind!r})")
+        problem = _memory_problem(memory, policy)
+        if problem:
+            raise LibraryError(f"version {name}: {MEMORY_FILE} {problem}")
+        return memory
 
     # --- export / import ---------------------------------------------------------------------------------
     def export_skill(self, skill: str, path: str | os.PathLike) -> Path:
@@ -333,6 +387,26 @@ class SkillLibrary:
         for ep in episodes:
             self.add_demo(ep)
         return episodes
+
+
+def _memory_problem(memory: dict, policy) -> str | None:
+    """Why `memory` cannot be `policy`'s native memory (non-finite values, other keys or shapes), or None.
+    An empty memory (none) always fits."""
+    if not memory:
+        return None
+    bad = sorted(k for k, v in memory.items()
+                 if not (isinstance(v, torch.Tensor) and bool(torch.isfinite(v).all())))
+    if bad:
+        return f"holds non-finite values in {bad}"
+    if not hasattr(policy, "lifetime_keys"):
+        return None
+    if set(memory) != set(policy.lifetime_keys()):
+        return f"holds {sorted(memory)}, the policy's memory is {sorted(policy.lifetime_keys())}"
+    try:
+        policy.initial_state(keep=memory)
+    except ValueError as e:
+        return f"does not fit the policy: {e}"
+    return None
 
 
 def _tensor_digest(tensors: dict[str, np.ndarray]) -> str:

@@ -19,7 +19,9 @@ token), and its presence flag is 0.
 
 Audio: a log-mel frame needs a window (n_fft = 32 ms) longer than a tick (20 ms), so the tokenizer
 keeps the last n_fft samples in the recurrent state ("audio_context", constant size). Frame j of a
-tick ends (j + 1) * hop samples into it; a missing tick is silence in that ring buffer.
+tick ends (j + 1) * hop samples into it; a missing tick is silence in that ring buffer. That is the
+"mel_ticks" front end (`TokenizerConfig.audio_frontend`); "utterance" (`modules/utterance.py`) builds on
+it and gives one token per tick that embeds the last second as a whole.
 
 IMU heading frame (`TokenizerConfig.imu_heading_frame`): the orientation quaternion is rotated about the
 world's vertical axis by minus the yaw of the episode's first IMU reading, which the encoder keeps in
@@ -260,8 +262,9 @@ class AudioTokenizer(nn.Module):
         super().__init__()
         self.n_fft, self.hop = cfg.n_fft, cfg.hop
         self.samples = cfg.samples_per_tick
-        self.n_tokens = cfg.samples_per_tick // cfg.hop
+        self.n_tokens = self.frames_per_tick = cfg.samples_per_tick // cfg.hop
         self.width = cfg.token_dim
+        self.state_keys = ("audio_context",)
         self.register_buffer("window", torch.hann_window(cfg.n_fft, periodic=True), persistent=False)
         # the 1 / n_fft power scale is folded into the filter bank
         fb = torch.from_numpy(mel_filterbank(cfg)) / cfg.n_fft  # (F/2+1, M)
@@ -283,12 +286,29 @@ class AudioTokenizer(nn.Module):
         power = torch.addcmul(spec.real.square(), spec.imag, spec.imag)  # |X|² = re² + im² (no square root)
         mel = torch.log(power @ self.mel_fb + _LOG_EPS)  # (B, T*Na, M)
         feats = torch.add(1.5, mel, alpha=0.25)  # (mel + 6) / 4: roughly zero-centred, unit scale
-        return feats.unflatten(1, (n_ticks, self.n_tokens))  # (B, T, Na, M)
+        return feats.unflatten(1, (n_ticks, self.frames_per_tick))  # (B, T, Na, M)
 
     def forward(self, audio: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         stream, context = self.advance(audio, context)
         tokens = linear(self.proj, self.log_mel(stream, audio.shape[1]))  # (B, T, Na, W)
         return tokens, context
+
+    def initial_state(self, batch_size: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        """The audio part of the recurrent state, keys `state_keys` (the utterance front end's API too)."""
+        return {"audio_context": self.initial_context(batch_size, dtype)}
+
+    def forward_state(self, audio: torch.Tensor, state: dict[str, torch.Tensor]
+                      ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """`forward` on the state dict: audio (B, T, S) -> tokens (B, T, Na, W), new audio state."""
+        tokens, context = self.forward(audio, state["audio_context"])
+        return tokens, {"audio_context": context}
+
+    def skip_state(self, batch_size: int, n_ticks: int, state: dict[str, torch.Tensor]
+                   ) -> dict[str, torch.Tensor]:
+        """The audio state after n_ticks of a gap, which is silence in the ring buffer."""
+        context = state["audio_context"]
+        _, context = self.advance(context.new_zeros(batch_size, n_ticks * self.samples), context)
+        return {"audio_context": context}
 
 
 class ProprioTokenizer(nn.Module):
@@ -416,7 +436,12 @@ class ObservationEncoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.camera = CameraTokenizer(cfg)
-        self.audio = AudioTokenizer(cfg)
+        if cfg.audio_frontend == "utterance":
+            from yan_policy.modules.utterance import UtteranceTokenizer  # (it builds on AudioTokenizer)
+
+            self.audio = UtteranceTokenizer(cfg)
+        else:
+            self.audio = AudioTokenizer(cfg)
         self.proprio = ProprioTokenizer(cfg)
         w = cfg.token_dim
         self.missing_camera = nn.Parameter(torch.randn(self.camera.n_tokens, w) * 0.5)
@@ -426,7 +451,7 @@ class ObservationEncoder(nn.Module):
         self.norm = nn.RMSNorm(d_model)
 
     def initial_state(self, batch_size: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-        state = {"audio_context": self.audio.initial_context(batch_size, dtype)}
+        state = self.audio.initial_state(batch_size, dtype)
         if self.cfg.imu_heading_frame:  # no start heading yet
             state["imu.heading_rad"] = torch.zeros(batch_size, dtype=dtype)
             state["imu.has_heading"] = torch.zeros(batch_size, dtype=dtype)
@@ -534,13 +559,12 @@ class ObservationEncoder(nn.Module):
         if any_p[0]:
             cam = fill(self.camera.forward(streams.camera.flatten(0, 1)), 0, cam)
 
-        context = state["audio_context"]
         aud = self.missing_audio.expand(n, -1, -1)  # (N, Na, W)
         if any_p[1]:
-            tokens, context = self.audio.forward(streams.audio.to(dtype), context)  # (B, T, Na, W)
+            tokens, audio_state = self.audio.forward_state(streams.audio.to(dtype), state)  # (B, T, Na, W)
             aud = fill(tokens.flatten(0, 1), 1, aud)
         else:  # a gap is silence in the ring buffer
-            _, context = self.audio.advance(context.new_zeros(b, t * self.audio.samples), context)
+            audio_state = self.audio.skip_state(b, t, state)
 
         new_state = {}
         imu = streams.imu  # (B, T, 10) or None
@@ -557,4 +581,4 @@ class ObservationEncoder(nn.Module):
         # [camera tokens, audio tokens, proprio token] flattened ++ flags: (N, n_tokens * W + 4)
         flat = torch.cat([cam.flatten(1), aud.flatten(1), prop.flatten(1), flags.to(dtype)], dim=1)
         x = rms_norm(self.norm, linear(self.fuse, flat)).unflatten(0, (b, t))  # (B, T, D)
-        return x, {"audio_context": context, **new_state}
+        return x, {**audio_state, **new_state}

@@ -28,12 +28,16 @@ The head predicts, at tick t, actions t .. t+K-1; the loss (L1 or MSE on actions
 Episodes in a batch start from the initial state; padding goes at the end.
 
 Recurrent state (flat dict, so `checkpoint.save_state` stores it as one safetensors file):
-    "audio_context" (B, n_fft) ring buffer; with `imu_heading_frame`, "imu.heading_rad" (B,) the start
-    heading and "imu.has_heading" (B,) 1.0 once it is set; with `cue_latch`, "cue.held" (B, cue_classes)
+    "audio_context" (B, n_fft) ring buffer (with the utterance audio front end also its frame buffers
+    "audio.conv{i}" and "audio.feats", `yan_policy.modules.utterance`); with `imu_heading_frame`,
+    "imu.heading_rad" (B,) the start heading and "imu.has_heading" (B,) 1.0 once it is set; with
+    `cue_latch`, "cue.held" (B, cue_classes)
     the cue belief held since the cue head was sure and "cue.is_held" (B,) 1.0 once it holds one; plus the
     backbone's keys; for Yan
     "mcsd{i}.s" (B, C, Dc), "mcsd{i}.z" (B, C, 1), "mcsd{i}.d" (B, C, Dc) and
     "memory.w1", "memory.w2", "memory.s1", "memory.s2" (the native memory's weights and momenta).
+Two lifetimes: the native memory (`lifetime_keys`) lives for the robot's lifetime, carried from try to
+try (`initial_state(keep=state)`) and saved with the skill library; every other key is per episode.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 PRE_CUE_HEADS_CONFIG = {"cue_heads": False, "cue_latch": 0.0}
 PRE_HEADING_FRAME_TOKENIZER = {"imu_heading_frame": False, "camera_keypoints": 0}  # (added together)
 PRE_CAMERA_POOL_TOKENIZER = {"camera_pool": "avg"}
+PRE_UTTERANCE_TOKENIZER = {"audio_frontend": "mel_ticks"}  # the per-tick log-mel tokens
 PRE_SELECTIVE_MCSD = {"selective": False}  # the paper's fixed rates
 
 
@@ -190,14 +195,41 @@ class PolicyBase(nn.Module, metaclass=ABCMeta):
     def _latches(self) -> bool:
         return self.cue_head is not None and self.config.cue_latch > 0
 
-    def initial_state(self, batch_size: int = 1) -> State:
-        """A fresh recurrent state (detached copies, safe to keep while the weights train)."""
-        with torch.no_grad():
-            return {k: v.detach().clone() for k, v in self._initial_state(batch_size).items()}
+    def lifetime_keys(self) -> tuple[str, ...]:
+        """The state keys that live for the robot's lifetime, not one try (Yan: the native memory's
+        "memory.*"; none for the baselines). Everything else (MCSD sums, the audio buffer, the start
+        heading, the cue latch) is per episode: a try starts it afresh."""
+        return tuple(getattr(self.backbone, "lifetime_keys", ()))
 
-    def reset(self) -> None:
-        """Forget the internal state used by `select_action` (start of a new episode)."""
-        self._state = None
+    def initial_state(self, batch_size: int = 1, keep: Mapping[str, torch.Tensor] | None = None) -> State:
+        """A fresh recurrent state (detached copies, safe to keep while the weights train).
+
+        keep: a state (or only its lifetime part, `lifetime_state`) whose `lifetime_keys` entries are
+        carried into the new state: the start of a new try in the same robot's life. Each must have the
+        fresh entry's shape; ValueError otherwise.
+        """
+        with torch.no_grad():
+            fresh = {k: v.detach().clone() for k, v in self._initial_state(batch_size).items()}
+            for key in self.lifetime_keys() if keep is not None else ():
+                kept = keep.get(key)
+                if not isinstance(kept, torch.Tensor) or kept.shape != fresh[key].shape:
+                    got = "nothing" if kept is None else f"shape {tuple(getattr(kept, 'shape', ()))}"
+                    raise ValueError(f"lifetime state {key!r}: expected shape {tuple(fresh[key].shape)}, "
+                                     f"got {got}")
+                fresh[key] = kept.detach().to(fresh[key].dtype).clone()
+            return fresh
+
+    def lifetime_state(self, state: Mapping[str, torch.Tensor] | None = None) -> State:
+        """The lifetime part of `state` (default: of a fresh state), as detached copies: what the skill
+        library saves beside the weights (`SkillLibrary.commit(policy, memory)`)."""
+        state = self.initial_state() if state is None else state
+        with torch.no_grad():
+            return {k: state[k].detach().clone() for k in self.lifetime_keys()}
+
+    def reset(self, keep_memory: bool = True) -> None:
+        """Start a new episode for `select_action`: its per-episode state starts afresh; the lifetime
+        part (`lifetime_keys`) is carried unless `keep_memory` is False."""
+        self._state = self.initial_state(keep=self._state) if keep_memory and self._state else None
 
     # -- sequences (training) ---------------------------------------------------------------------
 
@@ -364,7 +396,7 @@ def read_checkpoint_header(path: str | Path) -> tuple[str, PolicyConfig]:
     # a config written before these options existed lacks them: the policy was built (and trained) without
     config = {**PRE_CUE_HEADS_CONFIG, **json.loads(meta["config"])}
     if isinstance(config.get("tokenizer"), dict):
-        old = {**PRE_HEADING_FRAME_TOKENIZER, **PRE_CAMERA_POOL_TOKENIZER}
+        old = {**PRE_HEADING_FRAME_TOKENIZER, **PRE_CAMERA_POOL_TOKENIZER, **PRE_UTTERANCE_TOKENIZER}
         config["tokenizer"] = {**old, **config["tokenizer"]}
     if isinstance(config.get("mcsd"), dict):
         config["mcsd"] = {**PRE_SELECTIVE_MCSD, **config["mcsd"]}

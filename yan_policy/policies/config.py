@@ -37,9 +37,8 @@ class PolicyConfig:
         chunk: the head predicts the next `chunk` actions at every tick (action chunking).
         loss: "l1" or "mse" on normalised actions. MSE by default: with L1, every action entry the
             teacher holds constant (12 joint offsets and vx, vy in a turn) gives a ±1 gradient however
-            small its error, and those drowned the one entry that carries the skill. Teaching turn_left
-            from 3 demos, the yaw rate fitted to the training demos stayed 0.35 rad/s off after 200 steps
-            under L1 (a smooth fade where the teacher stops sharply); MSE reached 0.11 (constant lr).
+            small its error, and those drowned the one entry that carries the skill
+            (docs/experiments.md, 2026-11-24: MSE action loss).
         cue_classes: outputs of the cue head; class 0 is "no cue heard yet", so up to cue_classes - 1
             cues (0 disables the head). A demonstration's cue is what later selects its skill. The head
             reads the backbone output every tick and is trained (cross-entropy, demonstrations' cue
@@ -53,13 +52,9 @@ class PolicyConfig:
         cue_latch: once the cue head gives one cue (class >= 1) at least this probability, that tick's
             belief is held for the rest of the episode (until the recurrent state is reset, e.g. when
             a try starts); 0 re-reads it every tick. The robot then cannot be re-cued mid-episode,
-            which it was never taught to do either. Both measured in a session that taught sit,
-            lie_down, walk_forward and turn_left in turn (250 steps each, 10 held-out episodes per
-            skill, seed 0): without them the robot walked on walk_forward's cue and then lay down
-            in 5 of 10 episodes, while the cue head (right on held-out demonstrations 99 % of the
-            time) drifted to lie_down's class with it; cue accuracy 0.83. Holding the belief alone
-            at test time changed nothing (the shared map followed the drifting state); per-cue
-            maps gave 0.98, both 1.0 (and 1.0 on seeds 1 and 2).
+            which it was never taught to do either. With `cue_heads`, it keeps a drifting closed-loop
+            state from switching skills mid-episode (docs/experiments.md, 2026-11-24: cue latch and
+            per-cue maps).
         mcsd, sparse, memory: Yan backbone sections.
         transformer, mlp: baseline sections (the GRU needs only d_model and n_layers).
     """

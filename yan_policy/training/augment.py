@@ -5,8 +5,8 @@ that lies to the left or to the right. A demonstration of such a skill, mirrored
 demonstration of it. Three demonstrations of come_to_ball show three bearings of the ball, often all on
 one side; a policy then learns to turn the way the demonstrations happened to turn, not towards the
 ball. With each demonstration also seen mirrored, only the camera tells the two apart, so the policy
-must learn where the ball is (measured in the README: the teacher-forced turn-to-ball error on held-out
-episodes went from 0.42 to 0.18 rad/s).
+must learn where the ball is (docs/experiments.md, 2026-11-24: come_to_ball camera, mirror images and
+batches of 2).
 
 Mirroring across the robot's sagittal (x-z) plane, in the episode format's units:
 - camera: the image flipped left-right (the head camera sits on the body's centre line);

@@ -64,11 +64,8 @@ def collate(
 
     The learner sets `cue_lead_ticks` to the action chunk: the chunk predicted `chunk` ticks before the
     onset already holds the onset's first action, so the cue head (whose output conditions the action
-    head) must name the cue there. Switching its label only at the onset (as before) fed "no cue yet"
-    to the action head exactly where it had to start the motion: the policy then learned to start a
-    motion only once the joints showed it had started (teacher-forced turn chunks at the onset predicted
-    0.1-0.25 rad/s instead of 1.0), and on its own it hardly started at all (measured offline on 4 skills
-    x 3 demos, 300 steps: closed-loop success 0.75 -> 0.92, cue head right before the onset 0.05 -> 0.97)."""
+    head) must name the cue there; labelled only from the onset, the policy hardly started a motion on
+    its own (docs/experiments.md, 2026-11-23: cue label a chunk before the onset)."""
     t_max = max(len(e) for e in episodes)
     if window_ticks:
         t_max = min(t_max, window_ticks)

@@ -31,6 +31,7 @@ import torch
 
 from yan_policy.data.episode import Episode
 from yan_policy.modules.tokenizers import episode_at_image_size
+from yan_policy.training.audio_augment import audio_lengths, augment_batch_audio
 from yan_policy.training.augment import MirrorSpec, mirror_episode
 from yan_policy.training.batching import (
     POSTURE_TEACHER_MODE,
@@ -40,8 +41,8 @@ from yan_policy.training.batching import (
     delay_body_streams,
 )
 
-HISTORY_STEPS = 2000  # training logs kept (the newest): unbounded, a robot that learns for hours grew
-# its memory by ~0.7 kB per step (measured in the soak: 0.18 MB/min, the whole RSS slope)
+HISTORY_STEPS = 2000  # training logs kept (the newest); unbounded, they grew a long run's memory
+# (docs/experiments.md, 2026-11-23: bounded training log)
 VELOCITY_NOISE_PER_RAD = 10.0  # joint-velocity noise (rad/s) per rad of joint-position noise
 SKIP_WARN_EVERY = 100  # after the first, warn of every this many skipped (non-finite) steps
 
@@ -67,23 +68,14 @@ class LearnerConfig:
         posture_joint_noise_rad: the same std for episodes whose teacher commands joint targets
             (`extra["teacher_action_mode"] == "joint"`: sit, lie_down, shake_paw). There the commanded
             targets lead the felt joints by a tracking lag, so copying the joints fits a demo almost as
-            well as hearing the cue. Measured (bench/few_shot.py, K = 3, 60 CPU s): at 0.05, sit at seed
-            0 fell from 1.00 (15 s) to 0.70 (60 s) in two runs; the cue head latched on the right cue in
-            all 20 tries, and in the failures traced the robot never started to sit (or 2 s late). At
-            0.1: sit 0.95-1.00 at that seed (two runs); over seeds 0-2 sit 0.97, lie_down and shake_paw
-            1.00. At 0.1 for every skill, come_to_ball fell from 0.95 to 0.68 and turn_right from 0.93
-            to 0.73, hence two levels.
+            well as hearing the cue; the gait skills lose at this level, hence two (docs/experiments.md,
+            2026-11-24: posture joint noise).
         posture_lag_max_s: for the same posture episodes, the body's streams (joints, IMU, camera) are
             trained on delayed by a random lag of up to this long (s), one lag per sampled episode, while
-            the cue's audio and the action labels keep their time: a body that moves slower than in the
-            demonstration, which must still be driven to the teacher's targets of that moment. Without it
-            a policy can learn "target = where the joints are + a little" (the posture teachers ramp their
-            targets over 1 s and the joints follow close behind), and a robot that falls behind creeps:
-            traced in failed sit tries, the nose rose 0.07 -> 0.4 rad over 2.5 s where the teacher takes
-            0.5 s. Measured (sit, K = 3, 20 held-out tries, 4 training seeds): time from the teacher's go
-            to nose-up >= 0.3 rad 0.63-1.11 s on average (worst 0.93 s to never) at 0; 0.50-0.53 s (worst
-            0.58 s) at 0.3, as the teacher's 0.50-0.56 s. Not for the gait skills: a turn must stop at an
-            angle, not at a time. 0 disables it.
+            the cue's audio and the action labels keep their time, so "target = where the joints are + a
+            little" no longer fits and a robot that falls behind does not creep (docs/experiments.md,
+            2026-11-25: posture lag). Not for the gait skills: a turn must stop at an angle, not at a
+            time. 0 disables it.
         onset_weight: loss weight of the ticks around the onset of the demonstrated motion (from
             `chunk` ticks before the first tick whose action differs from the first one, for
             `onset_window_s`); every other tick weighs 1. The onset is where the cue decides which
@@ -94,8 +86,8 @@ class LearnerConfig:
             teacher's action jumps (`action_steps`): where a turn stops at its angle, or a walk stops at
             the ball. Those few ticks are the only ones where the progress of the motion (the yaw turned,
             the ball's size) decides the action; elsewhere the robot's own motion predicts it, and
-            without extra weight a policy learned to keep turning (measured: turn_left at 3.3-3.9 rad
-            instead of the teacher's 1.85). 1 disables it.
+            without extra weight a policy learned to keep turning (docs/experiments.md, 2026-11-24:
+            action-jump weight). 1 disables it.
         lr_anneal_steps: after the newest demonstration arrives, the learning rate follows a half cosine
             from `lr` down to `lr * lr_min_fraction` over this many steps, then stays there; a new
             demonstration restarts it at `lr`. 0 keeps `lr` constant.
@@ -104,21 +96,20 @@ class LearnerConfig:
             arrives (and the learner has trained before), clear AdamW's moment estimates, so the new skill
             is learned with fresh, bias-corrected moments, as the first skill was. Kept moments carry the
             gradient scale of the skills already learned for ~1/(1 - beta2) = 1000 steps, longer than
-            one skill's teaching. Measured (turn_left taught after sit, lie_down, walk_forward, 60 CPU s,
-            20 held-out tries): with kept moments the robot slowed its turn past the teacher's angle
-            instead of stopping (0.00 success at seed 2, yaw at the end 2.7 rad vs the demos' ~2.0);
-            taught alone from scratch, 1.00; from the same state with fresh moments, 0.95. Over four
-            skills in turn (bench/few_shot.py's multi part, seeds 0-3): cue accuracy 0.92 -> 0.975,
-            retention 0.98 -> 0.996. A learner's first skill is unaffected (nothing to clear).
+            one skill's teaching (docs/experiments.md, 2026-11-25: fresh optimizer moments). A learner's
+            first skill is unaffected (nothing to clear).
         mirror_prob: each sampled episode of a left-right symmetric skill (see `OnlineLearner`'s
             `mirror`) is trained on as its mirror image with this probability (`yan_policy.training.augment`).
+        cue_audio_augment: each sampled episode's audio is trained on with its cue said anew (speed,
+            pitch, gain, reverberation, time shift, noise: `yan_policy.training.audio_augment`), from a
+            generator of its own (seeded by `seed`), so three utterances cover an owner's variation.
         seed: seeds batch sampling.
     """
 
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    # 2: come_to_ball must learn where the ball is from the camera, which takes ~250 steps; 2 gave 245 steps
-    # in 60 CPU s and success 0.65, 4 gave 152 and 0.47 (seeds 0, 1); earlier, 4 learned as well as 8
+    # 2: come_to_ball needs ~250 steps to learn where the ball is, and smaller batches fit more steps in
+    # the budget (docs/experiments.md, 2026-11-24: come_to_ball camera, mirror images and batches of 2)
     batch_episodes: int = 2
     window_ticks: int = 0
     rehearsal_fraction: float = 0.5
@@ -131,12 +122,13 @@ class LearnerConfig:
     onset_weight: float = 4.0
     onset_window_s: float = 0.5
     change_weight: float = 4.0
-    # ~100 CPU s of steps, longer than the 60 s budget: with 150 the fit of a turn's stop stalled once the
-    # rate reached its floor; constant lr (0) made closed-loop success swing
+    # ~100 CPU s of steps, longer than the 60 s budget: a shorter anneal stalled the fit of a turn's stop,
+    # a constant lr made success swing (docs/experiments.md, 2026-11-24: lr anneal)
     lr_anneal_steps: int = 400
     lr_min_fraction: float = 0.1
     reset_optimizer_on_new_skill: bool = True
     mirror_prob: float = 0.5
+    cue_audio_augment: bool = False  # off until a closed-loop run (docs/experiments.md, 2026-12-07)
     seed: int = 0
 
     def __post_init__(self):
@@ -169,6 +161,17 @@ class LearnerConfig:
         progress = min(1.0, steps_since_data / self.lr_anneal_steps)
         floor = self.lr * self.lr_min_fraction
         return floor + (self.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def register_cue(cue_ids: dict[str, int], cue: str | None, cue_classes: int) -> bool:
+    """Give a new `cue` the next class of the cue head (classes >= 1 in the order cues are seen; class 0
+    is NO_CUE_CLASS) in `cue_ids`; False when it is new and the head has no class left."""
+    if not cue or cue in cue_ids:
+        return True
+    if len(cue_ids) + 1 < cue_classes:
+        cue_ids[cue] = len(cue_ids) + 1
+        return True
+    return False
 
 
 def check_mirror(policy: torch.nn.Module, mirror: MirrorSpec | None,
@@ -229,6 +232,7 @@ class OnlineLearner:
         self.cue_ids: dict[str, int] = {}  # cue name -> class (>= 1) of the policy's cue head, in order seen
         self._cue_overflow_warned = False
         self._rng = np.random.default_rng(self.config.seed)
+        self._audio_rng = np.random.default_rng([self.config.seed, 1])  # cue audio augmentation only
         self._optim = torch.optim.AdamW(
             policy.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
         )
@@ -247,13 +251,11 @@ class OnlineLearner:
                 f"episode actions have {episode.action.shape[1]} dims, the policy outputs "
                 f"{self.policy.config.action_dim}"
             )
-        if episode.cue and episode.cue not in self.cue_ids:
-            if len(self.cue_ids) + 1 < self.policy.config.cue_classes:  # class 0 is NO_CUE_CLASS
-                self.cue_ids[episode.cue] = len(self.cue_ids) + 1
-            elif not self._cue_overflow_warned:  # the skill still trains, without the cue loss
-                self._cue_overflow_warned = True
-                warnings.warn(f"more cues than cue_classes={self.policy.config.cue_classes}: cue "
-                              f"{episode.cue!r} gets no auxiliary cue loss", stacklevel=2)
+        full = not register_cue(self.cue_ids, episode.cue, self.policy.config.cue_classes)
+        if full and not self._cue_overflow_warned:  # the skill still trains, without the cue loss
+            self._cue_overflow_warned = True
+            warnings.warn(f"more cues than cue_classes={self.policy.config.cue_classes}: cue "
+                          f"{episode.cue!r} gets no auxiliary cue loss", stacklevel=2)
         new_skill = episode.skill not in self.buffer.skills()
         if new_skill and self.config.reset_optimizer_on_new_skill and self.steps:
             with self._train_lock:  # never mid-step of the learner thread
@@ -292,6 +294,9 @@ class OnlineLearner:
         )
         if c.posture_lag_max_s > 0:
             delay_body_streams(batch, episodes, c.posture_lag_max_s, self._rng)
+        if c.cue_audio_augment and "audio" in batch:
+            augment_batch_audio(batch["audio"], audio_lengths(batch), round(hz * batch["audio"].shape[2]),
+                                self._audio_rng)
         std = np.array([joint_noise_std(e, c) for e in episodes])  # (B,) rad
         if std.any() and "joints" in batch:
             noise = self._rng.normal(0.0, 1.0, batch["joints"][:, :, :2].shape)  # (B, T, 2, 12)
@@ -372,6 +377,12 @@ class OnlineLearner:
             self._published = snapshot
             self._version += 1
             return self._version
+
+    @property
+    def last_loss(self) -> tuple[int, float] | None:
+        """(step, action loss) of the newest training step, or None before the first."""
+        logs = self.history[-1] if self.history else None
+        return None if logs is None else (logs["step"], logs["action_loss"])
 
     def latest(self) -> tuple[int, torch.nn.Module]:
         """(version, policy) most recently published; never waits for training."""

@@ -1,10 +1,9 @@
 """The online learner in its own process, so training never competes with the control loop for the GIL.
 
 `OnlineLearner` trains in a background *thread*. On a robot's 2 cores that thread shares the interpreter
-lock with the control loop: a 30-minute soak of the ROS brain missed 1-11 control ticks, and most of those
-late ticks were the control thread waiting 20-75 ms for a core or the GIL beside the (niced) learner
-thread. A niced thread that holds the GIL while it waits for a core is a priority inversion that thread
-niceness cannot fix. `ProcessLearner` runs the same `OnlineLearner` in a child process instead:
+lock with the control loop, and a niced thread that holds the GIL while it waits for a core is a priority
+inversion that thread niceness cannot fix (docs/experiments.md, 2026-11-23: learner process).
+`ProcessLearner` runs the same `OnlineLearner` in a child process instead:
 
 - demonstrations go to the child over a queue (`add_episode`; pickled by the queue's feeder thread);
 - the child publishes weights into **shared memory** (`SharedWeights`: one float32 array of every
@@ -39,7 +38,7 @@ import torch
 
 from yan_policy.data.episode import Episode
 from yan_policy.training.augment import MirrorSpec
-from yan_policy.training.learner import LearnerConfig, OnlineLearner, check_mirror
+from yan_policy.training.learner import LearnerConfig, OnlineLearner, check_mirror, register_cue
 
 START_METHOD = "spawn"  # fork would copy the parent's DDS / executor threads' locks in whatever state
 IDLE_POLL_S = 0.05  # how often an idle child looks at its queue and its parent (s)
@@ -230,7 +229,8 @@ def _child_main(config: LearnerConfig, shared: SharedWeights, commands, events, 
             elif command == "exit":
                 return
             elif running and len(learner.buffer):
-                learner.train_step()
+                logs = learner.train_step()
+                counters["action_loss"].value = logs["action_loss"]
                 counters["steps"].value = learner.steps
                 counters["train_seconds"].value = learner.train_seconds
     except ReaderGone:  # the parent died, perhaps holding the weights' lock: nobody to tell
@@ -263,8 +263,7 @@ def _end_child(process: mp.process.BaseProcess, keep_alive: tuple) -> None:
     """Finalizer of a ProcessLearner dropped without `close()`: kill its child. `keep_alive` (the shared
     weights and counters the child writes into) is held by the finalizer until then, so that memory cannot
     return to this process's multiprocessing heap, and be handed to a new shared object, while the child
-    still writes into it (measured: a test's shared counter read back a float32 weight of a learner left
-    running by an earlier failed test)."""
+    still writes into it (docs/experiments.md, 2026-11-24: unclosed learner process)."""
     if process.is_alive():
         process.kill()
         process.join(JOIN_TIMEOUT_S)
@@ -304,7 +303,10 @@ class ProcessLearner:
         self._commands = self._ctx.Queue()
         self._events = self._ctx.Queue()
         self._counters = {"steps": self._ctx.RawValue(ctypes.c_int64, 0),
-                          "train_seconds": self._ctx.RawValue(ctypes.c_double, 0.0)}
+                          "train_seconds": self._ctx.RawValue(ctypes.c_double, 0.0),
+                          "action_loss": self._ctx.RawValue(ctypes.c_double, 0.0)}
+        # cue name -> class of the cue head, as the child's learner assigns them (same rule, same order)
+        self.cue_ids: dict[str, int] = {}
         self._process: mp.process.BaseProcess | None = None
         self._running = False
         self._focus: str | None = None
@@ -331,6 +333,7 @@ class ProcessLearner:
                 f"{self.policy.config.action_dim}"
             )
         symmetric_skill = None if self.symmetric is None else bool(self.symmetric(episode.skill))
+        register_cue(self.cue_ids, episode.cue, self.policy.config.cue_classes)
         self._send("episode", (episode, symmetric_skill))
         self.buffer.add(episode)
 
@@ -350,6 +353,12 @@ class ProcessLearner:
     @property
     def train_seconds(self) -> float:
         return float(self._counters["train_seconds"].value)
+
+    @property
+    def last_loss(self) -> tuple[int, float] | None:
+        """(step, action loss) of the child's newest training step, or None before the first."""
+        steps = self.steps
+        return None if steps == 0 else (steps, float(self._counters["action_loss"].value))
 
     # --- weights -----------------------------------------------------------------------------------------
     def latest(self) -> tuple[int, torch.nn.Module]:

@@ -32,10 +32,14 @@ setup(
             "sim_node = yan_dog_ros.sim_node:main",
             "teacher = yan_dog_ros.teacher:main",
             "teleop_keyboard = yan_dog_ros.teleop_keyboard:main",
+            # robot side (drivers)
+            "camera_node = yan_dog_ros.camera_node:main",
+            "mic_node = yan_dog_ros.mic_node:main",
+            "unitree_bridge = yan_dog_ros.unitree_bridge:main",
             # brain side
-            "camera_tokenizer = yan_dog_ros.tokenizer_nodes:camera_main",
-            "audio_tokenizer = yan_dog_ros.tokenizer_nodes:audio_main",
-            "joint_tokenizer = yan_dog_ros.tokenizer_nodes:joint_main",
+            "camera_preprocess = yan_dog_ros.preprocess_nodes:camera_main",
+            "audio_preprocess = yan_dog_ros.preprocess_nodes:audio_main",
+            "joint_preprocess = yan_dog_ros.preprocess_nodes:joint_main",
             "yan_brain = yan_dog_ros.brain_node:main",
             "brain_composed = yan_dog_ros.composed:main",
             # recording

@@ -69,6 +69,12 @@ class MemoryConfig:
             be < 1, or the writes (gradient descent with momentum) can grow without bound.
         forget_bias, momentum_bias, lr_bias: initial biases of the alpha_t, eta_t, theta_t gates
             (pre-sigmoid). forget_bias = -9 -> alpha ~ 1e-4: ~90 % of a write survives 1,000 steps.
+        max_norm: after every write each memory layer is scaled back onto this many times its norm at
+            initialisation (Frobenius, per sample: `memory.norm_bounds`; inf: no bound). The memory
+            lives for the robot's lifetime, and the writes alone are not bounded: with every gate at
+            its ceiling the default sizes reached NaN within ~50 ticks. At the default gates the
+            norms shrink, so the bound only acts on a memory on its way to diverging
+            (docs/experiments.md, 2026-12-07: native memory bound).
     """
 
     enabled: bool = True
@@ -80,9 +86,10 @@ class MemoryConfig:
     forget_bias: float = -9.0
     momentum_bias: float = 0.0
     lr_bias: float = -2.0
+    max_norm: float = 4.0
 
     def __post_init__(self) -> None:
-        for name in ("d_mem", "hidden", "lr_max"):
+        for name in ("d_mem", "hidden", "lr_max", "max_norm"):
             _positive(name, getattr(self, name))
         if not 0.0 <= self.momentum_max < 1.0:
             raise ValueError(f"momentum_max must be in [0, 1), got {self.momentum_max}")

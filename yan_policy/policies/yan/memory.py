@@ -13,9 +13,17 @@ and inner learning rate theta_t = lr_max * sigmoid(.). Then, with no optimizer:
     y_t    = M_t(q_t);   out_t = x_t + W_O y_t          (read after the write, residual)
 
 Stability: the writes are gradient descent with momentum on the recall error, which diverges when the
-momentum reaches 1 or the targets grow without bound. Training did drive eta_t to its sigmoid's ceiling
-(0.998) and |v_t| to ~14, and over a 300-tick episode W1 grew linearly and then exploded (|W1| ~ 5e9,
-then NaN losses). Unit values and momentum_max < 1 keep every write a bounded, damped step.
+momentum reaches 1 or the targets grow without bound (training did both: docs/experiments.md,
+2026-11-23: memory write stability). Unit values and momentum_max < 1 keep every write a bounded, damped
+step, but not the sum of many: with theta_t and eta_t at their ceilings and alpha_t ~ 0, the default sizes
+reached NaN within ~50 ticks. The memory lives for the robot's lifetime (hours of ticks, carried across
+tries and saved with the skill library), so every form bounds it: after each write, each layer is scaled
+back onto its norm ball (`bound_norms`, radius `MemoryConfig.max_norm` times its norm at initialisation),
+    W_t <- W_t min(1, R / ||W_t||_F)                    (per sample and layer; S_t is left as it is)
+Bounded weights give bounded reads, errors and gradients, so S_t (a damped sum, eta < 1) stays bounded
+too. At the default gates the norms shrink instead, so the bound acts only on a memory that was on its
+way to diverging; the fast backward does not cover it, so a training window in which it acted is
+recomputed by the reference (`memory_scan`).
 
 The gradient is written out by hand: for each layer it is an outer product of two vectors
 (`inner_loss_grad_factors`; `inner_loss_grads` forms the matrices), checked against the torch.func
@@ -113,18 +121,48 @@ def inner_loss_grads_autograd(w1: torch.Tensor, w2: torch.Tensor, k: torch.Tenso
     return torch.func.vmap(torch.func.grad(loss, argnums=(0, 1)))(w1, w2, k, v)
 
 
-def memory_write(state: MemoryState, k: torch.Tensor, v: torch.Tensor, alpha: torch.Tensor,
-                 eta: torch.Tensor, theta: torch.Tensor) -> MemoryState:
-    """One write without an optimizer. k, v (B, Dm); gates alpha, eta, theta (B,).
+NO_BOUNDS = (math.inf, math.inf)
 
-    S = eta S - theta grad and W = (1 - alpha) W + S, with theta applied to the gradient's small factor
-    before the outer product (addcmul): three (Hm x Dm) passes per matrix instead of seven.
+
+def norm_bounds(cfg: MemoryConfig) -> tuple[float, float]:
+    """The Frobenius-norm bounds of (W1, W2) per sample: `cfg.max_norm` times each layer's norm at
+    initialisation (W1 ~ N(0, 1) (Hm, Dm): sqrt(Hm Dm); W2 ~ N(0, 1 / Hm) (Dm, Hm): sqrt(Dm))."""
+    return cfg.max_norm * math.sqrt(cfg.hidden * cfg.d_mem), cfg.max_norm * math.sqrt(cfg.d_mem)
+
+
+def bound_norms(w1: torch.Tensor, w2: torch.Tensor, bounds: tuple[float, float]
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """W1, W2 (B, m, n) each scaled back onto its norm ball, W <- W min(1, bound / ||W||_F), per sample.
+
+    Under autograd the scale is always applied (it is 1 inside the ball, with a zero gradient), so the
+    gradient is exact; otherwise only where a norm is over its bound (the common case costs two norms).
+    """
+    if bounds == NO_BOUNDS:
+        return w1, w2
+    n1, n2 = torch.linalg.vector_norm(w1, dim=(1, 2)), torch.linalg.vector_norm(w2, dim=(1, 2))  # (B,)
+    recording = torch.is_grad_enabled() and (w1.requires_grad or w2.requires_grad)
+    if not recording and max(n1.tolist()) <= bounds[0] and max(n2.tolist()) <= bounds[1]:  # (no tensor ops)
+        return w1, w2
+    scale1 = bounds[0] / n1.clamp_min(bounds[0])  # (B,) min(1, bound / norm), never a division by 0
+    scale2 = bounds[1] / n2.clamp_min(bounds[1])
+    return w1 * scale1[:, None, None], w2 * scale2[:, None, None]
+
+
+def memory_write(state: MemoryState, k: torch.Tensor, v: torch.Tensor, alpha: torch.Tensor,
+                 eta: torch.Tensor, theta: torch.Tensor, bounds: tuple[float, float] = NO_BOUNDS
+                 ) -> MemoryState:
+    """One write without an optimizer. k, v (B, Dm); gates alpha, eta, theta (B,); `bounds` (W1, W2):
+    Frobenius-norm bounds (`bound_norms`, `norm_bounds`).
+
+    S = eta S - theta grad and W = bound((1 - alpha) W + S), with theta applied to the gradient's small
+    factor before the outer product (addcmul): three (Hm x Dm) passes per matrix instead of seven.
     """
     dh, err, a = inner_loss_grad_factors(state.w1, state.w2, k, v)
     keep, eta, theta = (1.0 - alpha)[:, None, None], eta[:, None, None], theta[:, None]
     s1 = torch.addcmul(eta * state.s1, (theta * dh)[:, :, None], k[:, None, :], value=-1.0)  # (B, Hm, Dm)
     s2 = torch.addcmul(eta * state.s2, (theta * err)[:, :, None], a[:, None, :], value=-1.0)  # (B, Dm, Hm)
-    return MemoryState(torch.addcmul(s1, keep, state.w1), torch.addcmul(s2, keep, state.w2), s1, s2)
+    w1, w2 = bound_norms(torch.addcmul(s1, keep, state.w1), torch.addcmul(s2, keep, state.w2), bounds)
+    return MemoryState(w1, w2, s1, s2)
 
 
 # ----------------------------------------------------------------------------- fast sequence form
@@ -222,16 +260,19 @@ def _silu_grad2(h: torch.Tensor) -> torch.Tensor:
 
 
 def _scan_forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: torch.Tensor, eta: torch.Tensor,
-                  theta: torch.Tensor, state: MemoryState, keep_history: bool
-                  ) -> tuple[torch.Tensor, MemoryState, tuple[torch.Tensor, ...]]:
+                  theta: torch.Tensor, state: MemoryState, keep_history: bool,
+                  bounds: tuple[float, float] = NO_BOUNDS
+                  ) -> tuple[torch.Tensor, MemoryState, tuple[torch.Tensor, ...], int]:
     """The writes and reads of `NativeMemory.forward_reference`, without autograd.
 
-    q, k, v (B, T, Dm), gates (B, T). Returns reads (B, T, Dm), the final state and, with keep_history,
-    what `_scan_backward` needs: hist (2 [W, S], 2 [layer 1, layer 2ᵀ], T + 1, B, Hm, Dm), slot t the
-    state before tick t; rv (T, 2, B, 1, Dm) = [k_t, err_t]; lv (T, 2, B, 1, Hm) = [dh_t, a_t]; and the
-    pre-activations h = W1 k, g = W2ᵀ err (write) and hq = W1 q (read), each (T, B, 1, Hm).
-    Without history the buffer holds a block of ticks and is reused block after block: `_SPAN` ticks for
-    the torch loop, one (two slots used in turn) for the compiled one.
+    q, k, v (B, T, Dm), gates (B, T), `bounds` as in `memory_write`. Returns reads (B, T, Dm), the final
+    state, the number of (tick, sample) writes the bounds scaled back (0: `_scan_backward` is exact; it
+    does not cover the bound) and, with keep_history, what `_scan_backward` needs: hist (2 [W, S],
+    2 [layer 1, layer 2ᵀ], T + 1, B, Hm, Dm), slot t the state before tick t; rv (T, 2, B, 1, Dm) =
+    [k_t, err_t]; lv (T, 2, B, 1, Hm) = [dh_t, a_t]; and the pre-activations h = W1 k, g = W2ᵀ err
+    (write) and hq = W1 q (read), each (T, B, 1, Hm). Without history the buffer holds a block of ticks
+    and is reused block after block: `_SPAN` ticks for the torch loop, one (two slots used in turn) for
+    the compiled one.
     """
     bsz, t_len, dm = k.shape
     hm = state.w1.shape[1]
@@ -245,7 +286,7 @@ def _scan_forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: torc
     lv = k.new_empty(t_len, 2, bsz, 1, hm)  # [dh, a]: left factors
     h, g = k.new_empty(t_len, bsz, 1, hm), k.new_empty(t_len, bsz, 1, hm)
     loop = _scan_loop_numba if compiled else _scan_loop_torch
-    reads, hq, last_slot = loop(hist, rv, lv, h, g, q, v, alpha, eta, theta, span)  # (T, B, Dm)
+    reads, hq, last_slot, clamped = loop(hist, rv, lv, h, g, q, v, alpha, eta, theta, span, bounds)
     last = hist[:, :, last_slot]  # (2, 2, B, Hm, Dm)
     final = MemoryState(last[0, 0].clone(), last[0, 1].mT.contiguous(), last[1, 0].clone(),
                         last[1, 1].mT.contiguous())
@@ -254,18 +295,21 @@ def _scan_forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: torc
         saved = (hist, rv, lv, h, g, hq.view(t_len, bsz, 1, hm))
     else:
         HISTORY_POOL.give(hist)
-    return reads.transpose(0, 1), final, saved
+    return reads.transpose(0, 1), final, saved, clamped
 
 
 def _scan_loop_torch(hist: torch.Tensor, rv: torch.Tensor, lv: torch.Tensor, h: torch.Tensor, g: torch.Tensor,
                      q: torch.Tensor, v: torch.Tensor, alpha: torch.Tensor, eta: torch.Tensor,
-                     theta: torch.Tensor, span: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+                     theta: torch.Tensor, span: int, bounds: tuple[float, float]
+                     ) -> tuple[torch.Tensor, torch.Tensor, int, int]:
     """`_scan_forward`'s ticks as torch ops, in blocks of `span` ticks (hist has span + 1 slots).
 
     Fills hist, err (rv[:, 1]), lv, h and g; returns the reads (T, B, Dm), the last block's hq (n B, 1,
-    Hm) and the slot that holds the final state.
+    Hm), the slot that holds the final state and the number of writes the bounds scaled back.
     """
     t_len, _, bsz, _, dm = rv.shape
+    bounded, clamped = bounds != NO_BOUNDS, 0
+    bound = rv.new_tensor(bounds)[:, None]  # (2 [layer], 1)
     reads = rv.new_empty(t_len * bsz, 1, dm)
     q_rows = q.transpose(0, 1).reshape(t_len * bsz, 1, dm)  # (T B, 1, Dm)
 
@@ -294,11 +338,17 @@ def _scan_loop_torch(hist: torch.Tensor, rv: torch.Tensor, lv: torch.Tensor, h: 
             torch.mul(s_[i], eta_[t], out=s_[i + 1])
             s_[i + 1].addcmul_(lv_cols[t], rv_[t] * minus_theta[t])  # (2, B, Hm, 1) * (2, B, 1, Dm)
             torch.addcmul(s_[i + 1], w_[i], keep_[t], out=w_[i + 1])
+            if bounded:  # (the reads below see the bounded weights)
+                norms = torch.linalg.vector_norm(w_[i + 1], dim=(-2, -1))  # (2, B)
+                over = norms > bound
+                if over.any():
+                    w_[i + 1].mul_((bound / norms.clamp_min(bound))[..., None, None])
+                    clamped += int(over.any(0).sum())
         # the reads y = W2 silu(W1 q) after each write, batched over the block
         rows = slice(start * bsz, (start + n) * bsz)
         hq = torch.bmm(q_rows[rows], hist[0, 0, 1:n + 1].flatten(0, 1).mT)  # (n B, 1, Hm)
         torch.bmm(F.silu(hq), hist[0, 1, 1:n + 1].flatten(0, 1), out=reads[rows])  # (n B, 1, Dm)
-    return reads.view(t_len, bsz, dm), hq, n
+    return reads.view(t_len, bsz, dm), hq, n, clamped
 
 
 def _np(x: torch.Tensor) -> np.ndarray:
@@ -313,7 +363,8 @@ def _time_major(x: torch.Tensor) -> np.ndarray:
 
 def _scan_loop_numba(hist: torch.Tensor, rv: torch.Tensor, lv: torch.Tensor, h: torch.Tensor, g: torch.Tensor,
                      q: torch.Tensor, v: torch.Tensor, alpha: torch.Tensor, eta: torch.Tensor,
-                     theta: torch.Tensor, span: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+                     theta: torch.Tensor, span: int, bounds: tuple[float, float]
+                     ) -> tuple[torch.Tensor, torch.Tensor, int, int]:
     """`_scan_loop_torch`'s contract, run by `memory_kernels.scan_forward` (writes and reads fused).
 
     hist holds every tick's state (span = T) or two slots used in turn (span = 1); hq is (T, B, 1, Hm).
@@ -322,10 +373,13 @@ def _scan_loop_numba(hist: torch.Tensor, rv: torch.Tensor, lv: torch.Tensor, h: 
     every_slot = span == t_len  # else span 1: two slots used in turn
     hq = h.new_empty(h.shape)  # (T, B, 1, Hm)
     reads = rv.new_empty(t_len, bsz, dm)
+    dtype = _np(rv).dtype
+    bounds_sq = np.minimum(np.square(np.asarray(bounds, np.float64)), np.finfo(dtype).max).astype(dtype)
+    clamped = np.zeros(1, np.int64)
     _kernels().scan_forward(_np(hist), _np(rv), _np(lv), _np(h), _np(g), _np(hq), _np(reads), _time_major(q),
                             _time_major(v), _time_major(alpha), _time_major(eta), _time_major(theta),
-                            every_slot)
-    return reads, hq, t_len if every_slot else t_len % 2
+                            every_slot, bounds_sq, clamped)
+    return reads, hq, t_len if every_slot else t_len % 2, int(clamped[0])
 
 
 def _scan_backward(saved: tuple[torch.Tensor, ...], q: torch.Tensor, theta: torch.Tensor,
@@ -449,38 +503,60 @@ def _scan_backward_loop(hist: torch.Tensor, adj: torch.Tensor, lf: torch.Tensor,
 
 
 class MemoryScan(torch.autograd.Function):
-    """The sequence form as one autograd node: (q, k, v, alpha, eta, theta, w1, w2, s1, s2) ->
-    (reads (B, T, Dm), w1, w2, s1, s2 after the last tick). See `_scan_forward` / `_scan_backward`."""
+    """The sequence form as one autograd node: (q, k, v, alpha, eta, theta, w1, w2, s1, s2[, bounds]) ->
+    (reads (B, T, Dm), w1, w2, s1, s2 after the last tick, clamped). See `_scan_forward` /
+    `_scan_backward`. clamped (a 0-dim int64 tensor, not differentiable) counts the writes the bounds
+    scaled back; the backward is exact only where it is 0 (`memory_scan` takes the reference otherwise)."""
 
     @staticmethod
-    def forward(ctx, q, k, v, alpha, eta, theta, w1, w2, s1, s2):
-        reads, final, saved = _scan_forward(q, k, v, alpha, eta, theta, MemoryState(w1, w2, s1, s2), True)
+    def forward(ctx, q, k, v, alpha, eta, theta, w1, w2, s1, s2, bounds=NO_BOUNDS):
+        reads, final, saved, clamped = _scan_forward(q, k, v, alpha, eta, theta, MemoryState(w1, w2, s1, s2),
+                                                     True, bounds)
         ctx.save_for_backward(q, theta, alpha, eta, *saved)
         weakref.finalize(ctx, HISTORY_POOL.give, saved[0]).atexit = False  # reuse once the graph is freed
-        return reads, *final
+        clamped = torch.tensor(clamped)
+        ctx.mark_non_differentiable(clamped)
+        return reads, *final, clamped
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, g_reads, g_w1, g_w2, g_s1, g_s2):
+    def backward(ctx, g_reads, g_w1, g_w2, g_s1, g_s2, _g_clamped):
         q, theta, alpha, eta, *saved = ctx.saved_tensors
-        return _scan_backward(tuple(saved), q, theta, alpha, eta, g_reads, (g_w1, g_w2, g_s1, g_s2))
+        grads = _scan_backward(tuple(saved), q, theta, alpha, eta, g_reads, (g_w1, g_w2, g_s1, g_s2))
+        return *grads, None  # nothing for the bounds
 
 
 def memory_scan(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: torch.Tensor, eta: torch.Tensor,
-                theta: torch.Tensor, state: MemoryState) -> tuple[torch.Tensor, MemoryState]:
+                theta: torch.Tensor, state: MemoryState, bounds: tuple[float, float] = NO_BOUNDS
+                ) -> tuple[torch.Tensor, MemoryState]:
     """All T writes and reads: q, k, v (B, T, Dm), gates (B, T) -> reads (B, T, Dm), final state.
 
-    Equal to looping `memory_write` + `memory_read` (see `NativeMemory.forward_reference`); uses the
-    custom autograd Function when a gradient is needed and the history-free loop otherwise.
+    Equal to `memory_scan_reference` (`memory_write` + `memory_read` per tick); uses the custom autograd
+    Function when a gradient is needed and the history-free loop otherwise. A window in which the bounds
+    scaled a write back (a memory on its way to diverging; never from the learned initial state at the
+    default gates) is redone by the reference under autograd, whose gradient covers the bound.
     """
     inputs = (q, k, v, alpha, eta, theta, *state)
     if k.shape[1] == 0:  # no ticks: nothing written or read
         return k.new_empty(k.shape), state
     if torch.is_grad_enabled() and any(x.requires_grad for x in inputs):
-        reads, *final = MemoryScan.apply(*inputs)
+        reads, *final, clamped = MemoryScan.apply(*inputs, bounds)
+        if clamped.item():
+            return memory_scan_reference(q, k, v, alpha, eta, theta, state, bounds)
         return reads, MemoryState(*final)
-    reads, final, _ = _scan_forward(q, k, v, alpha, eta, theta, state, keep_history=False)
+    reads, final, _, _ = _scan_forward(q, k, v, alpha, eta, theta, state, False, bounds)
     return reads, final
+
+
+def memory_scan_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: torch.Tensor,
+                          eta: torch.Tensor, theta: torch.Tensor, state: MemoryState,
+                          bounds: tuple[float, float] = NO_BOUNDS) -> tuple[torch.Tensor, MemoryState]:
+    """`memory_scan` as a readable loop of `memory_write` + `memory_read`, differentiated by autograd."""
+    reads = []
+    for t in range(k.shape[1]):
+        state = memory_write(state, k[:, t], v[:, t], alpha[:, t], eta[:, t], theta[:, t], bounds)
+        reads.append(memory_read(state.w1, state.w2, q[:, t]))  # (B, Dm)
+    return torch.stack(reads, dim=1), state
 
 
 class NativeMemory(nn.Module):
@@ -488,13 +564,14 @@ class NativeMemory(nn.Module):
 
     Args:
         d_model: width D.
-        cfg: memory sizes, inner learning-rate bound and initial gate biases.
+        cfg: memory sizes, inner learning-rate bound, initial gate biases and the norm bound.
         n_layers: depth of the stack, used to scale the residual output projection at init.
     """
 
     def __init__(self, d_model: int, cfg: MemoryConfig, n_layers: int = 1) -> None:
         super().__init__()
         self.d_mem, self.lr_max, self.momentum_max = cfg.d_mem, cfg.lr_max, cfg.momentum_max
+        self.bounds = norm_bounds(cfg)  # (W1, W2) Frobenius-norm bounds, applied after every write
         if SCAN_KERNEL == "numba":  # compile / load the kernels now, not inside a timed training step
             _kernels().warm_up()
         self.norm = nn.RMSNorm(d_model)
@@ -529,17 +606,14 @@ class NativeMemory(nn.Module):
         if reference:
             return self.forward_reference(x, state)
         q, k, v, alpha, eta, theta = self.project(x)  # (B, T, Dm) / (B, T)
-        reads, state = memory_scan(q, k, v, alpha, eta, theta, state)  # (B, T, Dm)
+        reads, state = memory_scan(q, k, v, alpha, eta, theta, state, self.bounds)  # (B, T, Dm)
         return x + self.out(reads), state
 
     def forward_reference(self, x: torch.Tensor, state: MemoryState) -> tuple[torch.Tensor, MemoryState]:
         """Reference sequence form: `memory_write` + `memory_read` per tick, differentiated by autograd."""
         q, k, v, alpha, eta, theta = self.project(x)  # (B, T, Dm) / (B, T)
-        reads = []
-        for t in range(x.shape[1]):
-            state = memory_write(state, k[:, t], v[:, t], alpha[:, t], eta[:, t], theta[:, t])
-            reads.append(memory_read(state.w1, state.w2, q[:, t]))  # (B, Dm)
-        return x + self.out(torch.stack(reads, dim=1)), state
+        reads, state = memory_scan_reference(q, k, v, alpha, eta, theta, state, self.bounds)  # (B, T, Dm)
+        return x + self.out(reads), state
 
     def step(self, x: torch.Tensor, state: MemoryState) -> tuple[torch.Tensor, MemoryState]:
         """Recurrent form, one tick: x (B, D) -> (B, D). Same as `step_reference`, in ~25 ops instead of
@@ -555,12 +629,12 @@ class NativeMemory(nn.Module):
         s1 = torch.addcmul(eta * s1, dh.mT, k_row * minus_theta)  # (B, Hm, Dm): eta S1 - theta dh ⊗ k
         s2 = torch.addcmul(eta * s2, err.mT, a * minus_theta)  # (B, Dm, Hm): eta S2 - theta err ⊗ a
         keep = (1.0 - alpha)[:, None, None]
-        w1, w2 = torch.addcmul(s1, keep, w1), torch.addcmul(s2, keep, w2)  # (1 - alpha) W + S
+        w1, w2 = bound_norms(torch.addcmul(s1, keep, w1), torch.addcmul(s2, keep, w2), self.bounds)
         read = torch.bmm(F.silu(torch.bmm(q[:, None], w1.mT)), w2.mT)[:, 0]  # (B, Dm): W2 silu(W1 q)
         return torch.addmm(x, read, self.out.weight.T), MemoryState(w1, w2, s1, s2)  # x + W_O y
 
     def step_reference(self, x: torch.Tensor, state: MemoryState) -> tuple[torch.Tensor, MemoryState]:
         """Reference recurrent form: `memory_write` then `memory_read`."""
         q, k, v, alpha, eta, theta = self.project(x)
-        state = memory_write(state, k, v, alpha, eta, theta)
+        state = memory_write(state, k, v, alpha, eta, theta, self.bounds)
         return x + self.out(memory_read(state.w1, state.w2, q)), state

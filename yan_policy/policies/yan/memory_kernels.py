@@ -9,7 +9,8 @@ two passes over the rows of the state, and everything a row needs is computed wh
     forward, pass 1 (row j):  h_j = W1_j . k, a_j = silu(h_j), err += a_j W2ᵀ_j
     forward, pass 2 (row j):  g_j = W2ᵀ_j . err, dh_j = g_j silu'(h_j), then the write of both layers'
                               row j (S' = eta S - theta outer, W' = keep W + S'), and the read
-                              hq_j = W1'_j . q, y += silu(hq_j) W2ᵀ'_j
+                              hq_j = W1'_j . q, y += silu(hq_j) W2ᵀ'_j, and the layers' squared norms
+    forward, pass 3 (rare):   a layer over its norm bound is scaled back onto it and the read redone
     backward, pass A (row j): GS' += GW', the dots <GW', W>, <GS', S>, z_j, y += ..., and W2 gg
     backward, pass B (row j): ga_j, gh_j, then GW = keep GW' + the tick's rank-one terms, GS = eta GS'
 
@@ -37,13 +38,17 @@ def _sigmoid(x, one):
 
 
 @njit(**_JIT)
-def scan_forward(hist, rv, lv, h, g, hq, reads, q, v, alpha, eta, theta, every_slot):  # pragma: no cover
+def scan_forward(hist, rv, lv, h, g, hq, reads, q, v, alpha, eta, theta, every_slot, bounds_sq,
+                 clamped):  # pragma: no cover
     """The writes and reads of T ticks, in place (shapes as in `memory._scan_forward`).
 
     hist (2 [W, S], 2 [layer 1, layer 2ᵀ], slots, B, Hm, Dm): with every_slot slot t is the state
     before tick t (T + 1 slots); without, two slots used in turn (the state before tick t is slot t % 2).
     rv (T, 2, B, 1, Dm) holds k in [:, 0] on entry; err is written to [:, 1]. Written: lv (T, 2, B, 1, Hm)
     = [dh, a]; h, g, hq (T, B, 1, Hm); reads (T, B, Dm). q, v (T, B, Dm); alpha, eta, theta (T, B).
+    bounds_sq (2,): the squared norm bound of each layer (`memory.bound_norms`; finite: the dtype's max
+    for none, fastmath assumes no inf); a written layer above its bound is scaled back onto it and the
+    read redone (pass 3, rare); clamped (1,) int64 counts those writes.
     """
     t_len, bsz, dm, hm = rv.shape[0], rv.shape[2], rv.shape[4], lv.shape[4]
     err = np.empty(dm, dtype=rv.dtype)
@@ -75,6 +80,7 @@ def scan_forward(hist, rv, lv, h, g, hq, reads, q, v, alpha, eta, theta, every_s
                 acc[d] = zero
             # pass 2: g = W2ᵀ err, dh = g silu'(h); write row j of both layers; read y = W2' silu(W1' q)
             et, keep, th = eta[t, b], one - alpha[t, b], theta[t, b]
+            n1 = n2 = zero  # squared norms of the written layers
             for j in range(hm):
                 gj = zero
                 for d in range(dm):
@@ -92,13 +98,31 @@ def scan_forward(hist, rv, lv, h, g, hq, reads, q, v, alpha, eta, theta, every_s
                     y1 = keep * w1[j, d] + x1
                     w1n[j, d] = y1
                     hqj += y1 * qt[d]
+                    n1 += y1 * y1
                     x2 = et * s2[j, d] - c2 * err[d]
                     s2n[j, d] = x2
-                    w2n[j, d] = keep * w2[j, d] + x2
+                    y2 = keep * w2[j, d] + x2
+                    w2n[j, d] = y2
+                    n2 += y2 * y2
                 hq[t, b, 0, j] = hqj
                 aq = hqj * _sigmoid(hqj, one)
                 for d in range(dm):
                     acc[d] += aq * w2n[j, d]
+            if n1 > bounds_sq[0] or n2 > bounds_sq[1]:
+                # pass 3 (rare): scale the layers back onto their bounds, read again
+                f1 = np.sqrt(bounds_sq[0] / n1) if n1 > bounds_sq[0] else one
+                f2 = np.sqrt(bounds_sq[1] / n2) if n2 > bounds_sq[1] else one
+                for d in range(dm):
+                    acc[d] = zero
+                for j in range(hm):
+                    hqj = f1 * hq[t, b, 0, j]
+                    hq[t, b, 0, j] = hqj
+                    aq = hqj * _sigmoid(hqj, one)
+                    for d in range(dm):
+                        w1n[j, d] *= f1
+                        w2n[j, d] *= f2
+                        acc[d] += aq * w2n[j, d]
+                clamped[0] += 1
             for d in range(dm):
                 reads[t, b, d] = acc[d]
 
@@ -202,7 +226,8 @@ def warm_up(dtypes: tuple[type, ...] = (np.float32,)) -> None:
                      z((t, 2, b, 1, hm), dtype), z((t, b, 1, hm), dtype), z((t, b, 1, hm), dtype),
                      z((t, b, 1, hm), dtype),
                      z((t, b, dm), dtype), z((t, b, dm), dtype), z((t, b, dm), dtype), z((t, b), dtype),
-                     z((t, b), dtype), z((t, b), dtype), True)
+                     z((t, b), dtype), z((t, b), dtype), True, np.full(2, np.finfo(dtype).max, dtype),
+                     z(1, np.int64))
         scan_backward(z((2, 2, t + 1, b, hm, dm), dtype), z((2, 2, b, hm, dm), dtype),
                       z((t, 2, b, 3, hm), dtype), z((t, 2, b, 3, dm), dtype), z((t, 2, b, 1, hm), dtype),
                       z((t, b, 1, hm), dtype), z((t, b, 1, hm), dtype), z((t, b), dtype), z((t, b), dtype),

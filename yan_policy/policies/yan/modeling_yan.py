@@ -2,7 +2,8 @@
 
 Dimension letters: B batch, T time (control ticks), D model width. State keys (see `PolicyBase`):
 "mcsd{i}.s" (B, C, Dc), "mcsd{i}.z" (B, C, 1), "mcsd{i}.d" (B, C, Dc) and "memory.w1", "memory.w2",
-"memory.s1", "memory.s2" (the native memory's weights and momenta).
+"memory.s1", "memory.s2" (the native memory's weights and momenta: the lifetime part of the state,
+`PolicyBase.lifetime_keys`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class YanBackbone(nn.Module):
         # state-dict keys, built once for `step`
         self._block_keys = [tuple(f"mcsd{i}.{k}" for k in MCSDState._fields) for i in range(n)]
         self._memory_keys = tuple(f"memory.{k}" for k in MemoryState._fields)
+        # the native memory lives for the robot's lifetime, carried across tries (`PolicyBase.lifetime_keys`)
+        self.lifetime_keys = self._memory_keys if self.memory is not None else ()
 
     def initial_state(self, batch_size: int, dtype: torch.dtype) -> State:
         state = {}

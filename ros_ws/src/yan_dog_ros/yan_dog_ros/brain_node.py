@@ -1,14 +1,15 @@
 """`yan_brain`: the train–inference loop over ROS 2 (a thin node over `yan_dog.brain.BrainCore`).
 
 Every control period (a timer at `control_hz`, never driven by sensor callbacks) the node
-1. takes the latest token matrix of each stream (`yan_dog.streams.TickAligner`: camera zero-order hold,
+1. takes the latest observation matrix of each stream (`yan_dog.streams.TickAligner`: camera zero-order hold,
    one audio block per tick, latest proprio row) and rebuilds the policy's observation;
 2. hands it, with the latest fresh teach action, to `BrainCore.tick` (policy through the Actor, or the
    teach action during a demonstration; safe hold on stale inputs or when idle) -> 12 joint targets;
-3. publishes them on /joint_commands (std_msgs/Float64MultiArray, rad).
+3. publishes them on /joint_commands (std_msgs/Float64MultiArray, rad), in the order the driver wants
+   (parameter command_joint_names; default the project's motor order FR, FL, RR, RL x hip, thigh, calf).
 
-Inputs: /tokens/camera, /tokens/audio, /tokens/proprio (sensor_msgs/Image 32FC1, from the tokenizer
-nodes; or directly through `on_tokens` when composed in one process), /teach/action (15-D hybrid action,
+Inputs: /obs/camera, /obs/audio, /obs/proprio (sensor_msgs/Image 32FC1, from the preprocessing
+nodes; or directly through `on_obs` when composed in one process), /teach/action (15-D hybrid action,
 std_msgs/Float64MultiArray: the only place teach commands are accepted from).
 Outputs: /joint_commands, /brain/status (std_msgs/String JSON: mode, skill, learner steps, weights
 version, stale streams, tick timing; the latency is from the joint state's source stamp to the command's
@@ -22,9 +23,13 @@ library_dir ("" = in memory), control_hz, policy, d_model, n_layers, execute_chu
 batch_episodes, learner_threads, learner_process, learner_nice, learner_sched_idle,
 control_rt_priority, stale_control_periods,
 camera_period_s, audio_period_s, proprio_period_s, audio_queue_ticks, max_stamp_age_s,
-teach_timeout_periods, phase_lock, phase_target_ms, status_hz, subscribe_tokens.
+teach_timeout_periods, phase_lock, phase_target_ms, status_hz, subscribe_obs,
+robot, joint_names, command_joint_names (the robot's profile and its joint names: `yan_dog_ros.robot_params`),
+view (the brain live in Rerun, `yan_dog.live_view`: "" off, true/spawn a viewer window, web a browser
+viewer, rerun+http://HOST:9876/proxy a running viewer, PATH.rrd a file; ticks are queued to the view's
+own thread and dropped, never waited for, when it lags; a view that cannot open is logged and skipped).
 
-Phase lock (`yan_dog.brain.PhaseLock`): the control timer keeps its own clock, but about once a second
+Phase lock (`yan_dog.tick_timing.PhaseLock`): the control timer keeps its own clock, but about once a second
 the node checks how old the newest joint state is when a tick runs, and if the ticks are out of phase
 with the sensor it moves the tick grid once so that ticks run ~phase_target_ms after the samples arrive
 (a sample otherwise waits half a period on average). The timer never waits for a sensor: when a stream
@@ -55,35 +60,31 @@ import time
 
 import numpy as np
 import torch
-from rcl_interfaces.msg import SetParametersResult
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
+from robots.actions import HYBRID_ACTION_DIM
 from yan_dog.bag import DEMO_ABORT, DEMO_START, DEMO_STOP, SKILL_SAVED, TEACH_EVENTS_TOPIC, teach_event
-from yan_dog.brain import (
-    PHASE_TARGET_S,
-    BrainConfig,
-    BrainCore,
-    GcPauses,
-    PhaseLock,
-    TickStats,
-    late_tick_message,
-)
+from yan_dog.brain import BrainConfig, BrainCore
+from yan_dog.live_view import brain_tick, open_brain_view
 from yan_dog.runtime import GIL_SWITCH_S
 from yan_dog.scheduling import CONTROL_RT_PRIORITY, check_rt_priority, set_realtime, thread_schedstat
-from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig
 from yan_dog.streams import (
     AUDIO_QUEUE_TICKS,
     DEFAULT_PERIODS_S,
     MAX_STAMP_AGE_S,
     STALE_CONTROL_PERIODS,
+    ObsMatrix,
     TickAligner,
-    TokenMatrix,
 )
+from yan_dog.teach_setup import SessionConfig
+from yan_dog.tick_timing import PHASE_TARGET_S, GcPauses, PhaseLock, TickStats, late_tick_message
 from yan_dog_ros import msgs
+from yan_dog_ros.robot_params import declare_joint_map
 from yan_dog_ros.spin import spin_nodes
 from yan_policy.data.library import SkillLibrary
 from yan_policy.policies.config import PolicyConfig
@@ -102,6 +103,7 @@ class BrainNode(Node):
     def __init__(self, **kwargs):
         super().__init__("yan_brain", **kwargs)
         p = self._declare_parameters()
+        self.joints = declare_joint_map(self, commands=True)  # the robot, and its drivers' joint order
         library = SkillLibrary(p["library_dir"]) if p["library_dir"] else None
         session = SessionConfig(
             policy=p["policy"], seed=p["seed"], execute_chunk=p["execute_chunk"],
@@ -110,7 +112,8 @@ class BrainNode(Node):
                                   lr_anneal_steps=p["lr_anneal_steps"]),
         )
         self.core = BrainCore(BrainConfig(
-            skill=p["skill"], control_hz=p["control_hz"], learning=p["learning"], trying=p["trying"],
+            skill=p["skill"], robot=self.joints.profile.name, control_hz=p["control_hz"],
+            learning=p["learning"], trying=p["trying"],
             demo_source=p["demo_source"], cue=p["cue"] or None, demo_gait_gain=p["demo_gait_gain"],
             learner_process=p["learner_process"],
             learner_nice=p["learner_nice"], learner_sched_idle=p["learner_sched_idle"],
@@ -135,16 +138,23 @@ class BrainNode(Node):
         self._teach: tuple[np.ndarray, float] | None = None  # (15,) action, arrival (monotonic s)
         self._was_stale: list[str] = []
         self.dropped = 0
+        # dynamic typing: `view:=true` arrives as a bool, `view:=web` as a string
+        view = self.declare_parameter("view", "", ParameterDescriptor(dynamic_typing=True)).value
+        try:
+            self.view = open_brain_view(view, self.core, self.get_logger().info)
+        except (ValueError, OSError, RuntimeError) as e:  # the robot runs without its view
+            self.get_logger().error(f"view {view!r}: {e}; running without the live view")
+            self.view = None
 
         self.commands = self.create_publisher(Float64MultiArray, msgs.JOINT_COMMANDS_TOPIC, msgs.COMMAND_QOS)
         self.status_pub = self.create_publisher(String, msgs.BRAIN_STATUS_TOPIC, msgs.STATUS_QOS)
         # demonstration boundaries, for the session recorder (and `yan-dog teach --from-bag`)
         self.events_pub = self.create_publisher(String, TEACH_EVENTS_TOPIC, msgs.COMMAND_QOS)
-        if p["subscribe_tokens"]:
-            for stream, topic in (("camera", msgs.CAMERA_TOKENS_TOPIC), ("audio", msgs.AUDIO_TOKENS_TOPIC),
-                                  ("proprio", msgs.PROPRIO_TOKENS_TOPIC)):
-                self.create_subscription(Image, topic, lambda m, s=stream: self.on_token_msg(s, m),
-                                         msgs.TOKEN_QOS)
+        if p["subscribe_obs"]:
+            for stream, topic in (("camera", msgs.CAMERA_OBS_TOPIC), ("audio", msgs.AUDIO_OBS_TOPIC),
+                                  ("proprio", msgs.PROPRIO_OBS_TOPIC)):
+                self.create_subscription(Image, topic, lambda m, s=stream: self.on_obs_msg(s, m),
+                                         msgs.OBS_QOS)
         self.create_subscription(Float64MultiArray, msgs.TEACH_ACTION_TOPIC, self.on_teach_action,
                                  msgs.COMMAND_QOS)
         for name, kind, handler in (("start_demo", Trigger, self.srv_start_demo),
@@ -178,28 +188,28 @@ class BrainNode(Node):
             "stale_control_periods": STALE_CONTROL_PERIODS, "audio_queue_ticks": AUDIO_QUEUE_TICKS,
             "max_stamp_age_s": MAX_STAMP_AGE_S,
             **{f"{stream}_period_s": period for stream, period in DEFAULT_PERIODS_S.items()},
-            "teach_timeout_periods": DEFAULT_TEACH_TIMEOUT_PERIODS, "subscribe_tokens": True,
+            "teach_timeout_periods": DEFAULT_TEACH_TIMEOUT_PERIODS, "subscribe_obs": True,
             "phase_lock": True, "phase_target_ms": PHASE_TARGET_S * MS_PER_S, "status_hz": DEFAULT_STATUS_HZ,
         }
         return {k: self.declare_parameter(k, v).value for k, v in defaults.items()}
 
     # --- inputs ---------------------------------------------------------------------------------------------
-    def on_tokens(self, tokens: TokenMatrix) -> None:
-        """Accept one token matrix (the direct, serialisation-free path of the composed process)."""
+    def on_obs(self, obs: ObsMatrix) -> None:
+        """Accept one observation matrix (the direct, serialisation-free path of the composed process)."""
         now_ros_s = self.get_clock().now().nanoseconds / msgs.NANOSECONDS_PER_SECOND  # the stamps' time base
         try:
             with self._inputs_lock:
-                self.aligner.put(tokens, time.monotonic(), now_ros_s)
+                self.aligner.put(obs, time.monotonic(), now_ros_s)
         except ValueError as e:
-            self._drop(f"{tokens.stream} tokens", e)
+            self._drop(f"{obs.stream} observation", e)
 
-    def on_token_msg(self, stream: str, msg: Image) -> None:
+    def on_obs_msg(self, stream: str, msg: Image) -> None:
         try:
-            data = msgs.token_matrix_from_msg(msg)  # (rows, width)
+            data = msgs.obs_matrix_from_msg(msg)  # (rows, width)
         except ValueError as e:
-            self._drop(f"{stream} tokens", e)
+            self._drop(f"{stream} observation", e)
             return
-        self.on_tokens(TokenMatrix(stream, msgs.stamp_to_seconds(msg.header.stamp), data))
+        self.on_obs(ObsMatrix(stream, msgs.stamp_to_seconds(msg.header.stamp), data))
 
     def on_teach_action(self, msg: Float64MultiArray) -> None:
         try:
@@ -243,8 +253,10 @@ class BrainNode(Node):
         except Exception as e:  # noqa: BLE001 — never let a policy fault stop the robot's command stream
             self.get_logger().error(f"tick failed, holding: {e!r}", throttle_duration_sec=LOG_THROTTLE_S)
             targets = self.core.tick(None, None, now_s)
-        self.commands.publish(msgs.float_array(targets, "joint_targets_rad"))
+        self.commands.publish(msgs.float_array(self.joints.to_command(targets), "joint_targets_rad"))
         self.stats.compute(time.monotonic() - now_s)
+        if self.view is not None:  # queued for the view's thread (dropped if it lags)
+            self.view.log_tick(brain_tick(self.core, aligned.obs, targets))
         if aligned.obs is not None:  # sensor stamp of the joint state behind this command -> now
             now_ros_s = self.get_clock().now().nanoseconds / msgs.NANOSECONDS_PER_SECOND
             self.stats.latency(now_ros_s - aligned.stamps_s["proprio"])
@@ -367,6 +379,8 @@ class BrainNode(Node):
 
     def close(self) -> None:
         self.gc_pauses.uninstall()
+        if self.view is not None:
+            self.view.close()
         self.core.close()
 
 

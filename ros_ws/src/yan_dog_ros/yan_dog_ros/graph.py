@@ -5,13 +5,14 @@ Both the launch files (`launch/*.launch.py`, through `launch_description`) and t
 file passes are, by construction, the ones the runner passes.
 
 Graphs:
-    sim    the simulated A1 (`sim_node`) + the brain (tokenizers + `yan_brain`) + the session recorder
-    robot  the brain + the session recorder, on a real robot whose vendor driver publishes the raw streams
-           (remap them with the `*_topic` arguments) and takes `/joint_commands`
+    sim    the simulated A1 (`sim_node`) + the brain (preprocessing + `yan_brain`) + the session recorder
+    robot  the robot's drivers (`unitree_bridge`, `mic_node`, `camera_node`; off with `bridge:=false`,
+           `mic:=false`, `camera:=false`) + the brain + the session recorder; with a vendor driver
+           instead, remap its topics with the `*_topic` arguments
     teach  `sim` + the scripted `teacher`, which runs `demos` demonstrations of `skill` through the brain
 
 The brain's four nodes run in one process (`brain_composed`: one executor, no serialisation between the
-tokenizers and the brain) when `composed:=true`, else as four processes. Parameter files live in the
+preprocessing nodes and the brain) when `composed:=true`, else as four processes. Parameter files live in the
 package's `config/` folder, one per node, under `<node name>: ros__parameters:` (or `/**/<node name>:`,
 which also matches under a namespace); `params_file` adds one more YAML applied after them (overrides).
 
@@ -95,22 +96,50 @@ SIM_NODE = NodeSpec(
     description="the PyBullet A1 as a ROS 2 device: raw streams, /clock, /joint_commands, services",
 )  # fmt: skip
 BRAIN_NODES = (
-    NodeSpec("camera_tokenizer", "camera_tokenizer", ("camera_tokenizer.yaml",),
-             "yan_dog_ros.tokenizer_nodes:CameraTokenizerNode", group=BRAIN_GROUP,
-             description="/camera/image_raw -> /tokens/camera"),
-    NodeSpec("audio_tokenizer", "audio_tokenizer", ("audio_tokenizer.yaml",),
-             "yan_dog_ros.tokenizer_nodes:AudioTokenizerNode", group=BRAIN_GROUP,
-             description="/audio/pcm -> /tokens/audio (one block per control tick)"),
-    NodeSpec("joint_tokenizer", "joint_tokenizer", ("joint_tokenizer.yaml",),
-             "yan_dog_ros.tokenizer_nodes:JointTokenizerNode", group=BRAIN_GROUP,
-             description="/joint_states + /imu/data -> /tokens/proprio"),
+    NodeSpec("camera_preprocess", "camera_preprocess", ("camera_preprocess.yaml",),
+             "yan_dog_ros.preprocess_nodes:CameraPreprocessNode", group=BRAIN_GROUP,
+             description="/camera/image_raw -> /obs/camera"),
+    NodeSpec("audio_preprocess", "audio_preprocess", ("audio_preprocess.yaml",),
+             "yan_dog_ros.preprocess_nodes:AudioPreprocessNode", group=BRAIN_GROUP,
+             description="/audio/pcm -> /obs/audio (one block per control tick)"),
+    NodeSpec("joint_preprocess", "joint_preprocess", ("joint_preprocess.yaml",),
+             "yan_dog_ros.preprocess_nodes:JointPreprocessNode", group=BRAIN_GROUP,
+             description="/joint_states + /imu/data -> /obs/proprio"),
     NodeSpec("yan_brain", "yan_brain", ("yan_brain.yaml",), "yan_dog_ros.brain_node:BrainNode",
-             group=BRAIN_GROUP, description="train-inference loop, tokens -> /joint_commands; teaching"),
+             group=BRAIN_GROUP, param_args=(("view", "view"),),
+             description="train-inference loop, /obs/* -> /joint_commands; teaching"),
 )  # fmt: skip
 RECORDER_NODE = NodeSpec(
     "session_recorder", "session_recorder", ("session_recorder.yaml",),
     "yan_dog_ros.recorder_node:SessionRecorder", when="record", param_args=(("output_dir", "bag_dir"),),
     description="writes every teach session as an MCAP bag",
+)  # fmt: skip
+# The robot's drivers (robot graph), each behind a boolean argument, its device as a launch argument.
+DRIVER_NODES = (
+    NodeSpec("unitree_bridge", "unitree_bridge", ("unitree_bridge.yaml",),
+             "yan_dog_ros.unitree_bridge:UnitreeBridge", when="bridge",
+             param_args=(("network_interface", "network_interface"),),
+             description="unitree-sdk2 LowState/LowCmd <-> /joint_states, /imu/data, /joint_commands, "
+                         "with safety"),
+    NodeSpec("mic_node", "mic_node", ("mic_node.yaml",), "yan_dog_ros.mic_node:MicNode", when="mic",
+             param_args=(("device", "mic_device"),), description="a PortAudio microphone -> /audio/pcm"),
+    NodeSpec("camera_node", "camera_node", ("camera_node.yaml",), "yan_dog_ros.camera_node:CameraNode",
+             when="camera", param_args=(("source", "camera_source"),),
+             description="an OpenCV camera (V4L2 device, video file, stream URL) -> /camera/image_raw"),
+)  # fmt: skip
+DRIVER_ARGS = (
+    LaunchArg("bridge", "true", "start unitree_bridge (the Unitree low-level interface, with safety); false "
+              "with a vendor ROS 2 driver", TRUE_VALUES + FALSE_VALUES),
+    LaunchArg("network_interface", "", "NIC wired to the robot for unitree_bridge (e.g. eth0; lo: the fake "
+              "robot; '' = config/unitree_bridge.yaml's)"),
+    LaunchArg("mic", "true", "start mic_node (a PortAudio microphone -> /audio/pcm)",
+              TRUE_VALUES + FALSE_VALUES),
+    LaunchArg("mic_device", "", "mic_node's input device: an index or a (part of a) name ('' = "
+              "config/mic_node.yaml's: the default input)"),
+    LaunchArg("camera", "true", "start camera_node (OpenCV capture -> /camera/image_raw)",
+              TRUE_VALUES + FALSE_VALUES),
+    LaunchArg("camera_source", "", "camera_node's source: a V4L2 index or /dev/videoN, a video file or a "
+              "stream URL ('' = config/camera_node.yaml's: device 0)"),
 )  # fmt: skip
 TEACHER_NODE = NodeSpec(
     "teacher", "teacher", ("teacher.yaml",), "yan_dog_ros.teacher:TeacherNode",
@@ -132,12 +161,15 @@ COMMON_ARGS = (
     LaunchArg("namespace", "", "ROS namespace of every node (e.g. a robot's name; '' = none)"),
     LaunchArg("params_file", "", "extra parameter YAML applied after the package's config/*.yaml "
               "(a name in config/ or a path; '' = none)"),
-    LaunchArg("composed", "true", "run the tokenizers and yan_brain in one process (no serialisation)",
+    LaunchArg("composed", "true", "run the preprocessing and yan_brain in one process (no serialisation)",
               TRUE_VALUES + FALSE_VALUES),
     LaunchArg("record", "true", "record each teach session as an MCAP bag (session_recorder)",
               TRUE_VALUES + FALSE_VALUES),
     LaunchArg("bag_dir", "", "folder of the session bags ('' = output_dir in config/session_recorder.yaml)"),
     LaunchArg("log_level", "info", "log level of every node", ("debug", "info", "warn", "error", "fatal")),
+    LaunchArg("view", "", "live view of the brain in Rerun: true (a viewer window), web (a browser viewer), "
+              "rerun+http://HOST:9876/proxy (a running viewer) or PATH.rrd (a file); '' = the brain's "
+              "YAML (off)"),
 ) + tuple(
     LaunchArg(arg, topic, f"topic the robot uses for {topic} (remap for a vendor driver)")
     for topic, arg in STREAM_REMAPS
@@ -153,15 +185,16 @@ GRAPHS["sim"] = Graph(
 )
 GRAPHS["robot"] = Graph(
     "robot",
-    "the brain and the session recorder on a real robot (its vendor driver publishes the raw streams)",
+    "a real robot: its drivers (Unitree bridge, microphone, camera), the brain and the session recorder",
     tuple(a for a in COMMON_ARGS if a.name != "params_file")
     + (
         LaunchArg("params_file", "robot.yaml", "extra parameter YAML applied after config/*.yaml "
                   "(robot overrides; a name in config/ or a path)"),
         LaunchArg("use_sim_time", "false", "use /clock instead of the system clock",
                   TRUE_VALUES + FALSE_VALUES),
-    ),
-    (*BRAIN_NODES, RECORDER_NODE),
+    )
+    + DRIVER_ARGS,
+    (*DRIVER_NODES, *BRAIN_NODES, RECORDER_NODE),
 )  # fmt: skip
 GRAPHS["teach"] = Graph(
     "teach",

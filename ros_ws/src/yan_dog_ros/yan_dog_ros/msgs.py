@@ -12,8 +12,8 @@ QoS choices (publishers and subscribers of a stream use the same profile):
   the same profile works with a real robot's driver whatever that driver offers.
 - `AUDIO_QOS`: reliable, keep last 20. Every chunk carries part of a cue; a lost chunk is an audio gap.
   Chunks are small (320 int16 per 20 ms), so reliability costs nothing on loopback.
-- `TOKEN_QOS` (tokenizer outputs): reliable, keep last 10, for the same reason (one audio token block per
-  tick must reach the brain; camera/proprio tokens are tiny).
+- `OBS_QOS` (preprocessing outputs, /obs/*): reliable, keep last 10, for the same reason (one audio block
+  per tick must reach the brain; camera/proprio matrices are tiny).
 - `COMMAND_QOS` (/joint_commands, /cmd_vel, /teach/action): reliable, keep last 10 (the ros2_control
   forward-command convention); a teach action must not be lost from a demonstration.
 - `STATUS_QOS` (/sim/status, /brain/status, /clock): reliable, keep last 10.
@@ -30,11 +30,12 @@ from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import Image, Imu, JointState
+from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Float64MultiArray, Header, Int16MultiArray, MultiArrayDimension, String
 
 # --- Topic names (DESIGN.md section 4) --------------------------------------------------------------------
 CAMERA_TOPIC = "/camera/image_raw"
+CAMERA_INFO_TOPIC = "/camera/camera_info"  # image_transport convention: beside image_raw
 AUDIO_TOPIC = "/audio/pcm"
 JOINT_STATES_TOPIC = "/joint_states"
 IMU_TOPIC = "/imu/data"
@@ -44,16 +45,16 @@ CMD_VEL_TOPIC = "/cmd_vel"
 TEACHER_ACTION_TOPIC = "/sim/teacher_action"  # sim-only oracle: the scripted teacher's 15-D action
 SIM_STATUS_TOPIC = "/sim/status"
 TEACH_ACTION_TOPIC = "/teach/action"  # the only topic teach commands are accepted from
-CAMERA_TOKENS_TOPIC = "/tokens/camera"
-AUDIO_TOKENS_TOPIC = "/tokens/audio"
-PROPRIO_TOKENS_TOPIC = "/tokens/proprio"
+CAMERA_OBS_TOPIC = "/obs/camera"
+AUDIO_OBS_TOPIC = "/obs/audio"
+PROPRIO_OBS_TOPIC = "/obs/proprio"
 BRAIN_STATUS_TOPIC = "/brain/status"
 
 # --- Frames and encodings ---------------------------------------------------------------------------------
 CAMERA_FRAME = "camera"
 IMU_FRAME = "base"  # REP 105 body frame of the robot
 RGB8 = "rgb8"
-TOKEN_ENCODING = "32FC1"
+OBS_ENCODING = "32FC1"
 RGB_CHANNELS = 3
 FLOAT32_BYTES = 4
 IMU_VECTOR_SIZE = 10  # quaternion xyzw (4), angular velocity rad/s (3), specific force m/s^2 (3)
@@ -69,7 +70,7 @@ SENSOR_QOS = QoSProfile(
     durability=DurabilityPolicy.VOLATILE,
 )
 AUDIO_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20, reliability=ReliabilityPolicy.RELIABLE)
-TOKEN_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+OBS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -137,6 +138,13 @@ def image_rgb8(frame: np.ndarray, stamp: StampLike, frame_id: str = CAMERA_FRAME
     )
 
 
+def camera_info(width: int, height: int, stamp: StampLike, frame_id: str = CAMERA_FRAME) -> CameraInfo:
+    """`sensor_msgs/CameraInfo` of an uncalibrated camera (K, P all zero: the message's own convention) of
+    the given image size, with the image's stamp and frame."""
+    return CameraInfo(header=make_header(stamp, frame_id), width=int(width), height=int(height),
+                      distortion_model="plumb_bob", d=[0.0] * 5)
+
+
 def rgb8_from_msg(msg: Image) -> np.ndarray:
     """(H, W, 3) uint8 frame of an rgb8 Image; `ValueError` on another encoding or an inconsistent size."""
     if msg.encoding != RGB8:
@@ -153,41 +161,42 @@ def rgb8_from_msg(msg: Image) -> np.ndarray:
     return flat[:, :row].reshape(msg.height, msg.width, RGB_CHANNELS).copy()  # (H, W, 3)
 
 
-# --- Token matrices (tokenizer outputs) -------------------------------------------------------------------
-def token_image(matrix: np.ndarray, stamp: StampLike, stream_name: str) -> Image:
-    """`sensor_msgs/Image` 32FC1 carrying a float32 token matrix (rows = tokens, width = token width).
+# --- Observation matrices (preprocessing outputs) ---------------------------------------------------------
+def obs_image(matrix: np.ndarray, stamp: StampLike, stream_name: str) -> Image:
+    """`sensor_msgs/Image` 32FC1 carrying a float32 observation matrix (rows, width).
 
-    header.stamp is the SOURCE stamp of the raw sample the tokens came from; header.frame_id names the
+    header.stamp is the SOURCE stamp of the raw sample the matrix came from; header.frame_id names the
     stream ("camera", "audio", "proprio").
     """
     m = np.asarray(matrix)
     if m.ndim != 2 or m.shape[0] == 0 or m.shape[1] == 0:
-        raise ValueError(f"token matrix must be 2-D (rows, width) and non-empty, got shape {m.shape}")
+        raise ValueError(f"observation matrix must be 2-D (rows, width) and non-empty, got shape {m.shape}")
     m = np.ascontiguousarray(m, dtype=np.float32)  # (rows, width)
     return Image(
         header=make_header(stamp, stream_name),
         height=m.shape[0],
         width=m.shape[1],
-        encoding=TOKEN_ENCODING,
+        encoding=OBS_ENCODING,
         is_bigendian=0,
         step=m.shape[1] * FLOAT32_BYTES,
         data=m.tobytes(),
     )
 
 
-def token_matrix_from_msg(msg: Image) -> np.ndarray:
-    """(rows, width) float32 matrix of a 32FC1 token Image; `ValueError` if malformed or non-finite."""
-    if msg.encoding != TOKEN_ENCODING:
-        raise ValueError(f"token image encoding must be {TOKEN_ENCODING!r}, got {msg.encoding!r}")
+def obs_matrix_from_msg(msg: Image) -> np.ndarray:
+    """(rows, width) float32 matrix of a 32FC1 observation Image; `ValueError` if malformed or non-finite."""
+    if msg.encoding != OBS_ENCODING:
+        raise ValueError(f"observation image encoding must be {OBS_ENCODING!r}, got {msg.encoding!r}")
     if msg.height == 0 or msg.width == 0:
-        raise ValueError(f"token image is empty ({msg.height}x{msg.width})")
+        raise ValueError(f"observation image is empty ({msg.height}x{msg.width})")
     if msg.step != msg.width * FLOAT32_BYTES or len(msg.data) != msg.step * msg.height:
         raise ValueError(
-            f"token image data size {len(msg.data)} does not match {msg.height} rows x {msg.width} floats"
+            f"observation image data size {len(msg.data)} does not match {msg.height} rows x {msg.width} "
+            f"floats"
         )
     m = np.frombuffer(bytes(msg.data), np.float32).reshape(msg.height, msg.width).copy()  # (rows, width)
     if not np.isfinite(m).all():
-        raise ValueError("token image contains NaN or inf")
+        raise ValueError("observation image contains NaN or inf")
     return m
 
 

@@ -46,6 +46,7 @@ SHUTDOWN_LIMIT_S = 60.0  # s the one-process graph gets to close its nodes befor
 STACKS_SIGNAL = signal.SIGUSR1  # prints every thread's stack to stderr (a stuck graph, seen from outside)
 POLL_S = 0.2  # s between checks of the children / the deadline
 MIN_EXECUTOR_THREADS = 4
+EXIT_NODE_FAILED = 2  # exit status of `yan-dog up` (one process) when a node cannot be built
 DISCOVERY_RANGE_VAR = "ROS_AUTOMATIC_DISCOVERY_RANGE"
 
 
@@ -220,11 +221,16 @@ def _run_in_process(procs: list[Process], duration_s: float | None, log) -> int:
             if p.executable == COMPOSED_EXECUTABLE:
                 from yan_dog_ros.composed import compose
 
-                brain, tokenizers = compose(context=context)
-                nodes += [brain, *tokenizers]
+                brain, preprocess = compose(context=context)
+                nodes += [brain, *preprocess]
                 continue
             (spec,) = p.nodes  # every other process holds one node
-            nodes.append(_factory(spec.factory)(context=context, cli_args=list(p.ros_args)))
+            try:
+                nodes.append(_factory(spec.factory)(context=context, cli_args=list(p.ros_args)))
+            except Exception as err:  # e.g. a driver without its device or SDK: one line, not a traceback
+                log(f"error: {spec.name} did not start: {err} (turn it off with its launch argument, "
+                    f"e.g. {spec.when}:=false)" if spec.when else f"error: {spec.name} did not start: {err}")
+                return EXIT_NODE_FAILED
         threads = max(MIN_EXECUTOR_THREADS, len(nodes) + 2)
         executor = MultiThreadedExecutor(num_threads=threads, context=context)
         for node in nodes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 
 import rclpy
@@ -61,3 +62,16 @@ def spin_until(
 def spin_node(node_cls: type[Node], args=None) -> None:
     """spin_nodes for a process holding one node of `node_cls`."""
     spin_nodes(lambda: [node_cls()], args)
+
+
+def spin_device_node(
+    node_cls: type[Node], device_error: type[Exception], exit_status: int, prefix: str = "", args=None
+) -> None:
+    """spin_node for a driver: a `device_error` raised while it starts (no such device) is one ERROR
+    line, `[<node>]: <prefix><error>`, and exit status `exit_status`, not a traceback."""
+    try:
+        spin_node(node_cls, args)
+    except device_error as err:
+        name = getattr(node_cls, "NODE_NAME", node_cls.__name__)
+        print(f"[ERROR] [{name}]: {prefix}{err}", file=sys.stderr, flush=True)
+        sys.exit(exit_status)

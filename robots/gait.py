@@ -1,14 +1,5 @@
-"""Analytic leg kinematics and a phase-based trot controller for the A1.
-
-Leg model (per leg, in the hip frame: x forward, y left, z up): an abduction joint about x, then an
-upper link and a lower link (both 0.2 m) rotating about the leg's y axis, with the foot plane offset
-sideways from the hip by `HIP_OFFSET_M` (negative for right legs).
-
-Forward kinematics for joint angles (a, h, k) = (hip, upper, lower):
-    in the leg plane   x  = -L_up·sin(h) - L_low·sin(h + k)
-                       z' = -L_up·cos(h) - L_low·cos(h + k),   y' = offset
-    abduction about x  y  = y'·cos(a) - z'·sin(a),   z = y'·sin(a) + z'·cos(a)
-Inverse kinematics inverts these in closed form (knee bent backwards: k < 0).
+"""A phase-based trot controller: a (vx, vy, yaw rate) command -> 12 joint targets, through the leg
+IK of a robot profile (`robots.kinematics`; default the A1, as the simulator uses).
 
 The trot moves diagonal pairs (FR+RL, FL+RR) in anti-phase; each foot spends half the period in
 stance, sliding backwards under the body at the commanded velocity (including the yaw-rate term
@@ -21,50 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.robot import HIP_OFFSETS_M, STAND_POSE_RAD, clamp_to_joint_limits
-
-UPPER_LINK_M = 0.2
-LOWER_LINK_M = 0.2
-HIP_OFFSET_M = 0.08505
-# Side of each leg's foot plane: right legs (FR, RR) negative y, left legs positive.
-LEG_SIDE_SIGN = np.array([-1.0, 1.0, -1.0, 1.0])
-
-
-def leg_fk(angles_rad: np.ndarray, side_sign: float) -> np.ndarray:
-    """Foot position (3,) in the hip frame from (hip, upper, lower) angles."""
-    a, h, k = angles_rad
-    offset = side_sign * HIP_OFFSET_M
-    x = -UPPER_LINK_M * np.sin(h) - LOWER_LINK_M * np.sin(h + k)
-    zp = -UPPER_LINK_M * np.cos(h) - LOWER_LINK_M * np.cos(h + k)
-    return np.array([x, offset * np.cos(a) - zp * np.sin(a), offset * np.sin(a) + zp * np.cos(a)])
-
-
-def leg_ik(foot_m: np.ndarray, side_sign: float) -> np.ndarray:
-    """(hip, upper, lower) angles that put the foot at `foot_m` (hip frame); unreachable points are
-    projected onto the reachable shell."""
-    x, y, z = foot_m
-    offset = side_sign * HIP_OFFSET_M
-    r_yz_sq = max(y * y + z * z - offset * offset, 1e-9)
-    zp = -np.sqrt(r_yz_sq)  # foot below the hip in the leg plane
-    a = np.arctan2(z, y) - np.arctan2(zp, offset)
-    a = float(np.angle(np.exp(1j * a)))  # wrap to [-pi, pi]
-    reach_sq = x * x + zp * zp
-    cos_k = (reach_sq - UPPER_LINK_M**2 - LOWER_LINK_M**2) / (2 * UPPER_LINK_M * LOWER_LINK_M)
-    k = -np.arccos(np.clip(cos_k, -1.0, 1.0))
-    phi = np.arctan2(-x, -zp)  # direction of the foot from the hip, measured from straight down
-    h = phi - np.arctan2(LOWER_LINK_M * np.sin(k), UPPER_LINK_M + LOWER_LINK_M * np.cos(k))
-    return np.array([a, h, k])
-
-
-def feet_to_joints(feet_m: np.ndarray) -> np.ndarray:
-    """(4, 3) hip-frame foot positions -> (12,) joint angles, clamped to joint limits."""
-    q = np.concatenate([leg_ik(feet_m[i], LEG_SIDE_SIGN[i]) for i in range(4)])
-    return clamp_to_joint_limits(q)
-
-
-def stand_feet_m() -> np.ndarray:
-    """(4, 3) hip-frame foot positions of the standing pose."""
-    return np.stack([leg_fk(STAND_POSE_RAD[3 * i : 3 * i + 3], LEG_SIDE_SIGN[i]) for i in range(4)])
+from robots.kinematics import feet_to_joints, stand_feet_m
+from robots.profile import A1, RobotProfile
 
 
 @dataclass
@@ -95,25 +44,37 @@ class GaitConfig:
         if self.max_speed_mps <= 0 or self.max_yaw_rate_radps <= 0:
             raise ValueError("max_speed_mps and max_yaw_rate_radps must be > 0")
 
+    @classmethod
+    def for_profile(cls, profile: RobotProfile, **overrides) -> GaitConfig:
+        """The defaults (tuned on the simulated A1) with the stance height scaled to `profile`'s legs
+        (thigh + calf); `overrides` set any field. The A1's is exactly the default."""
+        scale = (profile.thigh_link_m + profile.calf_link_m) / (A1.thigh_link_m + A1.calf_link_m)
+        return cls(**{"foot_height_m": cls.foot_height_m * scale, **overrides})
+
 
 # Phase offsets (fraction of a period): diagonal pairs FR+RL and FL+RR in anti-phase.
 TROT_PHASE_OFFSETS = np.array([0.0, 0.5, 0.5, 0.0])
-# Below this command magnitude the controller stands still instead of trotting in place (a deadband). A
-# learned policy's command is a regression output: standing still, it measured up to 0.08 rad/s of yaw
-# rate and 0.08 m/s of speed, and with the former 0.02 m/s / 0.05 rad/s thresholds that noise started a
-# trot in place before the cue (the legs swung, the robot left the states it was taught in). The trot
-# hardly moves the robot below 0.3 m/s commanded, and every teacher turns at >= 1 rad/s.
+# Below this command magnitude the controller stands still instead of trotting in place (a deadband): a
+# learned policy's command noise while it waits must not start a trot (docs/experiments.md, 2026-11-23:
+# gait deadband). The trot hardly moves the robot below 0.3 m/s commanded; every teacher turns >= 1 rad/s.
 STILL_SPEED_MPS = 0.12
 STILL_YAW_RATE_RADPS = 0.25
 
 
 class TrotController:
-    """Turns a (vx, vy, yaw_rate) command into 12 joint targets, one control tick at a time."""
+    """Turns a (vx, vy, yaw_rate) command into 12 joint targets, one control tick at a time.
 
-    def __init__(self, config: GaitConfig | None = None):
-        self.config = config or GaitConfig()
+    Args:
+        config: trot parameters (default `GaitConfig.for_profile(profile)`: GaitConfig() on the A1).
+        profile: the robot whose legs it moves (default: the A1).
+    """
+
+    def __init__(self, config: GaitConfig | None = None, profile: RobotProfile = A1):
+        self.config = config or GaitConfig.for_profile(profile)
+        self.profile = profile
         self.phase = 0.0
-        self._nominal = stand_feet_m()
+        self._hips_xy = np.array(profile.hip_offsets_m)[:, :2]  # (4, 2) base frame
+        self._nominal = stand_feet_m(profile)
         self._nominal[:, 2] = self.config.foot_height_m
 
     def reset(self) -> None:
@@ -121,7 +82,7 @@ class TrotController:
 
     def stand_targets(self) -> np.ndarray:
         """(12,) joint targets the controller gives for a zero command (standing still)."""
-        return feet_to_joints(self._nominal)
+        return feet_to_joints(self._nominal, self.profile)
 
     def clip_command(self, command: np.ndarray) -> np.ndarray:
         c = self.config
@@ -145,7 +106,7 @@ class TrotController:
         stance_s = c.period_s / 2
         feet = self._nominal.copy()  # (4, 3)
         for i in range(4):
-            hip_xy = HIP_OFFSETS_M[i, :2] + self._nominal[i, :2]  # foot's nominal point in the base frame
+            hip_xy = self._hips_xy[i] + self._nominal[i, :2]  # foot's nominal point in the base frame
             # Velocity of the ground under this foot in the base frame: -(v + w x r).
             foot_vel = np.array([vx - wz * hip_xy[1], vy + wz * hip_xy[0]])
             half_stride = foot_vel * stance_s / 2  # (2,)
@@ -159,4 +120,4 @@ class TrotController:
                 sweep = s - np.sin(2 * np.pi * s) / (2 * np.pi)
                 feet[i, :2] += half_stride * (2 * sweep - 1)
                 feet[i, 2] += c.swing_clearance_m * (1 - np.cos(2 * np.pi * s)) / 2
-        return feet_to_joints(feet)
+        return feet_to_joints(feet, self.profile)

@@ -1,20 +1,24 @@
-"""Tokenizer nodes: raw sensor topics in, token matrices out (sensor_msgs/Image 32FC1).
+"""Preprocessing nodes: raw sensor topics in, observation matrices out (sensor_msgs/Image 32FC1).
 
-    camera_tokenizer  /camera/image_raw (rgb8|bgr8)      -> /tokens/camera   (s, 3s) resized frame, 0..255
-    audio_tokenizer   /audio/pcm (Int16MultiArray)       -> /tokens/audio    (S / hop, hop) per control tick
-    joint_tokenizer   /joint_states + /imu/data          -> /tokens/proprio  (1, 3*12 + 10)
+    camera_preprocess  /camera/image_raw (rgb8|bgr8)     -> /obs/camera   (s, 3s) resized frame, 0..255
+    audio_preprocess   /audio/pcm (Int16MultiArray)      -> /obs/audio    (S / hop, hop) per control tick
+    joint_preprocess   /joint_states + /imu/data         -> /obs/proprio  (1, 3*12 + 10)
 
-header.stamp of a token message is the SOURCE stamp (the raw message's stamp; audio chunks have no
+They decode, resize, block and pack; nothing here learns (the learned tokenizers that turn these matrices
+into tokens are in the policy, `yan_policy.modules.tokenizers`).
+
+header.stamp of an observation message is the SOURCE stamp (the raw message's stamp; audio chunks have no
 header and are stamped on arrival with this node's clock), header.frame_id the stream name. All the
 work is in `yan_dog.streams` (ROS-free); these nodes only wire topics to it. A bad message is logged in
 one line naming the fault and dropped; a callback never raises.
 
-In one process (`composed.py`) the brain takes the token matrices directly from `sinks` (no
-serialisation); parameter `publish_tokens` then decides whether they are also published.
+In one process (`composed.py`) the brain takes the observation matrices directly from `sinks` (no
+serialisation); parameter `publish_obs` then decides whether they are also published.
 
 Parameters (all nodes): image_size, audio_rate_hz, control_hz, hop (must match the brain's policy;
-defaults are the policy defaults), publish_tokens (default true). joint_tokenizer: imu_max_age_s (a
-joint state is dropped when the newest IMU reading is older than this). audio_tokenizer: gap_s (an
+defaults are the policy defaults), publish_obs (default true). joint_preprocess: imu_max_age_s (a
+joint state is dropped when the newest IMU reading is older than this), robot and joint_names (which
+names are which motor: `yan_dog_ros.robot_params`). audio_preprocess: gap_s (an
 audio chunk arriving this long after the previous one starts a new stream: the partial block is dropped).
 """
 
@@ -30,6 +34,7 @@ from std_msgs.msg import Int16MultiArray
 
 from yan_dog import streams
 from yan_dog_ros import msgs
+from yan_dog_ros.robot_params import declare_joint_map
 from yan_dog_ros.spin import spin_node
 from yan_policy.policies.config import TokenizerConfig
 
@@ -39,16 +44,16 @@ DEFAULT_AUDIO_GAP_S = 0.1  # 5 chunk periods at 50 Hz
 SLOW_CALLBACK_S = 0.02  # one control period at 50 Hz: a callback this long delays a composed brain's tick
 SLOW_CALLBACK_MARK = "slow callback:"  # in every such log line: tools find them by it
 
-TokenSink = Callable[[streams.TokenMatrix], None]
-_TOKEN_TOPICS = {
-    "camera": msgs.CAMERA_TOKENS_TOPIC,
-    "audio": msgs.AUDIO_TOKENS_TOPIC,
-    "proprio": msgs.PROPRIO_TOKENS_TOPIC,
+ObsSink = Callable[[streams.ObsMatrix], None]
+_OBS_TOPICS = {
+    "camera": msgs.CAMERA_OBS_TOPIC,
+    "audio": msgs.AUDIO_OBS_TOPIC,
+    "proprio": msgs.PROPRIO_OBS_TOPIC,
 }
 
 
-class TokenizerNode(Node):
-    """Base of the three tokenizers: token-shape parameters, the output publisher and direct sinks."""
+class PreprocessNode(Node):
+    """Base of the three preprocessing nodes: shape parameters, the output publisher and direct sinks."""
 
     def __init__(self, node_name: str, stream: str, **kwargs):
         super().__init__(node_name, **kwargs)
@@ -60,20 +65,20 @@ class TokenizerNode(Node):
         hop = self.declare_parameter("hop", d.hop).value
         if rate % control_hz:
             raise ValueError(f"audio_rate_hz {rate} must be a multiple of control_hz {control_hz}")
-        self.spec = streams.TokenSpec(image_size, rate // control_hz, hop, d.n_joints)
-        self.publish_tokens = bool(self.declare_parameter("publish_tokens", True).value)
-        self.sinks: list[TokenSink] = []
+        self.spec = streams.ObsSpec(image_size, rate // control_hz, hop, d.n_joints)
+        self.publish_obs = bool(self.declare_parameter("publish_obs", True).value)
+        self.sinks: list[ObsSink] = []
         self.counts = {"in": 0, "out": 0, "dropped": 0}
-        self._pub = self.create_publisher(Image, _TOKEN_TOPICS[stream], msgs.TOKEN_QOS)
+        self._pub = self.create_publisher(Image, _OBS_TOPICS[stream], msgs.OBS_QOS)
 
-    def emit(self, tokens: np.ndarray, stamp) -> None:
-        """Hand a (rows, width) token matrix stamped `stamp` (builtin_interfaces/Time) downstream."""
+    def emit(self, matrix: np.ndarray, stamp) -> None:
+        """Hand a (rows, width) observation matrix stamped `stamp` (builtin_interfaces/Time) downstream."""
         if self.sinks:
-            matrix = streams.TokenMatrix(self.stream, msgs.stamp_to_seconds(stamp), tokens)
+            obs = streams.ObsMatrix(self.stream, msgs.stamp_to_seconds(stamp), matrix)
             for sink in self.sinks:
-                sink(matrix)
-        if self.publish_tokens:
-            self._pub.publish(msgs.token_image(tokens, stamp, self.stream))
+                sink(obs)
+        if self.publish_obs:
+            self._pub.publish(msgs.obs_image(matrix, stamp, self.stream))
         self.counts["out"] += 1
 
     def timed(self, callback: Callable, what: str) -> Callable:
@@ -97,29 +102,29 @@ class TokenizerNode(Node):
         self.get_logger().warning(f"dropped {what}: {fault}", throttle_duration_sec=LOG_THROTTLE_S)
 
 
-class CameraTokenizerNode(TokenizerNode):
-    """/camera/image_raw -> /tokens/camera."""
+class CameraPreprocessNode(PreprocessNode):
+    """/camera/image_raw -> /obs/camera."""
 
     def __init__(self, **kwargs):
-        super().__init__("camera_tokenizer", "camera", **kwargs)
+        super().__init__("camera_preprocess", "camera", **kwargs)
         self.create_subscription(Image, msgs.CAMERA_TOPIC, self.timed(self.on_image, "camera frame"),
                                  msgs.SENSOR_QOS)
 
     def on_image(self, msg: Image) -> None:
         self.counts["in"] += 1
         try:
-            tokens = streams.camera_tokens(streams.decode_image(msg), self.spec.image_size)  # (s, 3s)
+            matrix = streams.camera_matrix(streams.decode_image(msg), self.spec.image_size)  # (s, 3s)
         except ValueError as e:
             self.drop("camera frame", e)
             return
-        self.emit(tokens, msg.header.stamp)
+        self.emit(matrix, msg.header.stamp)
 
 
-class AudioTokenizerNode(TokenizerNode):
-    """/audio/pcm chunks of any size -> one /tokens/audio matrix per control tick of samples."""
+class AudioPreprocessNode(PreprocessNode):
+    """/audio/pcm chunks of any size -> one /obs/audio matrix per control tick of samples."""
 
     def __init__(self, **kwargs):
-        super().__init__("audio_tokenizer", "audio", **kwargs)
+        super().__init__("audio_preprocess", "audio", **kwargs)
         self.gap_s = float(self.declare_parameter("gap_s", DEFAULT_AUDIO_GAP_S).value)
         self.rechunker = streams.AudioRechunker(self.spec.samples_per_tick)
         self._last_arrival_s: float | None = None
@@ -139,15 +144,16 @@ class AudioTokenizerNode(TokenizerNode):
             self.drop("audio chunk", e)
             return
         for stamp_s, block in self.rechunker.push(chunk, now_s):
-            self.emit(streams.audio_tokens(block, self.spec.hop), msgs.to_stamp(stamp_s))  # (S / hop, hop)
+            self.emit(streams.audio_matrix(block, self.spec.hop), msgs.to_stamp(stamp_s))  # (S / hop, hop)
 
 
-class JointTokenizerNode(TokenizerNode):
-    """/joint_states (any joint order) + the newest /imu/data -> /tokens/proprio (joint state's stamp)."""
+class JointPreprocessNode(PreprocessNode):
+    """/joint_states (any joint order) + the newest /imu/data -> /obs/proprio (joint state's stamp)."""
 
     def __init__(self, **kwargs):
-        super().__init__("joint_tokenizer", "proprio", **kwargs)
+        super().__init__("joint_preprocess", "proprio", **kwargs)
         self.imu_max_age_s = float(self.declare_parameter("imu_max_age_s", DEFAULT_IMU_MAX_AGE_S).value)
+        self.joints = declare_joint_map(self)  # the robot's joint names -> the policy's motor order
         self._imu: np.ndarray | None = None  # (10,)
         self._imu_arrival_s = -np.inf
         self.create_subscription(Imu, msgs.IMU_TOPIC, self.timed(self.on_imu, "IMU reading"), msgs.SENSOR_QOS)
@@ -165,31 +171,31 @@ class JointTokenizerNode(TokenizerNode):
     def on_joint_state(self, msg: JointState) -> None:
         self.counts["in"] += 1
         try:
-            joints = streams.decode_joint_state(msg)  # (3, 12) in the policy's order
+            joints = streams.decode_joint_state(msg, self.joints)  # (3, 12) in the policy's order
             age_s = time.monotonic() - self._imu_arrival_s
             if self._imu is None or age_s > self.imu_max_age_s:
                 raise ValueError(f"no IMU reading in the last {self.imu_max_age_s} s")
-            tokens = streams.proprio_tokens(joints, self._imu)  # (1, 46)
+            matrix = streams.proprio_matrix(joints, self._imu)  # (1, 46)
         except ValueError as e:
             self.drop("joint state", e)
             return
-        self.emit(tokens, msg.header.stamp)
+        self.emit(matrix, msg.header.stamp)
 
 
-TOKENIZERS: dict[str, type[TokenizerNode]] = {
-    "camera": CameraTokenizerNode,
-    "audio": AudioTokenizerNode,
-    "proprio": JointTokenizerNode,
+PREPROCESS_NODES: dict[str, type[PreprocessNode]] = {
+    "camera": CameraPreprocessNode,
+    "audio": AudioPreprocessNode,
+    "proprio": JointPreprocessNode,
 }
 
 
 def camera_main(args=None) -> None:
-    spin_node(CameraTokenizerNode, args)
+    spin_node(CameraPreprocessNode, args)
 
 
 def audio_main(args=None) -> None:
-    spin_node(AudioTokenizerNode, args)
+    spin_node(AudioPreprocessNode, args)
 
 
 def joint_main(args=None) -> None:
-    spin_node(JointTokenizerNode, args)
+    spin_node(JointPreprocessNode, args)

@@ -1,0 +1,71 @@
+"""yan_dog.tick_timing: tick statistics, late-tick messages (garbage-collector pauses, the policy step), the
+phase lock."""
+
+import gc
+
+import pytest
+
+from yan_dog.tick_timing import GcPauses, PhaseLock, PolicyStepTiming, TickStats, late_tick_message
+
+DT_S = 0.02
+
+
+def test_tick_stats_count_missed_ticks_and_summarise_latency():
+    s = TickStats(DT_S, window=100)
+    missed = [s.tick(t) for t in (0.0, 0.02, 0.04, 0.10, 0.12)]  # 0.04 -> 0.10: two ticks missed
+    assert missed == [0, 0, 0, 2, 0]
+    for lat in (0.005, 0.010, 0.015):
+        s.latency(lat)
+    out = s.summary()
+    assert out["ticks"] == 5 and out["missed_ticks"] == 2
+    assert out["latency_ms_median"] == 10.0 and out["period_ms_median"] == 20.0
+    assert out["compute_ms_median"] is None  # nothing measured: null in the status JSON, never NaN
+    with pytest.raises(ValueError, match="period_s"):
+        TickStats(0.0)
+
+
+def test_a_late_tick_says_whether_a_garbage_collection_was_behind_it():
+    now = [0.0]
+    pauses = GcPauses(keep=2, clock=lambda: now[0])
+    for start, end, gen in ((0.100, 0.102, 0), (0.200, 0.230, 2), (0.300, 0.301, 1)):
+        now[0] = start
+        pauses.on_gc("start", {"generation": gen})
+        now[0] = end
+        pauses.on_gc("stop", {"generation": gen})
+    assert [g for g, _ in pauses.since(0.0)] == [2, 1]  # only the newest `keep` are kept
+    assert pauses.since(0.25) == [(1, pytest.approx(0.001))]
+    msg = late_tick_message(0.046, 1, 0.004, pauses.since(0.19))
+    assert msg.startswith("control tick 46.0 ms after the previous one (1 missed)")
+    assert "computed in 4.0 ms" in msg and "gen2 30.0 ms" in msg and "gen1 1.0 ms" in msg
+    assert late_tick_message(0.05, 1, None, []).endswith("no garbage collection meanwhile")
+    busy = late_tick_message(0.05, 1, 0.004, [], busy_s=0.012)
+    assert "ran 12.0 ms of CPU meanwhile and waited 38.0 ms for a core or the GIL" in busy
+    queued = late_tick_message(0.05, 1, 0.004, [], busy_s=0.012, queued_s=0.030)
+    assert ("ran 12.0 ms of CPU meanwhile, waited 30.0 ms on the run queue for a core and slept 8.0 ms"
+            in queued)
+    step = late_tick_message(0.05, 1, 0.004, [], policy_step=PolicyStepTiming(0.003, True, 0.002, 0.001, 7))
+    assert ("computed in 4.0 ms (its policy step 3.0 ms: 2.0 ms user, 1.0 ms system CPU, 7 page faults, "
+            "just after a weight swap)") in step
+    with_real = GcPauses().install()
+    try:
+        gc.collect()
+        assert with_real.since(-1.0) and with_real.since(-1.0)[-1][0] == 2
+    finally:
+        with_real.uninstall()
+    assert with_real.on_gc not in gc.callbacks
+
+
+def test_phase_lock_moves_the_ticks_to_just_after_the_samples():
+    lock = PhaseLock(DT_S, target_s=0.004, tolerance_s=0.003, window=5)
+    for _ in range(4):
+        lock.observe(0.015)  # ticks run 15 ms after each sample arrived
+    assert lock.shift_s() is None  # not a full window yet
+    lock.observe(0.015)
+    assert lock.shift_s() == pytest.approx(0.009)  # (0.004 - 0.015) mod 0.02: move the ticks 9 ms later
+    for age in (0.005, 0.003, 0.030, 0.004, 0.006):  # a stale age (>= a period) says nothing: ignored
+        lock.observe(age)
+    assert lock.shift_s() is None  # 4 ages: not a full window
+    lock.observe(0.004)
+    assert lock.shift_s() is None and lock.shifts == 1  # in phase: no move
+    with pytest.raises(ValueError, match="target_s"):
+        PhaseLock(DT_S, target_s=0.02)

@@ -1,0 +1,221 @@
+"""Control-loop timing diagnostics: how regularly the brain's control ticks run, and why a late one was late.
+
+The `yan_brain` node (`ros_ws/src/yan_dog_ros/yan_dog_ros/brain_node.py`) runs `yan_dog.brain.BrainCore`'s
+tick on its own 50 Hz timer; these measure that loop without deciding anything in it (no joint command
+depends on them), so they live apart from the teaching state machine:
+- `TickStats`: periods, missed ticks, sensor-to-command latency and compute time over a sliding window
+  (the node's status JSON);
+- `GcPauses`, `PolicyStepTiming`, `thread_usage`, `late_tick_message`: the log line of a late tick, with
+  the garbage-collector pauses, the policy step and the control thread's CPU time behind it (tools find
+  those lines by `LATE_TICK_MARK`);
+- `PhaseLock`: keeps the ticks a short lead time after the sensor samples arrive.
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+STATS_WINDOW_TICKS = 500  # 10 s at 50 Hz
+GC_PAUSES_KEPT = 32  # recent garbage-collector pauses kept to explain a late tick
+PHASE_TARGET_S = 0.004  # ticks run this long after the sensor sample arrives (covers the transport jitter)
+PHASE_TOLERANCE_S = 0.003
+PHASE_WINDOW_TICKS = 50  # one phase decision per second at 50 Hz
+
+
+class TickStats:
+    """Timing of the control loop over a sliding window: tick periods, missed ticks, the latency from the
+    source stamp of a tick's sensor input to the publication of its command (it includes the wait for the
+    next tick: the timer is not driven by the sensors), and the tick's own compute time.
+
+    Args:
+        period_s: the control period (s).
+        window: ticks kept for the medians / percentiles.
+    """
+
+    def __init__(self, period_s: float, window: int = STATS_WINDOW_TICKS):
+        if not period_s > 0 or window < 2:
+            raise ValueError(f"need period_s > 0 and window >= 2, got {period_s}, {window}")
+        self.period_s = period_s
+        self.starts_s: deque[float] = deque(maxlen=window)
+        self.latencies_s: deque[float] = deque(maxlen=window)
+        self.compute_s: deque[float] = deque(maxlen=window)
+        self.ticks = 0
+        self.missed_ticks = 0
+
+    def tick(self, start_s: float) -> int:
+        """A tick started at `start_s` (monotonic s); a gap of k >= 1 extra whole periods: k missed.
+        Returns the ticks this one missed."""
+        missed = 0
+        if self.starts_s:
+            late = start_s - self.starts_s[-1] - self.period_s
+            missed = max(0, int(late // self.period_s))
+            self.missed_ticks += missed
+        self.starts_s.append(start_s)
+        self.ticks += 1
+        return missed
+
+    def latency(self, seconds: float) -> None:
+        self.latencies_s.append(seconds)
+
+    def compute(self, seconds: float) -> None:
+        self.compute_s.append(seconds)
+
+    def summary(self) -> dict:
+        periods = np.diff(np.asarray(self.starts_s)) * 1e3  # (n - 1,) ms
+        lat = np.asarray(self.latencies_s) * 1e3  # (m,) ms
+        compute = np.asarray(self.compute_s) * 1e3  # (m,) ms
+
+        def stat(x: np.ndarray, q: float) -> float | None:
+            return round(float(np.percentile(x, q)), 3) if x.size else None
+
+        return {
+            "ticks": self.ticks,
+            "missed_ticks": self.missed_ticks,
+            "period_ms_median": stat(periods, 50),
+            "period_ms_p99": stat(periods, 99),
+            "rate_hz": round(1e3 / float(np.mean(periods)), 3) if periods.size else None,
+            "latency_ms_median": stat(lat, 50),
+            "latency_ms_p99": stat(lat, 99),
+            "compute_ms_median": stat(compute, 50),
+            "compute_ms_p99": stat(compute, 99),
+        }
+
+
+class GcPauses:
+    """The cyclic garbage collector's recent pauses in this process (it stops every thread): recorded so
+    a late control tick can say whether a collection was behind it. `install()` hooks `gc.callbacks`."""
+
+    def __init__(self, keep: int = GC_PAUSES_KEPT, clock: Callable[[], float] = time.monotonic):
+        self.pauses: deque[tuple[float, int, float]] = deque(maxlen=keep)  # (end s, generation, duration s)
+        self._clock = clock
+        self._started: float | None = None
+
+    def on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = self._clock()
+        elif self._started is not None:
+            end = self._clock()
+            self.pauses.append((end, int(info.get("generation", -1)), end - self._started))
+            self._started = None
+
+    def install(self) -> GcPauses:
+        if self.on_gc not in gc.callbacks:
+            gc.callbacks.append(self.on_gc)
+        return self
+
+    def uninstall(self) -> None:
+        if self.on_gc in gc.callbacks:
+            gc.callbacks.remove(self.on_gc)
+
+    def since(self, t_s: float) -> list[tuple[int, float]]:
+        """(generation, duration s) of the pauses that ended after `t_s`."""
+        return [(g, d) for end, g, d in self.pauses if end > t_s]
+
+
+LATE_TICK_MARK = "ms after the previous one ("  # in every late-tick log line: tools find them by it
+
+
+@dataclass(frozen=True)
+class PolicyStepTiming:
+    """One policy step on the control thread: wall time, whether new weights were swapped in just before,
+    and (Linux) the thread's user / system CPU time and minor page faults over it: a slow step in user
+    time is arithmetic, in system time with page faults is memory being mapped in."""
+
+    wall_s: float
+    swapped: bool
+    user_s: float | None = None
+    system_s: float | None = None
+    minor_faults: int | None = None
+
+    def describe(self) -> str:
+        text = f"its policy step {self.wall_s * 1e3:.1f} ms"
+        if self.user_s is not None:
+            text += (f": {self.user_s * 1e3:.1f} ms user, {self.system_s * 1e3:.1f} ms system CPU, "
+                     f"{self.minor_faults} page faults")
+        return text + (", just after a weight swap" if self.swapped else "")
+
+
+def thread_usage() -> tuple[float, float, int] | None:
+    """(user s, system s, minor page faults) of the calling thread so far; None where not available."""
+    if not hasattr(resource, "RUSAGE_THREAD"):
+        return None
+    u = resource.getrusage(resource.RUSAGE_THREAD)
+    return u.ru_utime, u.ru_stime, u.ru_minflt
+
+
+def late_tick_message(gap_s: float, missed: int, compute_s: float | None,
+                      pauses: list[tuple[int, float]], busy_s: float | None = None,
+                      policy_step: PolicyStepTiming | None = None, queued_s: float | None = None) -> str:
+    """The log line for a control tick that came `gap_s` after the previous one (`missed` ticks missed).
+    `busy_s`: CPU time the control thread used over that gap (its callbacks); `queued_s`: time it waited
+    on a run queue for a core meanwhile (`yan_dog.scheduling.thread_schedstat`); the rest of the gap it
+    slept (waiting for its next event, or for the GIL). Without `queued_s` the two waits are not told
+    apart. `policy_step`: the previous tick's policy step."""
+    gc_part = ("garbage collections meanwhile: " + ", ".join(f"gen{g} {d * 1e3:.1f} ms" for g, d in pauses)
+               if pauses else "no garbage collection meanwhile")
+    compute = f"; the previous tick computed in {compute_s * 1e3:.1f} ms" if compute_s is not None else ""
+    if compute_s is not None and policy_step is not None:
+        compute += f" ({policy_step.describe()})"
+    busy = ""
+    if busy_s is not None:
+        waited_s = max(0.0, gap_s - busy_s)
+        busy = f"; the control thread ran {busy_s * 1e3:.1f} ms of CPU meanwhile"
+        if queued_s is None:
+            busy += f" and waited {waited_s * 1e3:.1f} ms for a core or the GIL"
+        else:
+            queued_s = min(queued_s, waited_s)
+            busy += (f", waited {queued_s * 1e3:.1f} ms on the run queue for a core and slept "
+                     f"{(waited_s - queued_s) * 1e3:.1f} ms (its executor's wait, or the GIL)")
+    return f"control tick {gap_s * 1e3:.1f} {LATE_TICK_MARK}{missed} missed){compute}{busy}; {gc_part}"
+
+
+class PhaseLock:
+    """Keeps the control ticks a short lead time after the sensor samples arrive.
+
+    The control timer runs on its own clock (a stale sensor must never stop it), so it has an arbitrary
+    phase against the sensor's clock: on average a sample waits half a period for the next tick. The
+    node reports, at every tick, the age of the newest sensor sample (tick time - its arrival); once per
+    `window` ticks, if the median age is off `target_s` by more than `tolerance_s`, `shift_s()` says how
+    much later the tick grid must move (in [0, period)), and the node re-phases its timer once. Sensor
+    and control clocks tick at the same nominal rate, so this happens at start-up and after a skipped
+    sensor tick, not continually.
+
+    Args:
+        period_s: control period (s).
+        target_s: wanted age of the newest sample at a tick (s): transport jitter margin.
+        tolerance_s: re-phase only when the median age is off the target by more than this (s).
+        window: ticks per decision.
+    """
+
+    def __init__(self, period_s: float, target_s: float = PHASE_TARGET_S,
+                 tolerance_s: float = PHASE_TOLERANCE_S, window: int = PHASE_WINDOW_TICKS):
+        if not 0 <= target_s < period_s or not 0 < tolerance_s < period_s / 2 or window < 1:
+            raise ValueError(f"need 0 <= target_s < period_s, 0 < tolerance_s < period_s / 2, window >= 1; "
+                             f"got {target_s}, {tolerance_s}, {window} for period {period_s}")
+        self.period_s, self.target_s, self.tolerance_s, self.window = period_s, target_s, tolerance_s, window
+        self._ages: list[float] = []
+        self.shifts = 0
+
+    def observe(self, age_s: float) -> None:
+        """Age (s) of the newest sensor sample at this tick; ignored unless in [0, period) (a stale or
+        missing stream says nothing about the phase)."""
+        if 0.0 <= age_s < self.period_s:
+            self._ages.append(age_s)
+
+    def shift_s(self) -> float | None:
+        """How much later (s) the tick grid should move, once a window is full and the phase is off."""
+        if len(self._ages) < self.window:
+            return None
+        age = float(np.median(self._ages))
+        self._ages.clear()
+        if abs(age - self.target_s) <= self.tolerance_s:
+            return None
+        self.shifts += 1
+        return (self.target_s - age) % self.period_s
