@@ -4,6 +4,17 @@
     python bench/few_shot.py --quick --json bench_out/few_shot_quick.json   # reduced (~40 min)
     python bench/few_shot.py --parts single --skills sit lie_down --json bench_out/fs_1.json  # one shard
     python bench/few_shot.py --merge bench_out/fs_*.json --json bench_out/few_shot.json     # shards merged
+    python bench/few_shot.py --split test --json bench_out/few_shot_test.json   # the final table only
+
+Splits (`bench/splits.py`): `--split dev` (the default) for every choice, `--split test` only for the
+final table of a change; the split fixes the training seeds, the evaluation episodes' sim seeds and the
+conditions, and is recorded as "split" in the JSON and in every job. The bench refuses to mix them:
+`--seeds` or `--quick` with test, a test seed on dev, `--resume` or `--merge` of another split's file.
+`--matched` (the default, on both splits: dev choices must transfer to test) sets each baseline's width
+knob so its parameter count is within 10 % of Yan's (`bench/matched.py`); the counts head the tables and
+are in the JSON ("params").
+Every success and cue-accuracy cell is a mean with a 95 % interval from a bootstrap over seeds, then
+episodes within each (`bench/stats.py`); a policy is "ahead" only when the intervals do not overlap.
 
 What is measured (every policy is trained on the same scripted demonstrations, recorded once per
 (skill, K, seed), for the same budget of learner-thread CPU seconds, one torch thread each, two worker
@@ -18,7 +29,9 @@ processes on two cores; evaluation on held-out randomised seeds, the skill asked
 - loop: the 50 Hz control loop's period and jitter while the learner trains (Yan): in a child process as
   the robot's brain runs it ("learning"), in a thread of the loop's process ("learning_thread"), and
   without learning ("idle").
-JSON: {"skills": {skill: {policy: {K: mean}}}, "spread": {...std...}, "learn_seconds": {policy: ...},
+JSON: {"split": "dev" | "test", "params": {policy: n}, "skills": {skill: {policy: {K: mean}}}, "ci": {skill:
+{policy: {K: [mean, lo, hi]}}}, "k3_mean_ci": {policy: [...]}, "cue_accuracy_ci": {policy: [...]},
+"spread": {...std...}, "learn_seconds": {policy: ...},
 "competence_seconds": {skill: {policy: s | null}}, "retention": {policy: ...}, "cue_accuracy":
 {policy: ...}, "wrong_skill_rate": {policy: ...}, "loop": {"learning": {...}, "idle": {...}}, "config": {...},
 "raw": [one entry per job], "complete": bool}
@@ -46,6 +59,9 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bench._common import format_table, machine_info, write_json  # noqa: E402
+from bench.matched import matched_baselines, merge_overrides  # noqa: E402
+from bench.splits import SPLITS, check_seeds, episode_offset  # noqa: E402
+from bench.stats import ahead, bootstrap_ci, bootstrap_mean_ci, episode_outcomes, fmt_ci  # noqa: E402
 
 POLICIES = ("yan", "mlp", "gru", "transformer")
 COMPETENCE = 0.8  # success rate that counts as "competent"
@@ -62,7 +78,6 @@ FULL = {
         "come_to_ball",
     ],
     "ks": [1, 3, 5],
-    "seeds": [0, 1],
     "learn_seconds": 60.0,
     "eval_episodes": 20,
     "multi_skills": ["sit", "lie_down", "walk_forward", "turn_left"],
@@ -72,7 +87,6 @@ FULL = {
 QUICK = {
     "skills": ["sit", "walk_forward"],
     "ks": [1, 3],
-    "seeds": [0],
     "learn_seconds": 30.0,
     "eval_episodes": 10,
     "multi_skills": ["sit", "lie_down", "walk_forward", "turn_left"],  # retention after three more
@@ -137,19 +151,25 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
+def _job_overrides(job: dict) -> dict:
+    """The job's PolicyConfig changes: its ablation's (--set) and its policy's matched width (--matched)."""
+    return merge_overrides(job.get("overrides") or {}, job.get("width") or {})
+
+
 def single_skill_job(job: dict) -> dict:
     """Teach one skill from K demos to a fresh policy; evaluate at checkpoints of the budget."""
-    session = _session(job["policy"], job["seed"], job["learn_seconds"], job.get("overrides"),
+    session = _session(job["policy"], job["seed"], job["learn_seconds"], _job_overrides(job),
                        job.get("demo_gait_gain"))
+    offset = episode_offset(job["seed"])  # the split's sim seeds (bench/splits.py)
     try:
-        session.demonstrate(job["skill"], job["k"], seed_offset=1000 * job["seed"])
+        session.demonstrate(job["skill"], job["k"], seed_offset=offset)
         session.learner.focus = job["skill"]
         fractions = CHECKPOINT_FRACTIONS if job["checkpoints"] else (1.0,)
         curve = []
         for frac in fractions:
             target = frac * job["learn_seconds"]
             session.learner.train_for(max(0.0, target - session.learner.train_seconds))
-            ev = session.evaluate(job["skill"], job["eval_episodes"], seed_offset=1000 * job["seed"])
+            ev = session.evaluate(job["skill"], job["eval_episodes"], seed_offset=offset)
             curve.append({"cpu_s": session.learner.train_seconds, "success": ev["success_rate"],
                           "nonfinite_action_episodes": ev["nonfinite_action_episodes"]})
         competent = [c["cpu_s"] for c in curve if c["success"] >= COMPETENCE]
@@ -167,20 +187,21 @@ def single_skill_job(job: dict) -> dict:
 
 def multi_skill_job(job: dict) -> dict:
     """Teach several skills in turn (K = 3 each) to one robot: retention and cue accuracy."""
-    session = _session(job["policy"], job["seed"], job["learn_seconds"], job.get("overrides"),
+    session = _session(job["policy"], job["seed"], job["learn_seconds"], _job_overrides(job),
                        job.get("demo_gait_gain"))
+    offset = episode_offset(job["seed"])  # the split's sim seeds (bench/splits.py)
     try:
         right_after, learn_s = {}, {}
         for skill in job["skills"]:
             # Same demo scenes for every skill: only the cue differs (see yan_dog/demo.py).
-            report = session.teach(skill, 3, seed_offset=1000 * job["seed"])
+            report = session.teach(skill, 3, seed_offset=offset)
             learn_s[skill] = report.learn_seconds
-            right_after[skill] = session.evaluate(skill, job["eval_episodes"], seed_offset=500)[
+            right_after[skill] = session.evaluate(skill, job["eval_episodes"], seed_offset=offset + 500)[
                 "success_rate"
             ]
         final, cue, wrong = {}, {}, {}
         for skill in job["skills"]:
-            ev = session.evaluate(skill, job["eval_episodes"], seed_offset=700)
+            ev = session.evaluate(skill, job["eval_episodes"], seed_offset=offset + 700)
             final[skill], cue[skill] = ev["success_rate"], ev["cue_correct_rate"]
             wrong[skill] = ev["wrong_skill_rate"]
         earlier = job["skills"][:-1]  # the last skill taught has nothing after it to forget
@@ -258,16 +279,18 @@ PARTS = ("single", "multi", "loop")
 def build_jobs(cfg: dict, policies: list[str], parts: list[str]) -> list[tuple]:
     """(function, job) pairs for the chosen parts; the long multi-skill jobs first, so two workers
     finish together (the loop job runs alone afterwards, see main). An ablation's `cfg["overrides"]`
-    (config changes, from --set) and `cfg["demo_gait_gain"]` (the demos' gait gain range) go into every
-    job."""
+    (config changes, from --set), `cfg["demo_gait_gain"]` (the demos' gait gain range) and `cfg["split"]`
+    go into every job, and `cfg["widths"][policy]` (--matched: the policy's width knob) into its jobs."""
     jobs = []
-    ablation = {"overrides": cfg.get("overrides") or {}, "demo_gait_gain": cfg.get("demo_gait_gain")}
+    ablation = {"overrides": cfg.get("overrides") or {}, "demo_gait_gain": cfg.get("demo_gait_gain"),
+                "split": cfg.get("split", "dev")}
+    widths = cfg.get("widths") or {}
     if "multi" in parts:
         for policy in policies:
             for seed in cfg["seeds"]:
                 job = {"kind": "multi", "policy": policy, "seed": seed, "skills": cfg["multi_skills"],
                        "learn_seconds": cfg["multi_learn_seconds"], "eval_episodes": cfg["eval_episodes"],
-                       **ablation}
+                       **ablation, "width": widths.get(policy, {})}
                 jobs.append((multi_skill_job, job))
     if "single" in parts:
         for skill in cfg["skills"]:
@@ -276,32 +299,47 @@ def build_jobs(cfg: dict, policies: list[str], parts: list[str]) -> list[tuple]:
                     for seed in cfg["seeds"]:
                         job = {"kind": "single", "skill": skill, "k": k, "policy": policy, "seed": seed,
                                "learn_seconds": cfg["learn_seconds"], "eval_episodes": cfg["eval_episodes"],
-                               "checkpoints": k == 3 and not cfg.get("final_only"), **ablation}
+                               "checkpoints": k == 3 and not cfg.get("final_only"), **ablation,
+                               "width": widths.get(policy, {})}
                         jobs.append((single_skill_job, job))
     return jobs
 
 
 def summarize(results: list[dict], policies: list[str]) -> dict:
     """The JSON summary of whatever results there are (one run, or shards merged with --merge): means and
-    spreads over seeds per (skill, policy, K), time to competence, retention, cue accuracy, loop."""
+    spreads over seeds per (skill, policy, K) with 95 % intervals (`bench/stats.py`), time to competence,
+    retention, cue accuracy, loop."""
     single = [r for r in results if r["kind"] == "single"]
     multi = [r for r in results if r["kind"] == "multi"]
     loops = [r for r in results if r["kind"] == "loop"]
     skills = list(dict.fromkeys(r["skill"] for r in single))
     ks = sorted({r["k"] for r in single})
-    out = {"skills": {}, "spread": {}, "competence_seconds": {}, "learn_seconds": {}, "retention": {},
-           "cue_accuracy": {}, "wrong_skill_rate": {}, "loop": loops[-1]["loop"] if loops else None,
+    out = {"skills": {}, "spread": {}, "ci": {}, "k3_mean_ci": {}, "competence_seconds": {},
+           "learn_seconds": {}, "retention": {}, "cue_accuracy": {}, "cue_accuracy_ci": {},
+           "wrong_skill_rate": {}, "loop": loops[-1]["loop"] if loops else None,
            "seeds": sorted({r["seed"] for r in single + multi})}
+    outcomes = {}  # (skill, policy, K): one list of 0 / 1 episode outcomes per seed
     for skill in skills:
         out["skills"][skill], out["spread"][skill], out["competence_seconds"][skill] = {}, {}, {}
+        out["ci"][skill] = {}
         for policy in policies:
             mine = [r for r in single if r["skill"] == skill and r["policy"] == policy]
             by_k = {k: [r["success"] for r in mine if r["k"] == k] for k in ks}
             out["skills"][skill][policy] = {str(k): float(np.mean(v)) for k, v in by_k.items() if v}
             out["spread"][skill][policy] = {str(k): float(np.std(v)) for k, v in by_k.items() if v}
+            for k in ks:
+                per_seed = [_outcomes(r["success"], r) for r in mine if r["k"] == k]
+                if per_seed:
+                    outcomes[skill, policy, k] = per_seed
+            out["ci"][skill][policy] = {str(k): list(bootstrap_ci(outcomes[skill, policy, k], rng=_rng()))
+                                        for k in ks if (skill, policy, k) in outcomes}
             comp = [r["competence_seconds"] for r in mine
                     if r["k"] == 3 and r["competence_seconds"] is not None]
             out["competence_seconds"][skill][policy] = float(np.median(comp)) if comp else None
+    k3 = _k3_skills(out, policies)
+    if k3:
+        out["k3_mean_ci"] = {p: list(bootstrap_mean_ci([outcomes[s, p, 3] for s in k3], rng=_rng()))
+                             for p in policies}
     for policy in policies:
         mine = [r for r in multi if r["policy"] == policy]
         if not mine:
@@ -310,9 +348,23 @@ def summarize(results: list[dict], policies: list[str]) -> dict:
         rets = [r["retention"] for r in mine if r["retention"] is not None]
         out["retention"][policy] = float(np.mean(rets)) if rets else None
         out["cue_accuracy"][policy] = float(np.mean([r["cue_accuracy"] for r in mine]))
+        per_seed = [[o for s in r["cue_correct"] for o in _outcomes(r["cue_correct"][s], r)] for r in mine]
+        out["cue_accuracy_ci"][policy] = list(bootstrap_ci(per_seed, rng=_rng()))
         wrongs = [r["wrong_skill_rate"] for r in mine if "wrong_skill_rate" in r]  # older shards lack it
         out["wrong_skill_rate"][policy] = float(np.mean(wrongs)) if wrongs else None
     return out
+
+
+def _rng() -> np.random.Generator:
+    """The bootstrap's generator: seeded, so a summary reads the same every time it is made."""
+    return np.random.default_rng(0)
+
+
+def _outcomes(rate: float, job: dict) -> list[float]:
+    """A job's per-episode 0 / 1 outcomes from its `rate` over its eval episodes (its rate alone, as one
+    value, if it does not say how many)."""
+    n = job.get("eval_episodes")
+    return [float(o) for o in episode_outcomes(rate, n)] if n else [rate]
 
 
 def _check_overrides(overrides: dict) -> None:
@@ -329,7 +381,7 @@ def _check_overrides(overrides: dict) -> None:
 def _output(results: list[dict], cfg: dict, args, t0: float, complete: bool) -> dict:
     """The JSON written to --json: the summary, the config, the raw jobs; `complete` is false while the
     run is still going (or was cut short)."""
-    out = summarize(results, args.policies)
+    out = {"split": cfg.get("split"), "params": cfg.get("params"), **summarize(results, args.policies)}
     out["config"] = cfg | {"policies": args.policies, "parts": sorted({r["kind"] for r in results})}
     out["machine"] = machine_info()
     out["raw"] = results
@@ -403,6 +455,12 @@ def main(argv=None) -> int:
                     help="reduced run (2 skills, K in {1, 3}, 1 seed; 4 skills taught in turn)")
     ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
     ap.add_argument("--workers", type=int, default=2, help="worker processes (one torch thread each)")
+    ap.add_argument("--split", choices=tuple(SPLITS), default="dev",
+                    help="dev (default): for every choice; test: only for a change's final table, with its "
+                         "own seeds, episodes and conditions (bench/splits.py)")
+    ap.add_argument("--matched", action=argparse.BooleanOptionalAction, default=True,
+                    help="baselines' widths set to within 10%% of Yan's parameters (bench/matched.py); "
+                         "default: on (--split test refuses --no-matched)")
     shard = ap.add_argument_group("shards (the full run takes hours on 2 cores: run parts, then --merge)")
     shard.add_argument("--skills", nargs="+", help="only these skills (single-skill part)")
     shard.add_argument("--ks", nargs="+", type=int, help="only these demonstration counts")
@@ -431,17 +489,39 @@ def main(argv=None) -> int:
             for r in json.loads(path.read_text())["raw"]:
                 merged[_job_key(r)] = r  # a job run twice: the later file wins
         results = list(merged.values())
+        files = [json.loads(path.read_text()) for path in args.merge]
+        splits = {r.get("split") for r in results} | {f.get("split") for f in files}
+        if len(splits) > 1:
+            ap.error(f"--merge: these files ran different splits: {sorted(map(str, splits))}")
+        params = {json.dumps(f.get("params"), sort_keys=True) for f in files}
+        if len(params) > 1:
+            ap.error(f"--merge: these files ran policies of different sizes (--matched): {sorted(params)}")
         ablations = {json.dumps([r.get("overrides", {}), r.get("demo_gait_gain")], sort_keys=True)
                      for r in results}
         if len(ablations) > 1:
             ap.error(f"--merge: these files ran different ablations (--set, --demo-gait-gain): "
                      f"{sorted(ablations)}")
-        cfg = {"merged_from": [str(p) for p in args.merge]}
+        cfg = {"merged_from": [str(p) for p in args.merge], "split": splits.pop(),
+               "params": files[0].get("params")}
     else:
+        split = SPLITS[args.split]
+        if args.split == "test" and (args.seeds or args.quick):
+            ap.error("--split test runs its own seeds and episodes (bench/splits.py): drop --seeds / --quick")
+        if args.split == "test" and args.matched is False:
+            ap.error("--split test compares parameter-matched baselines only: drop --no-matched")
         cfg = dict(QUICK if args.quick else FULL)
+        cfg["split"] = args.split
+        cfg["seeds"] = list(split.train_seeds[:1] if args.quick else split.train_seeds)
+        if not args.quick:
+            cfg["eval_episodes"] = split.eval_episodes
+        cfg["split_definition"] = split.to_dict()  # seeds, episode offsets, conditions
         for key in ("skills", "ks", "seeds"):
             if getattr(args, key):
                 cfg[key] = getattr(args, key)
+        try:
+            check_seeds(args.split, cfg["seeds"])
+        except ValueError as e:
+            ap.error(f"--seeds: {e}")
         unknown = sorted(set(cfg["skills"]) - set(FULL["skills"]))
         if unknown:
             ap.error(f"unknown skills {unknown}; the benchmark's skills: {FULL['skills']}")
@@ -452,10 +532,17 @@ def main(argv=None) -> int:
             _check_overrides(cfg["overrides"])
         except ValueError as e:
             ap.error(str(e))
+        cfg["matched"] = args.matched
+        cfg.update(_sizes(cfg["overrides"], args.policies, cfg["matched"]))
         jobs = build_jobs(cfg, args.policies, args.parts)
         results = []
         if args.resume and args.json.exists():
-            previous = json.loads(args.json.read_text()).get("raw", [])
+            saved = json.loads(args.json.read_text())
+            previous = saved.get("raw", [])
+            other = ({saved.get("split")} | {r.get("split") for r in previous}) - {None, args.split}
+            if other:
+                ap.error(f"--resume: {args.json} holds a {sorted(other)[0]} run, this is --split "
+                         f"{args.split}: the splits do not mix (write to another --json)")
             jobs, results = split_done(jobs, previous)
             if len(results) < len(previous):  # rewriting the file would lose them
                 ap.error(f"--resume: {args.json} holds {len(previous) - len(results)} jobs this run would "
@@ -478,13 +565,37 @@ def main(argv=None) -> int:
     return 0
 
 
+def _sizes(overrides: dict, policies: list[str], matched: bool) -> dict:
+    """{"widths": {policy: width overrides}, "params": {policy: n}}: with `matched`, each baseline's width
+    knob set to within 10 % of Yan's parameter count at the teaching size (under the ablation's
+    `overrides`); without, every policy at the shared config."""
+    from bench.matched import param_count
+    from yan_dog.session import build_policy
+
+    yan_config = build_policy(session_config("yan", 0, 1.0, overrides)).config
+    if matched:
+        sizes = matched_baselines(yan_config, policies)
+        return {"widths": {p: sizes[p]["overrides"] for p in policies},
+                "params": {p: sizes[p]["params"] for p in policies}}
+    return {"widths": {}, "params": {p: param_count(p, yan_config) for p in policies}}
+
+
+def _label(out: dict, policy: str) -> str:
+    """"transformer (1.01 M)": the policy and its parameter count, where the output has it."""
+    n = (out.get("params") or {}).get(policy)
+    return f"{policy} ({n / 1e6:.2f} M)" if n else policy
+
+
 def report(out: dict, policies: list[str]) -> None:
     """Print the tables and the targets of whatever `out` holds."""
     skills = list(out["skills"])
     ks = sorted({int(k) for s in skills for p in policies for k in out["skills"][s][p]})
+    print(f"split: {out.get('split') or 'none recorded'}; success: mean [95 % interval] over seeds and "
+          f"episodes; parameters: " + ", ".join(_label(out, p) for p in policies))
+    ci = out.get("ci", {})
     if skills:
         rows = [
-            [s, p, *[out["skills"][s][p].get(str(k), "-") for k in ks],
+            [s, _label(out, p), *[fmt_ci(ci.get(s, {}).get(p, {}).get(str(k))) for k in ks],
              "-" if "3" not in out["skills"][s][p]  # not run at K = 3
              else "never" if out["competence_seconds"][s][p] is None else out["competence_seconds"][s][p]]
             for s in skills
@@ -494,8 +605,11 @@ def report(out: dict, policies: list[str]) -> None:
         print()
     if out["cue_accuracy"]:
         wrong = out["wrong_skill_rate"]
-        rows = [[p, out["learn_seconds"][p], "n/a" if out["retention"][p] is None else out["retention"][p],
-                 out["cue_accuracy"][p], "n/a" if wrong.get(p) is None else wrong[p]]
+        cue_ci = out.get("cue_accuracy_ci", {})
+        rows = [[_label(out, p), out["learn_seconds"][p],
+                 "n/a" if out["retention"][p] is None else out["retention"][p],
+                 fmt_ci(cue_ci[p]) if p in cue_ci else out["cue_accuracy"][p],
+                 "n/a" if wrong.get(p) is None else wrong[p]]
                 for p in policies if p in out["cue_accuracy"]]
         print(format_table(["policy", "learn CPU s/skill", "retention", "cue accuracy", "wrong skill"], rows))
         print()
@@ -522,6 +636,16 @@ def k3_means(out: dict, policies: list[str]) -> dict[str, float]:
     return {p: float(np.mean([out["skills"][s][p]["3"] for s in skills])) for p in policies}
 
 
+def _verdict(yan: list[float], others: dict[str, list[float]]) -> str:
+    """Whether Yan's interval lies above every baseline's (non-overlapping: "ahead")."""
+    if not others:
+        return "no baseline in this run"
+    behind = [p for p, v in others.items() if not ahead(yan, v)]
+    if not behind:
+        return "ahead of every baseline"
+    return f"NOT ahead of {', '.join(behind)} (intervals overlap)"
+
+
 def _print_targets(out: dict, policies: list[str]) -> None:
     """Say plainly which of the issue's targets this run met (for Yan) and which it missed."""
     lines = []
@@ -533,20 +657,19 @@ def _print_targets(out: dict, policies: list[str]) -> None:
             best = max(yan.values())
             lines.append(f"{skill}: Yan best success {best:.2f} with K <= {max(yan)} (target {target}) "
                          f"-> {'met' if best >= target - RATE_TOLERANCE else 'MISSED'}")
-        if "3" in by_policy.get("yan", {}):
-            others = {p: by_policy[p]["3"] for p in policies if p != "yan" and "3" in by_policy.get(p, {})}
-            ahead = all(by_policy["yan"]["3"] > v + RATE_TOLERANCE for v in others.values())
-            verdict = ("no baseline in this run" if not others
-                       else "ahead of every baseline" if ahead else "NOT ahead of every baseline")
-            lines.append(f"  K=3: yan {by_policy['yan']['3']:.2f} vs "
-                         + ", ".join(f"{p} {v:.2f}" for p, v in others.items()) + f" -> {verdict}")
-    means = k3_means(out, policies)
+        cis = {p: c["3"] for p, c in out.get("ci", {}).get(skill, {}).items() if "3" in c}
+        if "yan" in cis:
+            others = {p: v for p, v in cis.items() if p != "yan" and p in policies}
+            lines.append(f"  K=3: yan {fmt_ci(cis['yan'])} vs "
+                         + ", ".join(f"{p} {fmt_ci(v)}" for p, v in others.items())
+                         + f" -> {_verdict(cis['yan'], others)}")
+    means = out.get("k3_mean_ci") or {}
     if "yan" in means and len(means) > 1:
-        ahead = all(means["yan"] > v + RATE_TOLERANCE for p, v in means.items() if p != "yan")
         n = len(_k3_skills(out, policies))
+        others = {p: v for p, v in means.items() if p != "yan"}
         lines.append(f"K=3 mean over the {n} skills every policy ran: "
-                     + ", ".join(f"{p} {v:.3f}" for p, v in means.items())
-                     + f" -> {'ahead of every baseline' if ahead else 'NOT ahead of every baseline'}")
+                     + ", ".join(f"{p} {fmt_ci(v)}" for p, v in means.items())
+                     + f" -> {_verdict(means['yan'], others)}")
     if "yan" in out["cue_accuracy"]:
         learn_s = out["learn_seconds"]["yan"]
         lines.append(f"learning CPU per skill {learn_s:.1f} s (target <= {TARGET_LEARN_S})")

@@ -1,5 +1,6 @@
 """bench/few_shot.py's machinery (not its numbers): results saved after every job, --resume, no workers
-left behind when the bench is killed, --set parsing. Real processes, no policies trained."""
+left behind when the bench is killed, --set parsing, the dev / test split it refuses to mix, intervals and
+"ahead". Real processes, no policies trained."""
 
 import json
 import os
@@ -189,3 +190,74 @@ def test_fit_probe_reports_losses_at_each_checkpoint_and_the_step_time(tmp_path,
     assert np.isfinite(result["action_loss"]["40"]) and "action loss @40" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         fit_probe.main(["--steps", "10", "--json", str(out)])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--split", "test", "--seeds", "30"], "drop --seeds / --quick"),
+    (["--split", "test", "--quick"], "drop --seeds / --quick"),
+    (["--split", "test", "--no-matched"], "drop --no-matched"),
+    (["--split", "dev", "--seeds", "30"], "not a dev seed"),
+], ids=["test-seeds", "test-quick", "test-unmatched", "dev-test-seed"])
+def test_the_bench_refuses_to_mix_splits(tmp_path, capsys, argv, message):
+    out = tmp_path / "never.json"
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--parts", "single", "--json", str(out)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and len(err.strip().splitlines()[-1]) < 200
+    assert not out.exists()
+
+
+def test_resume_refuses_a_file_of_the_other_split(tmp_path, capsys):
+    out = tmp_path / "test_run.json"
+    saved = {"split": "test", "raw": [{"kind": "single", "skill": "sit", "k": 3, "policy": "yan", "seed": 30,
+                                        "split": "test", "success": 1.0}]}
+    out.write_text(json.dumps(saved))
+    with pytest.raises(SystemExit) as exit_:
+        main(["--parts", "single", "--skills", "sit", "--ks", "3", "--policies", "yan", "--resume",
+              "--json", str(out)])
+    assert exit_.value.code == 2 and "splits do not mix" in capsys.readouterr().err
+    assert json.loads(out.read_text()) == saved
+
+
+def test_jobs_carry_their_split_and_the_policys_matched_width():
+    cfg = {"skills": ["sit"], "ks": [3], "seeds": [30], "learn_seconds": 60.0, "eval_episodes": 20,
+           "split": "test", "widths": {"gru": {"gru": {"hidden_size": 240}}}}
+    jobs = {job["policy"]: job for _, job in build_jobs(cfg, ["yan", "gru"], ["single"])}
+    assert {j["split"] for j in jobs.values()} == {"test"}
+    assert jobs["gru"]["width"] == {"gru": {"hidden_size": 240}} and jobs["yan"]["width"] == {}
+    done = {**jobs["yan"], "success": 1.0, "curve": []}
+    todo, kept = split_done(build_jobs({**cfg, "split": "dev"}, ["yan"], ["single"]), [done])
+    assert kept == [] and len(todo) == 1  # a test result never stands in for a dev job
+
+
+def _single(skill, policy, seed, success, split="dev"):
+    return {"kind": "single", "skill": skill, "policy": policy, "k": 3, "seed": seed, "success": success,
+            "eval_episodes": 20, "competence_seconds": None, "split": split}
+
+
+def test_merge_records_the_split_and_intervals_and_says_ahead_only_without_overlap(tmp_path, capsys):
+    clear = [_single("sit", "yan", s, 1.0) for s in (10, 11, 12)] + [
+        _single("sit", "mlp", s, r) for s, r in ((10, 0.3), (11, 0.4), (12, 0.35))]
+    close = [_single("stand", "yan", s, r) for s, r in ((10, 0.9), (11, 0.8), (12, 0.85))] + [
+        _single("stand", "mlp", s, r) for s, r in ((10, 0.8), (11, 0.85), (12, 0.75))]
+    shard = tmp_path / "shard.json"
+    params = {"yan": 1035929, "mlp": 1044694}
+    shard.write_text(json.dumps({"split": "dev", "params": params, "raw": clear + close}))
+    out = tmp_path / "merged.json"
+    assert main(["--merge", str(shard), "--policies", "yan", "mlp", "--json", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    assert merged["split"] == "dev" and merged["params"] == params
+    mean, lo, hi = merged["ci"]["sit"]["mlp"]["3"]
+    assert mean == pytest.approx(0.35) and lo < mean < hi
+    assert merged["ci"]["sit"]["yan"]["3"] == [1.0, 1.0, 1.0]
+    printed = capsys.readouterr().out
+    sit, stand = (next(line for line in printed.splitlines() if line.strip().startswith("K=3: yan") and
+                       f"mlp {v}" in line) for v in ("0.35", "0.80"))
+    assert sit.endswith("ahead of every baseline") and "NOT ahead of mlp" in stand
+    assert "yan (1.04 M)" in printed and "mlp (1.04 M)" in printed  # the parameter counts head the table
+
+    other = tmp_path / "test_shard.json"
+    other.write_text(json.dumps({"split": "test", "raw": [_single("lie_down", "yan", 30, 1.0, "test")]}))
+    with pytest.raises(SystemExit) as exit_:
+        main(["--merge", str(shard), str(other), "--json", str(tmp_path / "mixed.json")])
+    assert exit_.value.code == 2 and "different splits" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from yan_policy.modules.tokenizers import (
 )
 from yan_policy.policies.base import PolicyBase
 from yan_policy.policies.config import PolicyConfig, TokenizerConfig
+from yan_policy.policies.gru.configuration_gru import GRUConfig
 from yan_policy.policies.gru.modeling_gru import GRUPolicy
 from yan_policy.policies.mlp.configuration_mlp import MLPConfig
 from yan_policy.policies.mlp.modeling_mlp import MLPPolicy
@@ -40,6 +41,7 @@ __all__ = [
     "POLICIES",
     "AudioTokenizer",
     "CameraTokenizer",
+    "GRUConfig",
     "GRUPolicy",
     "MCSDBlock",
     "MCSDConfig",

@@ -4,8 +4,10 @@
 re-exported here. One `PolicyConfig` describes every registered policy ("yan", "transformer", "mlp",
 "gru"): the shared parts (tokenizers, width, depth, action head) sit at the top level, and each
 model reads its own section (`yan/configuration_yan.py`, `transformer/configuration_transformer.py`,
-`mlp/configuration_mlp.py`; the GRU needs only `d_model` and `n_layers`). One config for all policies
-is what makes the baselines "same size": they share the tokenizers, `d_model` and `n_layers` with Yan.
+`mlp/configuration_mlp.py`, `gru/configuration_gru.py`). One config for all policies is what makes the
+baselines comparable: they share the tokenizers, `d_model` and `n_layers` with Yan; each baseline's own
+width knob (`transformer.hidden_mult`, `mlp.hidden_mult`, `gru.hidden_size`) matches its parameter
+count to Yan's (`bench/matched.py`).
 
 Every dataclass validates itself in `__post_init__` and raises a `ValueError` that names the field.
 `PolicyConfig.to_dict()` / `PolicyConfig.from_dict()` give the JSON form stored with checkpoints.
@@ -19,6 +21,7 @@ from typing import Any
 
 from yan_policy.data.episode import STREAMS
 from yan_policy.modules.configuration_tokenizers import CAMERA_POOLS, STANDING_POSE, TokenizerConfig
+from yan_policy.policies.gru.configuration_gru import GRUConfig
 from yan_policy.policies.mlp.configuration_mlp import MLPConfig
 from yan_policy.policies.transformer.configuration_transformer import TransformerConfig
 from yan_policy.policies.yan.configuration_yan import MCSDConfig, MemoryConfig, SparseConfig
@@ -56,7 +59,7 @@ class PolicyConfig:
             state from switching skills mid-episode (docs/experiments.md, 2026-11-24: cue latch and
             per-cue maps).
         mcsd, sparse, memory: Yan backbone sections.
-        transformer, mlp: baseline sections (the GRU needs only d_model and n_layers).
+        transformer, mlp, gru: baseline sections.
     """
 
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
@@ -74,6 +77,7 @@ class PolicyConfig:
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     mlp: MLPConfig = field(default_factory=MLPConfig)
+    gru: GRUConfig = field(default_factory=GRUConfig)
 
     def __post_init__(self) -> None:
         for name in ("d_model", "n_layers", "action_dim", "chunk"):

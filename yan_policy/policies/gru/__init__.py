@@ -1,1 +1,1 @@
-"""The GRU baseline (it needs no config section of its own: `d_model` and `n_layers` only)."""
+"""The GRU baseline (its section `gru` holds only its width; `hidden_size` 0 means `d_model`)."""
