@@ -72,10 +72,12 @@ CONFIGURATIONS = [(composed, learning) for composed in (True, False) for learnin
 
 
 class FakeRobot(Node):
-    """Publishes the raw streams at the sim's rates, stamped with the wall clock; records commands."""
+    """Publishes the raw streams at the sim's rates, stamped with the wall clock; records commands.
+    `joints=False` leaves /joint_states and /imu/data to a driver (bench/robot_loop.py: unitree_bridge)."""
 
-    def __init__(self, context):
+    def __init__(self, context, joints: bool = True):
         super().__init__("bench_robot", context=context)
+        self.joints = joints
         self.pubs = {
             **msgs.sensor_publishers(self),
             "teach": self.create_publisher(Float64MultiArray, msgs.TEACH_ACTION_TOPIC, msgs.COMMAND_QOS),
@@ -100,10 +102,11 @@ class FakeRobot(Node):
         if self.k % CAMERA_EVERY == 0:
             self.pubs["camera"].publish(msgs.image_rgb8(self.frame, now))
         self.pubs["audio"].publish(msgs.audio_chunk(self.audio[self.k % len(self.audio)]))
-        self.pubs["imu"].publish(msgs.imu_msg(np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 9.81]), now))
-        position = np.array(A1.stand_pose_rad) + 0.05 * np.sin(self.k / 10)  # (12,) a wiggle (rad)
-        zeros = np.zeros(12)
-        self.pubs["joints"].publish(msgs.joint_state(A1.joint_names, position, zeros, zeros, now))
+        if self.joints:
+            self.pubs["imu"].publish(msgs.imu_msg(np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 9.81]), now))
+            position = np.array(A1.stand_pose_rad) + 0.05 * np.sin(self.k / 10)  # (12,) a wiggle (rad)
+            zeros = np.zeros(12)
+            self.pubs["joints"].publish(msgs.joint_state(A1.joint_names, position, zeros, zeros, now))
         if self.teaching:
             action = np.r_[0.0, 0.0, 0.0, np.full(12, TEACH_OFFSET_RAD * np.sin(self.k / 25))]
             self.pubs["teach"].publish(msgs.float_array(action))
@@ -164,6 +167,21 @@ def trigger(node, executor, name: str) -> None:
     node.destroy_client(client)
 
 
+def bring_up(robot: FakeRobot, executor, name: str, learning: bool, log_dir: str) -> None:
+    """Wait for the brain's inputs to be fresh; with `learning`, record a DEMO_S demonstration (the
+    learner then trains throughout the measurement); then let it settle for SETTLE_S."""
+    if not spin_until(executor, lambda: robot.status is not None and not robot.status["stale"],
+                      STARTUP_TIMEOUT_S):
+        raise RuntimeError(f"{name}: the brain did not come up (logs in {log_dir})")
+    if learning:
+        trigger(robot, executor, "/yan_brain/start_demo")
+        robot.teaching = True
+        spin_until(executor, lambda: False, DEMO_S)
+        robot.teaching = False
+        trigger(robot, executor, "/yan_brain/stop_demo")
+    spin_until(executor, lambda: False, SETTLE_S)
+
+
 def measure(composed: bool, learning: bool, measure_s: float, log_dir: str) -> dict:
     name = f"{'composed' if composed else 'multi-process'}, learning {'on' if learning else 'off'}"
     context = rclpy.Context()
@@ -173,16 +191,7 @@ def measure(composed: bool, learning: bool, measure_s: float, log_dir: str) -> d
     executor.add_node(robot)
     procs = brain_processes(composed, learning, log_dir)
     try:
-        if not spin_until(executor, lambda: robot.status is not None and not robot.status["stale"],
-                          STARTUP_TIMEOUT_S):
-            raise RuntimeError(f"{name}: the brain did not come up (logs in {log_dir})")
-        if learning:
-            trigger(robot, executor, "/yan_brain/start_demo")
-            robot.teaching = True
-            spin_until(executor, lambda: False, DEMO_S)
-            robot.teaching = False
-            trigger(robot, executor, "/yan_brain/stop_demo")
-        spin_until(executor, lambda: False, SETTLE_S)
+        bring_up(robot, executor, name, learning, log_dir)
         before, n_before = robot.status, len(robot.commands)
         t0 = time.monotonic()
         spin_until(executor, lambda: False, measure_s)
@@ -204,24 +213,39 @@ def measure(composed: bool, learning: bool, measure_s: float, log_dir: str) -> d
         "latency_ms_p99": s["latency_ms_p99"],
         "compute_ms_median": s["compute_ms_median"],
         "compute_ms_p99": s["compute_ms_p99"],
-        "rate_hz": s["rate_hz"],
-        "missed_ticks": s["missed_ticks"] - before["tick_stats"]["missed_ticks"],
-        "ticks": s["ticks"] - before["tick_stats"]["ticks"],
-        "learner_steps": after["learner_steps"] - before["learner_steps"],
+        **loop_counts(before, after),
         "commands_hz": n_commands / elapsed,
         "phase_shifts": after["phase_shifts"],
         "load_average_1min": os.getloadavg()[0],
     }
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def loop_counts(before: dict, after: dict) -> dict:
+    """The brain's control loop between two /brain/status messages: rate, missed ticks, ticks, learner
+    steps."""
+    s = after["tick_stats"]
+    return {
+        "rate_hz": s["rate_hz"],
+        "missed_ticks": s["missed_ticks"] - before["tick_stats"]["missed_ticks"],
+        "ticks": s["ticks"] - before["tick_stats"]["ticks"],
+        "learner_steps": after["learner_steps"] - before["learner_steps"],
+    }
+
+
+def parse_args(argv, description: str) -> argparse.Namespace:
+    """--json and --measure-s; keeps DDS discovery on this host."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--json", type=Path, required=True, help="write the results here")
     ap.add_argument("--measure-s", type=float, default=10.0, help="measurement window per configuration (s)")
     args = ap.parse_args(argv)
     if not 1.0 <= args.measure_s <= 10.0:
         raise SystemExit("--measure-s must be in [1, 10] (the brain's stats window is 500 ticks)")
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv, __doc__.split("\n\n")[0])
     results = []
     with tempfile.TemporaryDirectory(prefix="ros_loop_") as log_dir:
         for composed, learning in CONFIGURATIONS:
