@@ -58,13 +58,15 @@ from tests.ros.test_unitree_bridge import (
     fake_robot,
     needs_sdk,
     profile,
+    stop_process,
 )
 from yan_dog import bag
 
 SKILL = "lie_down"
 DEMOS = 3
-HOLD_S, RAMP_S, POSE_S = 0.6, 1.0, 1.4  # one demonstration: hold (silence), cue + ramp, posture
-LEARN_STEPS = 200  # 60 lay down before the cue as well; 150 waited for it (one run, 2026-12-07)
+# one demonstration: hold in silence (longer than the 1 s the try waits), cue + ramp, posture
+HOLD_S, RAMP_S, POSE_S = 1.5, 1.0, 1.4
+LEARN_STEPS = 400  # at 200 steps (0.6 s holds) it lay down before the cue in 3 of 7 runs (2026-12-07)
 STARTUP_TIMEOUT_S = 90.0  # fake robot + bridge + composed brain (torch) + recorder on 2 busy cores
 LEARN_TIMEOUT_S = 240.0
 BRIDGE_RATE_HZ = 200
@@ -121,13 +123,7 @@ def robot_graph(params: Path):
     try:
         yield proc, Path(log_name)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, signal.SIGINT, timeout_s=30)
         os.unlink(log_name)
 
 
@@ -190,6 +186,9 @@ def posture_action(fraction: float) -> np.ndarray:
 
 
 @needs_sdk
+# slow, not in make test: it is a learning outcome over 4 processes and flaked (2026-12-07: 4 of 7 runs passed
+# at 200 steps and 0.6 s holds, 2 of 3 at 400 steps and 1.5 s holds, once a demo's pose 0.14 rad short)
+@pytest.mark.slow
 @pytest.mark.solo
 def test_robot_graph_learns_a_posture_and_its_bridge_keeps_the_robot_safe(ros_domain, tmp_path):
     prof = profile()

@@ -80,13 +80,18 @@ def fake_robot(domain: int, tmp_path, fault: str = "none"):
     try:
         yield FakeRobot(proc, status, log)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, signal.SIGTERM, timeout_s=10)
+
+
+def stop_process(proc: subprocess.Popen, sig: int, timeout_s: float) -> None:
+    """Send `sig` to a child that still runs, wait `timeout_s`, then kill it."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def bridge(domain: int):
