@@ -119,7 +119,7 @@ def session_config(policy: str, seed: int, learn_seconds: float, overrides: dict
                    demo_gait_gain: list[float] | None = None):
     """The bench's SessionConfig; `overrides` (from --set) change PolicyConfig fields, except those under
     "learner", which change LearnerConfig fields."""
-    from yan_dog.session import SessionConfig
+    from yan_dog.teach_setup import SessionConfig
     from yan_policy.training.learner import LearnerConfig
 
     overrides = dict(overrides or {})
@@ -369,7 +369,7 @@ def _outcomes(rate: float, job: dict) -> list[float]:
 
 def _check_overrides(overrides: dict) -> None:
     """Build the policy once here, so a misspelled --set key fails now, not in every worker."""
-    from yan_dog.session import build_policy
+    from yan_dog.teach_setup import build_policy
 
     if overrides:
         try:
@@ -570,7 +570,7 @@ def _sizes(overrides: dict, policies: list[str], matched: bool) -> dict:
     knob set to within 10 % of Yan's parameter count at the teaching size (under the ablation's
     `overrides`); without, every policy at the shared config."""
     from bench.matched import param_count
-    from yan_dog.session import build_policy
+    from yan_dog.teach_setup import build_policy
 
     yan_config = build_policy(session_config("yan", 0, 1.0, overrides)).config
     if matched:

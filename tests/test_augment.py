@@ -19,7 +19,7 @@ from sim.robot import (
     A1Robot,
 )
 from tests.test_teach_data import ACTION_DIM, fake_episode, small_policy
-from yan_dog.session import A1_MIRROR
+from yan_dog.teach_setup import MOTOR_MIRROR as A1_MIRROR
 from yan_policy.data.episode import Episode
 from yan_policy.training.augment import MirrorSpec, mirror_episode
 from yan_policy.training.learner import LearnerConfig, OnlineLearner

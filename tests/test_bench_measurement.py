@@ -104,7 +104,7 @@ def test_mean_over_groups_and_ahead():
 
 def test_matched_baselines_are_within_ten_percent_of_yan_at_the_teaching_size():
     from bench.few_shot import POLICIES, session_config
-    from yan_dog.session import build_policy
+    from yan_dog.teach_setup import build_policy
 
     yan_config = build_policy(session_config("yan", 0, 1.0)).config
     sizes = matched_baselines(yan_config, POLICIES)

@@ -8,7 +8,7 @@ from robots.actions import HYBRID_OFFSET_LIMIT_RAD, hybrid_joint_targets
 from robots.gait import TrotController
 from sim.robot import JOINT_LOWER_RAD, JOINT_UPPER_RAD
 from yan_dog.brain import BrainConfig, BrainCore
-from yan_dog.session import SessionConfig
+from yan_dog.teach_setup import SessionConfig
 from yan_policy.data.library import SkillLibrary
 from yan_policy.training.learner import LearnerConfig
 

@@ -21,7 +21,7 @@ import torch
 import sim.skills
 from tests.test_teach_data import fake_episode, small_policy
 from yan_dog.runtime import Actor
-from yan_dog.session import A1_MIRROR
+from yan_dog.teach_setup import MOTOR_MIRROR as A1_MIRROR
 from yan_policy.training.learner import LearnerConfig
 from yan_policy.training.learner_process import (
     LOCK_POLL_S,

@@ -238,7 +238,7 @@ def test_bad_paths_and_exports_are_refused_in_one_line(tmp_path, episodes):
 
 def test_cli_round_trip(tmp_path, episodes, capsys):
     from yan_dog.cli import main
-    from yan_dog.session import SessionConfig, build_policy
+    from yan_dog.teach_setup import SessionConfig, build_policy
 
     library = SkillLibrary(tmp_path / "lib")
     for ep in episodes:

@@ -11,8 +11,8 @@ from rerun.chunk import RrdReader
 import sim
 from yan_dog import live_view as lv
 from yan_dog.runtime import Actor
-from yan_dog.session import SessionConfig, build_learner
 from yan_dog.streams import JOINT_NAMES
+from yan_dog.teach_setup import SessionConfig, build_learner
 from yan_policy.data.episode import Episode
 from yan_policy.training.learner import LearnerConfig
 

@@ -5,8 +5,10 @@ import pytest
 import torch
 
 import sim
+from robots.actions import HYBRID_ACTION_DIM
 from yan_dog.cli import main as cli_main
-from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig, TeachSession, build_policy
+from yan_dog.session import TeachSession
+from yan_dog.teach_setup import SessionConfig, build_policy
 from yan_policy.data.library import SkillLibrary
 from yan_policy.training.learner import LearnerConfig
 
@@ -192,7 +194,8 @@ def test_a_non_finite_policy_action_holds_the_robot_and_is_counted_not_raised():
     """A diverged policy (NaN / inf actions) ends a try as a failure the evaluation reports, as the ROS
     brain holds on one, instead of the env's ValueError ending the whole evaluation (it once ended a
     benchmark job after 10 minutes)."""
-    from yan_dog.recording import HOLD_ACTION, run_episode
+    from robots.actions import HOLD_ACTION
+    from yan_dog.recording import run_episode
 
     calls = []
 

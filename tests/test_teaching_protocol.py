@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from yan_dog.recording import draw_demo_gait_gain
+from yan_dog.teach_setup import draw_demo_gait_gain
 from yan_dog.teaching_protocol import TeachingConfig, TeachingProtocol
 
 DT_S = 0.02

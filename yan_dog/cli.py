@@ -36,7 +36,8 @@ DEFAULT_EVAL_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def _session(args, library_path: Path | None):
-    from yan_dog.session import SessionConfig, TeachSession
+    from yan_dog.session import TeachSession
+    from yan_dog.teach_setup import SessionConfig
     from yan_policy.data.library import SkillLibrary
 
     config = SessionConfig(
@@ -128,9 +129,10 @@ def cmd_teach(args) -> int:
 
 def cmd_teach_from_bag(args) -> int:
     """Learn the demonstrations recorded in a ROS 2 session bag, as the brain saw them, into the library."""
+    from robots.actions import HYBRID_ACTION_DIM
     from yan_dog.bag import bag_files, bag_message_count, episodes_from_bag
-    from yan_dog.session import HYBRID_ACTION_DIM, SessionConfig, build_learner
     from yan_dog.streams import ObsSpec
+    from yan_dog.teach_setup import SessionConfig, build_learner
     from yan_policy.data.library import SkillLibrary
 
     path = args.from_bag
@@ -245,7 +247,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from yan_dog.session import HYBRID_ACTION_DIM
+    from robots.actions import HYBRID_ACTION_DIM
 
     session = _session(args, args.library)
     try:
@@ -295,7 +297,7 @@ def cmd_dataset_import(args) -> int:
     and with --learn-seconds learn them now."""
     from robots import TrotController
     from yan_dog.lerobot_dataset import as_hybrid, import_lerobot
-    from yan_dog.session import SessionConfig, build_learner, build_policy
+    from yan_dog.teach_setup import SessionConfig, build_learner, build_policy
     from yan_policy.data.library import LibraryError, SkillLibrary
 
     try:

@@ -104,7 +104,8 @@ def run_demo(args) -> DemoResult:
     """Teach and evaluate `args.skills` (the `yan-dog demo` options) in one session, recording the videos
     and the library into `args.out`."""
     from yan_dog.cli import teach_with_progress
-    from yan_dog.session import SessionConfig, TeachSession
+    from yan_dog.session import TeachSession
+    from yan_dog.teach_setup import SessionConfig
     from yan_policy.data.library import SkillLibrary
 
     out: Path = args.out

@@ -23,10 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import sim
-from yan_dog.teach_setup import DEFAULT_DEMO_GAIT_GAIN_RANGE as DEFAULT_DEMO_GAIT_GAIN_RANGE
-from yan_dog.teach_setup import HOLD_ACTION, check_demo_gait_gain, executed_teach_action, teacher_mode_extra
-from yan_dog.teach_setup import check_demo_gait_gain_range as check_demo_gait_gain_range
-from yan_dog.teach_setup import draw_demo_gait_gain as draw_demo_gait_gain
+from robots.actions import HOLD_ACTION
+from yan_dog.teach_setup import check_demo_gait_gain, executed_teach_action, teacher_mode_extra
 from yan_policy.data.episode import Episode, EpisodeBuilder
 
 # Distance between the robot's and the teacher's normalised hybrid actions beyond which a tick counts as

@@ -22,16 +22,10 @@ import numpy as np
 import torch
 
 import sim
-from robots.actions import HYBRID_ACTION_DIM as HYBRID_ACTION_DIM
 from yan_dog.recording import EpisodeResult, run_episode
 from yan_dog.runtime import Actor
-from yan_dog.teach_setup import MOTOR_MIRROR, SessionConfig, build_learner, draw_demo_gait_gain
-from yan_dog.teach_setup import build_policy as build_policy
-from yan_dog.teach_setup import learner_config as learner_config
+from yan_dog.teach_setup import SessionConfig, build_learner, draw_demo_gait_gain
 from yan_policy.data.library import SkillLibrary
-
-# The learner's mirror images (the A1's motor order; the same on every robot profile).
-A1_MIRROR = MOTOR_MIRROR
 
 DEMO_SEED_BASE = 100_000
 TRY_SEED_BASE = 150_000

@@ -12,7 +12,6 @@ import numpy as np
 import torch
 
 from robots.actions import GAIT_DIMS, HYBRID_ACTION_DIM
-from robots.actions import HOLD_ACTION as HOLD_ACTION
 from robots.profile import MIRROR_MOTOR_PERMUTATION, MIRROR_MOTOR_SIGN
 from robots.skills import is_mirror_symmetric, teacher_action_mode
 from yan_policy.data.library import SkillLibrary

@@ -37,7 +37,7 @@ import json
 from dataclasses import dataclass, field
 
 from sim import skills as skill_registry
-from yan_dog.recording import DEFAULT_DEMO_GAIT_GAIN_RANGE, check_demo_gait_gain_range, draw_demo_gait_gain
+from yan_dog.teach_setup import DEFAULT_DEMO_GAIT_GAIN_RANGE, check_demo_gait_gain_range, draw_demo_gait_gain
 
 REQUEST_KINDS = (
     "read_brain",

@@ -15,7 +15,7 @@ from robots.gait import TrotController
 from sim.robot import JOINT_LOWER_RAD, JOINT_UPPER_RAD, clamp_to_joint_limits
 from tests.faults import rig as rg
 from yan_dog.brain import MAX_JOINT_SPEED_RAD_S, BrainConfig, BrainCore
-from yan_dog.session import SessionConfig
+from yan_dog.teach_setup import SessionConfig
 from yan_policy.training.learner import LearnerConfig
 
 DT_S = 0.02

@@ -36,8 +36,8 @@ from tests.ros.sim_graph import (
     spin_until,
 )
 from yan_dog import bag
-from yan_dog.recording import DEFAULT_DEMO_GAIT_GAIN_RANGE, draw_demo_gait_gain
 from yan_dog.scheduling import CONTROL_RT_PRIORITY, set_realtime
+from yan_dog.teach_setup import DEFAULT_DEMO_GAIT_GAIN_RANGE, draw_demo_gait_gain
 from yan_policy.data.library import SkillLibrary
 from yan_policy.policies.registry import load_policy
 

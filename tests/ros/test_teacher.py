@@ -15,7 +15,7 @@ from yan_dog_ros import msgs
 from robots.actions import hybrid_joint_targets
 from robots.gait import TrotController
 from tests.ros.sim_graph import ros_node, spawn, spin_until
-from yan_dog.recording import DEFAULT_DEMO_GAIT_GAIN_RANGE, draw_demo_gait_gain
+from yan_dog.teach_setup import DEFAULT_DEMO_GAIT_GAIN_RANGE, draw_demo_gait_gain
 
 SESSION_TIMEOUT_S = 30.0  # start-up + one 4 s demonstration of `sit`
 CONTROL_DT_S = 0.02

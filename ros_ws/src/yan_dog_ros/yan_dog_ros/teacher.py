@@ -28,7 +28,7 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
-from yan_dog.recording import DEFAULT_DEMO_GAIT_GAIN_RANGE
+from yan_dog.teach_setup import DEFAULT_DEMO_GAIT_GAIN_RANGE
 from yan_dog.teaching_protocol import Request, TeachingConfig, TeachingProtocol
 from yan_dog_ros import msgs
 from yan_dog_ros.spin import spin_until
