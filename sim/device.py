@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from robots.actions import HYBRID_ACTION_DIM
 from sim import skills as skill_registry
 from sim.cues import DEFAULT_SAMPLE_RATE_HZ
 from sim.env import YanDogEnv
@@ -34,7 +35,6 @@ from sim.robot import MOTOR_NAMES, NUM_MOTORS, clamp_to_joint_limits
 
 # Joint names in the A1 motor order FR, FL, RR, RL x (hip, upper, lower) (sensor_msgs/JointState names).
 JOINT_NAMES: tuple[str, ...] = MOTOR_NAMES
-HYBRID_ACTION_SIZE = 3 + NUM_MOTORS  # gait command (vx, vy, yaw rate) + 12 joint offsets (rad)
 GAIT_COMMAND_SIZE = 3
 
 JOINT_COMMAND_TIMEOUT_S = 0.1  # 5 control periods at 50 Hz: a brain that stops publishing loses control
@@ -253,7 +253,7 @@ class SimDevice:
             result = env.step(np.concatenate([self._cmd_vel, np.zeros(NUM_MOTORS)]))
         elif self._source == "cmd_vel":  # the twist went stale: stop trotting (zero command = stand)
             source = "hold"
-            result = env.step(np.zeros(HYBRID_ACTION_SIZE))
+            result = env.step(np.zeros(HYBRID_ACTION_DIM))
         else:
             source = "hold"
             result = env.step_joint_targets(env.joint_targets)

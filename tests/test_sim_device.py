@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from robots.actions import hybrid_joint_targets
+from robots.actions import HYBRID_ACTION_DIM, hybrid_joint_targets
 from robots.gait import TrotController
 from sim.device import (
     CMD_VEL_TIMEOUT_S,
-    HYBRID_ACTION_SIZE,
     JOINT_COMMAND_TIMEOUT_S,
     JOINT_NAMES,
     SimDevice,
@@ -57,7 +56,7 @@ def test_streams_are_due_at_their_rates():
     for t in ticks:
         assert t.audio.shape == (16000 // 50,) and t.audio.dtype == np.int16
         assert t.joints.shape == (3, 12) and t.imu.shape == (10,)
-        assert t.teacher_action.shape == (HYBRID_ACTION_SIZE,) and np.isfinite(t.teacher_action).all()
+        assert t.teacher_action.shape == (HYBRID_ACTION_DIM,) and np.isfinite(t.teacher_action).all()
     stamps = np.array([t.sim_time_s for t in ticks])
     assert np.allclose(np.diff(stamps), 0.02)
     dev.close()

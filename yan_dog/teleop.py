@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from robots.actions import HYBRID_ACTION_DIM
 from robots.gait import TrotController
 from robots.poses import posture_targets
 from robots.profile import A1, NUM_MOTORS, RobotProfile
@@ -30,7 +29,6 @@ WALK_SPEED_MPS = 0.5  # forward / backward command
 STRAFE_SPEED_MPS = 0.3  # sideways command
 TURN_RATE_RADPS = 1.0  # yaw-rate command
 POSTURE_RATE_RADPS = 1.5  # joint offsets move towards a posture at most this fast (the teachers take ~1 s)
-HYBRID_ACTION_SIZE = HYBRID_ACTION_DIM
 
 # key -> gait command (vx m/s, vy m/s, yaw rate rad/s)
 GAIT_KEYS = {

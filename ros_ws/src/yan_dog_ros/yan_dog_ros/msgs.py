@@ -58,7 +58,6 @@ OBS_ENCODING = "32FC1"
 RGB_CHANNELS = 3
 FLOAT32_BYTES = 4
 IMU_VECTOR_SIZE = 10  # quaternion xyzw (4), angular velocity rad/s (3), specific force m/s^2 (3)
-HYBRID_ACTION_SIZE = 15  # gait command (vx m/s, vy m/s, yaw rate rad/s) + 12 joint offsets (rad)
 NUM_JOINTS = 12
 NANOSECONDS_PER_SECOND = 1_000_000_000
 

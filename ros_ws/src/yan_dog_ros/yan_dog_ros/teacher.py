@@ -28,6 +28,7 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
+from robots.actions import HYBRID_ACTION_DIM
 from yan_dog.teach_setup import DEFAULT_DEMO_GAIT_GAIN_RANGE
 from yan_dog.teaching_protocol import Request, TeachingConfig, TeachingProtocol
 from yan_dog_ros import msgs
@@ -35,7 +36,6 @@ from yan_dog_ros.spin import spin_until
 
 NODE_NAME = "teacher"
 WATCHDOG_PERIOD_S = 0.1  # how often service time-outs and the sim's silence are checked
-HYBRID_ACTION_SIZE = 15
 
 PARAMETERS = {
     "skill": "sit",
@@ -116,7 +116,7 @@ class TeacherNode(Node):
         if not self.protocol.relaying:
             return
         try:
-            action = msgs.float_array_values(msg, HYBRID_ACTION_SIZE, msgs.TEACHER_ACTION_TOPIC)
+            action = msgs.float_array_values(msg, HYBRID_ACTION_DIM, msgs.TEACHER_ACTION_TOPIC)
         except ValueError as err:
             self.get_logger().warning(f"not relayed: {err}", throttle_duration_sec=1.0)
             return
