@@ -296,7 +296,8 @@ class SimDevice:
 
     def status(self) -> dict:
         """Episode status (JSON-ready): skill, seed, episode, time_s, episode_s, cue, cue_time_s,
-        go_time_s, condition, success, fallen, sim_time_s, control_source."""
+        go_time_s, condition, success, early (why the episode failed by moving before its cue, or None),
+        fallen, sim_time_s, control_source."""
         env, info = self.env, self._info
         idle = self._skill == IDLE_SKILL
         return {
@@ -310,6 +311,7 @@ class SimDevice:
             "go_time_s": None if idle else float(env.go_time_s),
             "condition": bool(info["condition"]),
             "success": bool(info["success"]) and not idle,
+            "early": None if idle else info.get("early"),
             "fallen": self._fallen,
             "sim_time_s": round(self.sim_time_s, 6),
             "control_source": self._source,

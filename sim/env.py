@@ -1,7 +1,8 @@
-"""`YanDog-v0`: the Unitree A1 robot dog in PyBullet as a Gymnasium environment."""
+"""`YanDog-v1`: the Unitree A1 robot dog in PyBullet as a Gymnasium environment."""
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from sim.robot import (
     clamp_to_joint_limits,
 )
 from sim.scene import Scene
+from sim.schedule import CueSchedule, draw_schedule
 from sim.skills import LIE_POSE_RAD, STATE_HISTORY_S, SkillContext, hybrid_hold_offsets
 
 GRAVITY_MPS2 = 9.81
@@ -71,8 +73,11 @@ class YanDogEnv(gym.Env):
     The A1 quadruped (pybullet_data `a1/a1.urdf`) on a floor with an orange ball. Every episode asks the
     dog for one skill (`sit`, `walk_forward`, ... see `sim.skills.names()`): at a random time early in
     the episode the skill's audio cue (a whistle pattern or a clap) is played into the robot's
-    microphone, and the dog should then perform the skill. Each skill has a scripted teacher
-    (`teacher_action()`) and a success check computed from simulator state (`info["success"]`).
+    microphone, and the dog should then perform the skill. A delayed command (`sit_on_go`) has a
+    second signal: its cue, then after 2-4 s a go, and in half the episodes a decoy go before the cue;
+    the dog should start only at the go that follows the cue (`sim.schedule`, `info["cue_schedule"]`).
+    Each skill has a scripted teacher (`teacher_action()`) and a success check computed from simulator
+    state (`info["success"]`), which counts only if the skill happened after it was asked for.
     Physics runs at `physics_hz` with joint PD torques; the agent acts at `control_hz`.
 
     ## Action Space
@@ -108,6 +113,12 @@ class YanDogEnv(gym.Env):
     Terminates when the robot falls over (|roll| > 1.0 rad or |pitch| > 1.2 rad); truncates after the
     skill's `duration_s` (or `episode_s`).
 
+    ## Success
+    `info["success"]` latches once the skill's check has held for its `hold_s`. Before the skill is
+    asked for (`info["release_time_s"]`: the cue's start, a delayed command's go's start), the check
+    passing or the robot leaving its start pose (`sim.skills.early_motion`) fails the episode for good
+    (`info["early"]` says how).
+
     ## Arguments
     `skill` (name in the registry), `action_mode` (None: the skill's teacher's mode), `control_hz`,
     `physics_hz`, `camera_size` (H, W), `camera_hz`, `audio_rate_hz`, `play_cue`, `cue` (override the
@@ -115,6 +126,17 @@ class YanDogEnv(gym.Env):
     `render_size`, `reward_weights`, `gait_config`, `cue_split` ("demo" or "eval": whose voices a spoken
     cue is said in, `sim.speech`). `reset(options={"skill": name})` switches skill;
     `reset(options={"cue_split": "eval"})` sets the speakers for that episode.
+
+    ## Version History
+    - v1: a skill counts only if done after it was asked for: the check passing, or the robot leaving
+      its start pose or place (`sim.skills.EARLY_*` thresholds), before the cue fails the episode; the
+      cue's time is in `SkillContext` (`cue_time_s`, `release_time_s`) and `info` (`cue_tick`,
+      `cue_schedule`); `come_to_ball` counts only when the dog stops at the ball (mean speed below
+      `BALL_STOP_SPEED_MPS` over `BALL_DWELL_S`), not when it walks past or through it; episodes may
+      have several cue events (`sim.schedule`), for the delayed command `sit_on_go`. One-cue episodes
+      draw the same randomisation from a seed as in v0.
+    - v0: initial version: one cue per episode; a check passing at any time counted, also before the
+      cue; `come_to_ball` counted a dog within reach and facing the ball, also one walking past it.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 25}
@@ -277,13 +299,11 @@ class YanDogEnv(gym.Env):
         )
         self.mic.reset(rng, cue_split=options.get("cue_split", self.cue_split))
         self.cue = self.cue_override or self.skill.cue
+        self.schedule: CueSchedule | None = None
+        self.cue_time_s, self.release_time_s, self.go_time_s = None, 0.0, 0.0
         if self.play_cue:
-            scheduled = self.mic.play(self.cue, cue_time + self.control_dt_s)
-            self.cue_time_s = cue_time
-            self.go_time_s = scheduled.end_s - self.control_dt_s + TEACHER_REACTION_S
-        else:
-            self.cue_time_s = None
-            self.go_time_s = 0.0
+            schedule = draw_schedule(self.cue, cue_time, self.skill.go_signal, rng if rand else None)
+            self._play_schedule(schedule)
 
         self._cue_played_now = False
         self.gait.reset()
@@ -373,20 +393,33 @@ class YanDogEnv(gym.Env):
         truncated = self.time_s >= self.episode_s - 1e-9
         return self._observe(), float(sum(parts.values())), fallen, truncated, self._info(condition, parts)
 
+    def _play_schedule(self, schedule: CueSchedule) -> None:
+        """Play every event of `schedule` into the microphone; the skill may start at its release event's
+        start, and the teacher starts when that event has ended (`go_time_s`, + reaction time)."""
+        release_end_s = 0.0
+        for event in schedule.events:
+            # The microphone clock runs one control period ahead of episode time (see reset).
+            scheduled = self.mic.play(event.name, event.start_s + self.control_dt_s)
+            if event is schedule.release:
+                release_end_s = scheduled.end_s - self.control_dt_s
+        self.schedule = schedule
+        self.cue_time_s = schedule.cue.start_s
+        self.release_time_s = schedule.release.start_s
+        self.go_time_s = release_end_s + TEACHER_REACTION_S
+
     def play_cue_now(self, cue: str | None = None) -> float:
         """Play `cue` (default: the episode's cue) into the microphone from now on, and ask for the skill.
 
         The cue is heard from the next observation's audio on; the teacher starts when it has ended
-        (`go_time_s` = cue end + reaction time), as for a cue scheduled at reset. Returns the cue's start
-        (episode time, s). Unknown cue names raise `KeyError`."""
+        (`go_time_s` = cue end + reaction time), as for a cue scheduled at reset; a delayed command's go
+        follows after its nominal delay (no decoy). Motion before now was judged against the earlier
+        schedule (none: asked for from the start). Returns the cue's start (episode time, s). Unknown
+        cue names raise `KeyError`."""
         if self.robot is None:
             raise RuntimeError("call reset() before play_cue_now()")
         name = cue or self.cue_override or self.skill.cue
-        # The microphone clock runs one control period ahead of episode time (see reset).
-        scheduled = self.mic.play(name, self.time_s + self.control_dt_s)
+        self._play_schedule(draw_schedule(name, self.time_s, self.skill.go_signal, None))
         self.cue = name
-        self.cue_time_s = self.time_s
-        self.go_time_s = scheduled.end_s - self.control_dt_s + TEACHER_REACTION_S
         self._cue_played_now = True
         return self.time_s
 
@@ -395,7 +428,7 @@ class YanDogEnv(gym.Env):
         """Privileged state for teachers and success checks (any registered skill's check may use it)."""
         return SkillContext(
             self.state, self.start_state, self.scene.ball_position(), self.time_s, self.go_time_s,
-            tuple(self._history),
+            tuple(self._history), self.cue_time_s, self.release_time_s,
         )
 
     def _observe(self) -> dict:
@@ -417,15 +450,26 @@ class YanDogEnv(gym.Env):
             "imu": self.robot.imu(s),
         }
 
+    @property
+    def cue_tick(self) -> int | None:
+        """The first control tick whose observation carries the skill's cue (None: no cue played)."""
+        if self.cue_time_s is None:
+            return None
+        return math.floor(self.cue_time_s / self.control_dt_s + 1e-9) + 1
+
     def _info(self, condition: bool, reward_parts: dict) -> dict:
         return {
             "skill": self.skill.name,
             "cue": self.cue if self.play_cue or self._cue_played_now else None,
             "cue_time_s": self.cue_time_s,
+            "cue_tick": self.cue_tick,
+            "cue_schedule": None if self.schedule is None else self.schedule.to_list(),
+            "release_time_s": self.release_time_s,
             "go_time_s": self.go_time_s,
             "time_s": self.time_s,
             "condition": condition,
             "success": self._tracker.success,
+            "early": self._tracker.early,
             "joint_targets": np.asarray(self.joint_targets, np.float32),
             "base_pos_m": self.state.base_pos_m.copy(),
             "reward_parts": reward_parts,

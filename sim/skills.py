@@ -9,10 +9,13 @@ A `Skill` bundles
 - its default audio **cue** (the sound that asks for the skill), episode length and start posture.
 
 Skills form a plug-in registry: user code calls `sim.skills.register(Skill(...))` and the skill can be
-used by name in `gymnasium.make("YanDog-v0", skill=...)` with no change to `sim/`.
+used by name in `gymnasium.make("YanDog-v1", skill=...)` with no change to `sim/`.
 
 The teacher does nothing but hold its start posture until the skill is asked for (`go_time_s`: the end
-of the cue plus a short reaction time, or 0 when no cue is played), like a dog waiting for the command.
+of the cue, or of a delayed command's go signal, plus a short reaction time, or 0 when no cue is played),
+like a dog waiting for the command. A skill counts only if done after it was asked for: every check
+fails for the episode once the check passed, or the robot clearly left its start pose or place, before
+its cue (before its go, for a delayed command; `early_motion`, `SuccessTracker`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from robots.skills import SkillSpec
 from robots.skills import is_mirror_symmetric as is_mirror_symmetric
 from robots.skills import teacher_action_mode as teacher_action_mode
 from sim.robot import RobotState
+from sim.schedule import GoSignal
 
 STATE_HISTORY_S = 1.0  # how far back a check can look (SkillContext.history, s)
 
@@ -48,6 +52,11 @@ class SkillContext:
         go_time_s: when the skill was asked for (cue heard); the teacher waits until then.
         history: the robot at the control ticks of the last `STATE_HISTORY_S` (or since t = 0), oldest
             first, ending with `state`; empty when the caller keeps none (then `state_ago` gives `state`).
+        cue_time_s: when the skill's cue started sounding (episode time, s; the env's `info["cue_tick"]`
+            is its control tick); None when no cue was played.
+        release_time_s: from when the skill may start (s): its cue's start, or for a delayed command its
+            go signal's start; 0 when asked for from the start (no cue played). Before it, passing the
+            check or leaving the start pose fails the episode (`SuccessTracker`).
     """
 
     state: RobotState
@@ -56,10 +65,17 @@ class SkillContext:
     time_s: float
     go_time_s: float
     history: Sequence[RobotState] = ()
+    cue_time_s: float | None = None
+    release_time_s: float = 0.0
 
     @property
     def since_go_s(self) -> float:
         return self.time_s - self.go_time_s
+
+    @property
+    def before_release(self) -> bool:
+        """The skill has not been asked for yet (it may not start now)."""
+        return self.time_s < self.release_time_s - 1e-9
 
     def state_ago(self, seconds: float) -> RobotState:
         """The robot `seconds` ago: the newest kept state at least that old, else the oldest one kept
@@ -94,6 +110,8 @@ class Skill:
         mirror_symmetric: the skill is its own left-right mirror image (sitting, walking forward, coming
             to a ball on either side; not turning left, not raising the right paw): a mirrored
             demonstration of it is a demonstration of it too, and a learner may train on both.
+        go_signal: a delayed command's second signal (`sim.schedule.GoSignal`): the skill may start only
+            after it, not on the cue; None: on the cue.
     """
 
     name: str
@@ -106,11 +124,14 @@ class Skill:
     start_posture: str = "stand"
     description: str = ""
     mirror_symmetric: bool = False
+    go_signal: GoSignal | None = None
 
     def __post_init__(self):
         self.spec  # noqa: B018 — validates the metadata
         if not callable(self.teacher) or not callable(self.check):
             raise ValueError("teacher and check must be callables taking a SkillContext")
+        if self.go_signal is not None and not isinstance(self.go_signal, GoSignal):
+            raise ValueError(f"go_signal must be a sim.schedule.GoSignal or None, got {self.go_signal!r}")
 
     @property
     def spec(self) -> SkillSpec:
@@ -119,13 +140,47 @@ class Skill:
                          self.start_posture, self.mirror_symmetric, self.description)
 
     @classmethod
-    def from_spec(cls, spec: SkillSpec, teacher: Teacher, check: Check, description: str = "") -> Skill:
+    def from_spec(cls, spec: SkillSpec, teacher: Teacher, check: Check, description: str = "",
+                  go_signal: GoSignal | None = None) -> Skill:
         return cls(spec.name, teacher, check, spec.cue, spec.action_mode, spec.duration_s, spec.hold_s,
-                   spec.start_posture, description or spec.description, spec.mirror_symmetric)
+                   spec.start_posture, description or spec.description, spec.mirror_symmetric, go_signal)
+
+
+# --- before the cue: the robot must wait (YanDog-v1) -------------------------------------------------------
+# Leaving the start pose or place by more than any of these before the skill was asked for is doing it
+# early. Loose enough for a robot that stands or lies still (its trunk sways, a learned policy's joints
+# jitter by ~0.06 rad), tight enough that every built-in teacher's motion crosses one within 0.1 s.
+EARLY_MAX_DRIFT_M = 0.10  # horizontal base displacement from the start
+EARLY_MAX_TURN_RAD = 0.25  # heading change from the start
+EARLY_MAX_HEIGHT_CHANGE_M = 0.04  # base height change from the start
+EARLY_MAX_JOINT_CHANGE_RAD = 0.30  # largest joint angle change from the start
+
+
+def early_motion(ctx: SkillContext) -> str | None:
+    """How the robot has clearly left its start pose or place (a few words), or None if it has not."""
+    s, start = ctx.state, ctx.start
+    drift = float(np.linalg.norm(s.base_pos_m[:2] - start.base_pos_m[:2]))
+    if drift > EARLY_MAX_DRIFT_M:
+        return f"moved {drift:.2f} m"
+    turn = abs(s.yaw_unwrapped_rad - start.yaw_unwrapped_rad)
+    if turn > EARLY_MAX_TURN_RAD:
+        return f"turned {turn:.2f} rad"
+    dz = abs(float(s.base_pos_m[2] - start.base_pos_m[2]))
+    if dz > EARLY_MAX_HEIGHT_CHANGE_M:
+        return f"base height changed {dz:.2f} m"
+    dq = float(np.max(np.abs(s.joint_pos_rad - start.joint_pos_rad)))
+    if dq > EARLY_MAX_JOINT_CHANGE_RAD:
+        return f"a joint moved {dq:.2f} rad"
+    return None
 
 
 class SuccessTracker:
-    """Latches a skill's success once its check has held continuously for `hold_s` (one per episode).
+    """Latches a skill's success once its check has held continuously for `hold_s` (one per episode),
+    unless the skill happened before it was asked for.
+
+    Before `ctx.release_time_s` (the cue, or a delayed command's go), the check passing or the robot
+    leaving its start pose (`early_motion`) marks the episode `early` (the reason, in words): from then
+    on the condition counts as false and the episode cannot succeed.
 
     Args:
         skill: the skill whose check is tracked.
@@ -137,10 +192,17 @@ class SuccessTracker:
         self.dt_s = dt_s
         self.held_s = 0.0
         self.success = False
+        self.early: str | None = None
 
     def update(self, ctx: SkillContext) -> tuple[bool, bool]:
         """Evaluate the check now; returns (condition holds now, success reached on this update)."""
         condition = bool(self.skill.check(ctx))
+        if ctx.before_release and self.early is None:
+            moved = early_motion(ctx)
+            if condition or moved:
+                self.early = (f"at {ctx.time_s:.2f} s, before it was asked for: "
+                              + (moved or "the check passed"))
+        condition = condition and self.early is None
         self.held_s = self.held_s + self.dt_s if condition else 0.0
         newly = not self.success and condition and self.held_s >= self.skill.hold_s - 1e-9
         self.success = self.success or newly
@@ -149,11 +211,14 @@ class SuccessTracker:
 
 _REGISTRY: skill_specs.Registry[Skill] = skill_specs.Registry(Skill, "sim.skills.Skill")
 get, names = _REGISTRY.get, _REGISTRY.names
+_BUILTIN_NAMES = frozenset(spec.name for spec in skill_specs.BUILTIN_SKILL_SPECS)
 
 
 def register(skill: Skill, *, overwrite: bool = False) -> Skill:
     """Add a skill to the registry (from any user code), and its spec to `robots.skills`. Returns the
-    skill."""
+    skill. A built-in skill's name is refused unless `overwrite` (a user's skill needs a name of its own)."""
+    if not overwrite and skill.name in _BUILTIN_NAMES and skill.name in _REGISTRY.names():
+        raise ValueError(f"{skill.name!r} is a built-in skill: give yours a name of its own")
     _REGISTRY.register(skill, overwrite=overwrite)
     skill_specs.register(skill.spec, overwrite=True)
     return skill
@@ -229,6 +294,10 @@ TURN_MAX_DRIFT_M = 0.5  # turning happens roughly in place
 
 BALL_REACH_M = 0.5  # base centre within this horizontal distance of the ball
 BALL_FACING_RAD = 0.6  # and the ball within this bearing of the heading
+# and stopped there (YanDog-v1): walking past or through the ball does not count. The teacher's last
+# approach runs at ~0.16 m/s (0.3 commanded); 0.5 s after it stops its mean speed is below 0.02 m/s.
+BALL_STOP_SPEED_MPS = 0.1  # mean horizontal base speed over the dwell below this
+BALL_DWELL_S = 0.5  # ... measured over this window (s)
 
 
 def _level(s: RobotState, tilt_rad: float = UPRIGHT_TILT_RAD) -> bool:
@@ -322,9 +391,21 @@ def ball_range_bearing(ctx: SkillContext) -> tuple[float, float]:
     return float(np.linalg.norm(d)), float(np.angle(np.exp(1j * bearing)))
 
 
+def _mean_speed_mps(ctx: SkillContext, window_s: float) -> float:
+    """Mean horizontal base speed (m/s) over the last `window_s` (or since the oldest state kept)."""
+    past = ctx.state_ago(window_s)
+    span_s = ctx.state.time_s - past.time_s
+    if span_s <= 0:
+        return 0.0
+    return float(np.linalg.norm(ctx.state.base_pos_m[:2] - past.base_pos_m[:2])) / span_s
+
+
 def check_come_to_ball(ctx: SkillContext) -> bool:
+    """Within reach of the ball, facing it, level, and stopped (mean speed over the last BALL_DWELL_S
+    below BALL_STOP_SPEED_MPS)."""
     dist, bearing = ball_range_bearing(ctx)
-    return dist <= BALL_REACH_M and abs(bearing) <= BALL_FACING_RAD and _level(ctx.state, 0.4)
+    return (dist <= BALL_REACH_M and abs(bearing) <= BALL_FACING_RAD and _level(ctx.state, 0.4)
+            and ctx.time_s >= BALL_DWELL_S and _mean_speed_mps(ctx, BALL_DWELL_S) < BALL_STOP_SPEED_MPS)
 
 
 # --- locomotion teachers (gait commands) -----------------------------------------------------------------
@@ -333,7 +414,10 @@ HEADING_GAIN_PER_S = 2.0  # yaw-rate correction per rad of heading error
 TURN_RATE_RADPS = 1.0
 TURN_TARGET_RAD = 1.85  # turn a little past the 90° check, then stop
 BALL_STOP_M = 0.42  # the teacher stops this far (base centre) from the ball
-BALL_SPEED_GAIN_PER_S = 1.0  # forward speed per metre of remaining distance
+# Forward speed per metre of remaining distance. 1.0 until YanDog-v1, whose check also waits for the stop
+# (BALL_DWELL_S): at 1.0 the slowest seed (10007: a turn first, ball 1.9 m away) stopped at 7.4 s of its 8 s
+# and ran out of time; at 2.0 it stops at 6.8 s (the robot still stops 0.41-0.42 m from the ball).
+BALL_SPEED_GAIN_PER_S = 2.0
 BALL_MAX_SPEED_MPS = 0.6
 BALL_MIN_SPEED_MPS = 0.3  # the trot hardly moves below this command, so approach at least this fast
 BALL_YAW_GAIN_PER_S = 2.5
@@ -393,7 +477,8 @@ BUILTIN_SKILLS = (
                     f"turn 90-{np.degrees(TURN_MAX_YAW_RAD):.0f}° to the right roughly in place, then stop "
                     f"there for {_TURN_HOLD_S} s"),
     Skill.from_spec(_SPECS["come_to_ball"], _ball_teacher, check_come_to_ball,
-                    f"walk to the orange ball and face it, within {BALL_REACH_M} m, held 0.5 s"),
+                    f"walk to the orange ball and stop there facing it, within {BALL_REACH_M} m, slower than "
+                    f"{BALL_STOP_SPEED_MPS} m/s over {BALL_DWELL_S} s, held 0.5 s"),
 )
 for _skill in BUILTIN_SKILLS:
     register(_skill)

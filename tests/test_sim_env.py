@@ -110,6 +110,28 @@ def test_cue_is_heard_in_the_audio_stream():
     env.close()
 
 
+def test_the_cue_tick_is_the_first_observation_that_hears_the_cue():
+    env = make("sit", snr_db=20.0)
+    obs, info = env.reset(seed=3)
+    rms = [float(np.sqrt(np.mean(obs["audio"].astype(float) ** 2)))]  # (tick 0)
+    for _ in range(40):
+        obs, *_, info = env.step(env.unwrapped.teacher_action())
+        rms.append(float(np.sqrt(np.mean(obs["audio"].astype(float) ** 2))))
+    tick = info["cue_tick"]
+    assert tick == int(info["cue_time_s"] * 50) + 1 and info["release_time_s"] == info["cue_time_s"]
+    assert info["cue_schedule"] == [["whistle_falling", info["cue_time_s"], "cue"]]
+    assert max(rms[tick: tick + 3]) > 5 * max(rms[:tick])  # silence (noise) before it, the cue from it on
+    env.close()
+
+
+def test_the_env_id_is_v1_with_a_version_history():
+    assert sim.ENV_ID == "YanDog-v1" and gym.spec("YanDog-v1").entry_point == "sim.env:YanDogEnv"
+    with pytest.raises(gym.error.Error):  # v0 (checks before issue 30) is no longer registered
+        gym.spec("YanDog-v0")
+    doc = sim.YanDogEnv.__doc__
+    assert "## Version History" in doc and "- v1:" in doc and "- v0:" in doc
+
+
 def test_play_cue_false_means_silence_and_immediate_go():
     env = make("sit", play_cue=False)
     _, info = env.reset(seed=0)
