@@ -317,6 +317,20 @@ class BrainCore:
         return self._event(True, f"demonstration of {episode.skill!r} kept: {len(episode)} ticks, "
                                  f"{labelled} labelled")
 
+    def abort_demo(self, reason: str) -> tuple[bool, str, int]:
+        """Drop the demonstration being recorded: nothing of it reaches the learner or the library.
+        Returns (ok, message, ticks dropped)."""
+        with self._lock:
+            if self.mode != "demonstrating":
+                return False, "no demonstration is running", 0
+            ticks, skill = len(self._demo), self.skill
+            self._demo, self.mode = None, "idle"
+            self.config.demo_gait_gain = 1.0  # as stop_demo: the gain was for this demonstration only
+            self.gait.reset()
+            self.counts["demos_discarded"] += 1
+            ok, message = self._event(True, f"demonstration of {skill!r} discarded {reason}: {ticks} ticks")
+            return ok, message, ticks
+
     def set_trying(self, on: bool) -> tuple[bool, str]:
         with self._lock:
             if on and not self.trying:
@@ -416,7 +430,7 @@ class BrainCore:
                 "learning": self.learning and self.learner.running,
                 "learner_steps": self.learner.steps,
                 "weights_version": self.actor.version,
-                "published_version": self.learner.latest()[0],
+                "published_version": self.learner.published_version,
                 "episodes": len(self.learner.buffer),
                 "skills": self.learner.buffer.skills(),
                 "demo_ticks": len(self._demo) if self._demo is not None else 0,

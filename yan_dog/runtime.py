@@ -4,12 +4,14 @@ and sim-free: the sim runner, the brain and the benches all tick through these."
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 GIL_SWITCH_S = 0.0005  # thread switch interval (s) while a control loop runs (Python's default: 5 ms)
 
@@ -38,6 +40,7 @@ class Actor:
         self.execute_chunk = min(execute_chunk, learner.policy.config.chunk)
         self.version, self.policy = learner.actor_policy()
         self.swaps = 0
+        self.swapped_at_s: float | None = None  # when new weights were last swapped in (monotonic s)
         self.state = memory
         self.reset(keep_memory=memory is not None)
 
@@ -51,6 +54,16 @@ class Actor:
         """The lifetime part of the current state (detached copies): what a commit saves."""
         return self.policy.lifetime_state(self.state)
 
+    def memory_norm(self) -> float | None:
+        """L2 norm over the native memory's tensors (a health figure: it must stay bounded and finite);
+        None for a policy without one. Reads the state in place: call it between ticks."""
+        keys = self.policy.lifetime_keys()
+        if not keys:
+            return None
+        with torch.no_grad():
+            squares = sum(float(torch.sum(self.state[k].double() ** 2)) for k in keys)
+        return math.sqrt(squares)
+
     def refresh(self) -> bool:
         """Pick up newer weights if the learner published some (call between ticks); never waits for
         the learner."""
@@ -58,6 +71,7 @@ class Actor:
         if version != self.version:
             self.version, self.policy = version, policy
             self.swaps += 1
+            self.swapped_at_s = time.monotonic()
             return True
         return False
 

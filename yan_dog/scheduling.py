@@ -14,6 +14,14 @@ so only the control thread itself is real-time. It needs CAP_SYS_NICE or an `rtp
 and goes on at normal priority. Linux throttles real-time threads to 95% of a core
 (/proc/sys/kernel/sched_rt_runtime_us), so a runaway loop cannot lock the machine.
 
+`set_realtime_threads(prefix, priority)` puts this process's threads whose name starts with `prefix` under
+SCHED_FIFO too, one step below the control thread: the DDS middleware's threads ("dds.ev", "dds.udp.*",
+"dds.shm.*", "dds.asyn.*" in Fast DDS). A publish from the control thread takes the writer's lock, which
+these threads also take (acknowledgements, heartbeats); at normal priority on a loaded machine one of them
+was preempted holding it, and the real-time control thread slept in `publish()` until the scheduler ran
+it again (30-52 ms, 0.2 ms of CPU: measured with bench/up_loop.py, `--processes`, load ~23): a priority
+inversion. At real-time priority the holder runs at once and lets go.
+
 `thread_schedstat()` reads /proc/thread-self/schedstat: time the calling thread ran, and time it waited
 on a run queue for a core (runnable, not running). The rest of a gap the thread slept (its executor
 waiting for the next event, or the GIL).
@@ -26,6 +34,8 @@ import os
 RT_PRIORITY_OFF = 0  # a priority of 0 means: leave the thread under the normal policy
 CONTROL_RT_PRIORITY = 50  # SCHED_FIFO priority of the control thread by default (as ros2_control's)
 NS_PER_S = 1e9
+DDS_THREAD_PREFIX = "dds."  # Fast DDS names its threads dds.ev.<n>, dds.udp.<port>, dds.shm.<port>, ...
+TASKS_DIR = "/proc/self/task"
 SCHEDSTAT_PATH = "/proc/thread-self/schedstat"  # "<on-cpu ns> <run-queue wait ns> <timeslices>"
 
 
@@ -58,6 +68,27 @@ def set_realtime(priority: int) -> str:
         raise OSError("SCHED_FIFO with SCHED_RESET_ON_FORK needs Linux")
     os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(priority))
     return f"control thread under SCHED_FIFO priority {priority} (threads and processes it starts are not)"
+
+
+def set_realtime_threads(prefix: str, priority: int, tasks_dir: str = TASKS_DIR) -> list[str]:
+    """Put every thread of this process whose name starts with `prefix` under SCHED_FIFO at `priority`
+    (see the module docstring); returns the names of the threads changed. Threads already real-time are
+    left alone. Raises like `set_realtime`; a thread that ended meanwhile is skipped."""
+    check_rt_priority(priority)
+    if priority == RT_PRIORITY_OFF:
+        return []
+    changed = []
+    for tid in sorted(os.listdir(tasks_dir)):
+        try:
+            with open(os.path.join(tasks_dir, tid, "comm")) as f:
+                name = f.read().strip()
+            if not name.startswith(prefix) or os.sched_getscheduler(int(tid)) == os.SCHED_FIFO:
+                continue
+            os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(priority))
+        except (FileNotFoundError, ProcessLookupError):  # the thread ended
+            continue
+        changed.append(name)
+    return changed
 
 
 def thread_schedstat() -> tuple[float, float] | None:

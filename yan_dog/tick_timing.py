@@ -5,9 +5,11 @@ tick on its own 50 Hz timer; these measure that loop without deciding anything i
 depends on them), so they live apart from the teaching state machine:
 - `TickStats`: periods, missed ticks, sensor-to-command latency and compute time over a sliding window
   (the node's status JSON);
-- `GcPauses`, `PolicyStepTiming`, `thread_usage`, `late_tick_message`: the log line of a late tick, with
+- `GcPauses`, `PolicyStepTiming`, `thread_usage`, `late_tick_message`: the account of a late tick, with
   the garbage-collector pauses, the policy step and the control thread's CPU time behind it (tools find
   those lines by `LATE_TICK_MARK`);
+- `LateTickSummary`: one log line per interval for the late ticks in it (how many, the worst and why),
+  instead of a line per late tick that scrolls the terminal;
 - `PhaseLock`: keeps the ticks a short lead time after the sensor samples arrive.
 """
 
@@ -22,11 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+MS_PER_S = 1000.0
 STATS_WINDOW_TICKS = 500  # 10 s at 50 Hz
 GC_PAUSES_KEPT = 32  # recent garbage-collector pauses kept to explain a late tick
 PHASE_TARGET_S = 0.004  # ticks run this long after the sensor sample arrives (covers the transport jitter)
 PHASE_TOLERANCE_S = 0.003
 PHASE_WINDOW_TICKS = 50  # one phase decision per second at 50 Hz
+LATE_TICK_SUMMARY_S = 10.0  # one summary line of the late ticks per this interval (s), if any were late
 
 
 class TickStats:
@@ -67,10 +71,14 @@ class TickStats:
     def compute(self, seconds: float) -> None:
         self.compute_s.append(seconds)
 
-    def summary(self) -> dict:
-        periods = np.diff(np.asarray(self.starts_s)) * 1e3  # (n - 1,) ms
-        lat = np.asarray(self.latencies_s) * 1e3  # (m,) ms
-        compute = np.asarray(self.compute_s) * 1e3  # (m,) ms
+    def summary(self, last: int | None = None) -> dict:
+        """Timing over the window, or over its `last` ticks only (e.g. the ticks since a 1 Hz report)."""
+        if last is not None and last < 1:
+            raise ValueError(f"last must be >= 1 tick, got {last}")
+        starts = list(self.starts_s)[-(last + 1):] if last else list(self.starts_s)  # one more: n periods
+        periods = np.diff(np.asarray(starts)) * 1e3  # (n - 1,) ms
+        lat = np.asarray(list(self.latencies_s)[-last:] if last else self.latencies_s) * 1e3  # (m,) ms
+        compute = np.asarray(list(self.compute_s)[-last:] if last else self.compute_s) * 1e3  # (m,) ms
 
         def stat(x: np.ndarray, q: float) -> float | None:
             return round(float(np.percentile(x, q)), 3) if x.size else None
@@ -174,6 +182,56 @@ def late_tick_message(gap_s: float, missed: int, compute_s: float | None,
             busy += (f", waited {queued_s * 1e3:.1f} ms on the run queue for a core and slept "
                      f"{(waited_s - queued_s) * 1e3:.1f} ms (its executor's wait, or the GIL)")
     return f"control tick {gap_s * 1e3:.1f} {LATE_TICK_MARK}{missed} missed){compute}{busy}; {gc_part}"
+
+
+class LateTickSummary:
+    """Late control ticks, said once per interval: "missed 3 of 500 ticks in the last 10 s, worst late
+    36 ms, where: <that tick's `late_tick_message`>". A loop that warned per late tick scrolled the
+    terminal about once a second on a loaded machine (issue 31); a quiet interval says nothing.
+
+    Args:
+        period_s: the control period (s): "late" is how far past it a tick came.
+        interval_s: seconds between summary lines.
+    """
+
+    def __init__(self, period_s: float, interval_s: float = LATE_TICK_SUMMARY_S):
+        if not period_s > 0 or not interval_s > 0:
+            raise ValueError(f"need period_s > 0 and interval_s > 0, got {period_s}, {interval_s}")
+        self.period_s, self.interval_s = period_s, interval_s
+        self._since_s: float | None = None  # start of the current interval (monotonic s)
+        self.ticks = self.missed = self.late_ticks = 0  # in the current interval
+        self.worst_late_s = 0.0
+        self.worst_where = ""
+
+    def tick(self, now_s: float, gap_s: float | None, missed: int,
+             where: Callable[[], str] | None = None) -> str | None:
+        """Count one tick that came `gap_s` after the previous one (None: the first) and missed `missed`
+        ticks; `where()` (called only for the interval's worst late tick) explains it. Returns the summary
+        line when an interval with missed ticks has just ended, else None."""
+        if self._since_s is None:
+            self._since_s = now_s
+        self.ticks += 1
+        if missed:
+            self.missed += missed
+            self.late_ticks += 1
+            late_s = gap_s - self.period_s if gap_s is not None else 0.0
+            if late_s >= self.worst_late_s:
+                self.worst_late_s, self.worst_where = late_s, where() if where is not None else ""
+        if now_s - self._since_s < self.interval_s:
+            return None
+        line = self.line(now_s)
+        self._since_s, self.ticks, self.missed, self.late_ticks = now_s, 0, 0, 0
+        self.worst_late_s, self.worst_where = 0.0, ""
+        return line
+
+    def line(self, now_s: float) -> str | None:
+        """The current interval's summary so far (None: no tick missed)."""
+        if not self.missed:
+            return None
+        where = f", where: {self.worst_where}" if self.worst_where else ""
+        return (f"missed {self.missed} of {self.ticks + self.missed} ticks in the last "
+                f"{now_s - self._since_s:.0f} s ({self.late_ticks} late), worst late "
+                f"{self.worst_late_s * MS_PER_S:.0f} ms{where}")
 
 
 class PhaseLock:
