@@ -40,6 +40,7 @@ from yan_policy.training.batching import (
     collate,
     delay_body_streams,
 )
+from yan_policy.training.negatives import NonCommandSound, negative_rows, synthetic_sounds
 
 HISTORY_STEPS = 2000  # training logs kept (the newest); unbounded, they grew a long run's memory
 # (docs/experiments.md, 2026-11-23: bounded training log)
@@ -103,6 +104,13 @@ class LearnerConfig:
         cue_audio_augment: each sampled episode's audio is trained on with its cue said anew (speed,
             pitch, gain, reverberation, time shift, noise: `yan_policy.training.audio_augment`), from a
             generator of its own (seeded by `seed`), so three utterances cover an owner's variation.
+        negative_prob: each sampled episode is trained on, with this probability, as its non-command copy:
+            the robot at rest, the cue replaced by another sound (a word that is no command, talk, music,
+            noise), the teacher's hold as the label and "no cue" for the cue head
+            (`yan_policy.training.negatives`), so a policy learns not to start on just any sound. The
+            sounds: numpy-made ones, plus those `set_non_command_sounds` adds. 0 (the default) turns it off
+            until its closed-loop effect on every skill is measured (docs/experiments.md, 2026-12-07: spoken
+            commands, non-command copies, false starts).
         seed: seeds batch sampling.
     """
 
@@ -129,6 +137,7 @@ class LearnerConfig:
     reset_optimizer_on_new_skill: bool = True
     mirror_prob: float = 0.5
     cue_audio_augment: bool = False  # off until a closed-loop run (docs/experiments.md, 2026-12-07)
+    negative_prob: float = 0.0
     seed: int = 0
 
     def __post_init__(self):
@@ -148,6 +157,8 @@ class LearnerConfig:
                              f"{self.onset_weight}, {self.change_weight}, {self.onset_window_s}")
         if not 0.0 <= self.mirror_prob <= 1.0:
             raise ValueError(f"mirror_prob must be in [0, 1], got {self.mirror_prob}")
+        if not 0.0 <= self.negative_prob <= 1.0:
+            raise ValueError(f"negative_prob must be in [0, 1], got {self.negative_prob}")
         if self.posture_lag_max_s < 0:
             raise ValueError(f"need posture_lag_max_s >= 0, got {self.posture_lag_max_s}")
         if self.lr_anneal_steps < 0 or not 0.0 < self.lr_min_fraction <= 1.0:
@@ -233,6 +244,9 @@ class OnlineLearner:
         self._cue_overflow_warned = False
         self._rng = np.random.default_rng(self.config.seed)
         self._audio_rng = np.random.default_rng([self.config.seed, 1])  # cue audio augmentation only
+        self._negative_rng = np.random.default_rng([self.config.seed, 2])  # non-command copies only
+        self._extra_sounds: list[NonCommandSound] = []  # set_non_command_sounds
+        self._synthetic_sounds: dict[int, list[NonCommandSound]] = {}  # audio rate -> numpy-made sounds
         self._optim = torch.optim.AdamW(
             policy.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
         )
@@ -271,6 +285,17 @@ class OnlineLearner:
             self._mirrors[key] = mirror_episode(episode, self.mirror)
         return self._mirrors[key]
 
+    def set_non_command_sounds(self, sounds: list[NonCommandSound]) -> None:
+        """The sounds non-command copies hear besides the numpy-made ones (`LearnerConfig.negative_prob`),
+        e.g. other words said by demonstration voices; replaces the previous ones."""
+        self._extra_sounds = list(sounds)
+
+    def non_command_sounds(self, rate_hz: int) -> list[NonCommandSound]:
+        """Every sound a non-command copy may hear at audio rate `rate_hz`."""
+        if rate_hz not in self._synthetic_sounds:
+            self._synthetic_sounds[rate_hz] = synthetic_sounds(self.config.seed, rate_hz)
+        return self._synthetic_sounds[rate_hz] + self._extra_sounds
+
     # --- training ----------------------------------------------------------------------------------------
     def train_step(self) -> dict:
         """One optimizer step on a sampled batch; returns its logs."""
@@ -292,6 +317,11 @@ class OnlineLearner:
             onset_window_ticks=round(c.onset_window_s * hz),
             cue_lead_ticks=self.policy.config.chunk,
         )
+        negatives = []
+        if c.negative_prob > 0 and "audio" in batch:
+            rate = round(hz * batch["audio"].shape[2])
+            negatives = negative_rows(batch, c.negative_prob, self.non_command_sounds(rate), rate,
+                                      self._negative_rng)
         if c.posture_lag_max_s > 0:
             delay_body_streams(batch, episodes, c.posture_lag_max_s, self._rng)
         if c.cue_audio_augment and "audio" in batch:
@@ -334,6 +364,7 @@ class OnlineLearner:
                 "lr": lr,
                 "skipped": not finite,
                 "train_seconds": self.train_seconds,
+                "negatives": len(negatives),
             }
             self.history.append(logs)
             if self.steps % c.publish_every == 0:
@@ -383,6 +414,11 @@ class OnlineLearner:
         """(step, action loss) of the newest training step, or None before the first."""
         logs = self.history[-1] if self.history else None
         return None if logs is None else (logs["step"], logs["action_loss"])
+
+    @property
+    def published_version(self) -> int:
+        """The newest published version number, without touching the weights (cheap: for status)."""
+        return self._version
 
     def latest(self) -> tuple[int, torch.nn.Module]:
         """(version, policy) most recently published; never waits for training."""
