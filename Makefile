@@ -6,9 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install espeak-ng audio-debs unitree-sdk test test-slow lint demo sim-demo bench clean
+.PHONY: install espeak-ng audio-debs chromium unitree-sdk test test-slow lint demo sim-demo bench clean
 
-install: espeak-ng audio-debs $(STAMP) unitree-sdk
+install: espeak-ng audio-debs chromium $(STAMP) unitree-sdk
 
 # Spoken cues (sim/speech.py) need the espeak-ng text-to-speech engine, a Debian package: installed here
 # when missing (as root), else a one-line error.
@@ -37,6 +37,19 @@ audio-debs:
 	    || { echo "error: apt-get could not install $$missing (microphone node and its test)"; exit 1; }; \
 	  else \
 	    echo "error: the microphone node needs the Debian packages $$missing: run 'sudo apt-get install $$missing', or make install as root"; \
+	    exit 1; \
+	  fi; }
+
+# The browser teach panel's test drives a real browser: Debian's Chromium, headless, through its
+# chromedriver (Selenium). Installed here when missing (as root), else a one-line error.
+chromium:
+	@{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    { apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
+	      install -y -qq --no-install-recommends chromium chromium-driver; } \
+	    || { echo "error: apt-get could not install chromium chromium-driver (the teach panel's browser test)"; exit 1; }; \
+	  else \
+	    echo "error: the teach panel's browser test needs chromium and chromium-driver: run 'sudo apt-get install chromium chromium-driver', or make install as root"; \
 	    exit 1; \
 	  fi; }
 

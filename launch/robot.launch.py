@@ -11,8 +11,10 @@ with mic_device, camera (camera_node) with camera_source (a V4L2 index or /dev/v
 stream URL); '' keeps the value in the driver's config/*.yaml. Then namespace, params_file (default
 robot.yaml: the robot overrides in config/), composed, record, bag_dir, log_level, view (the brain
 live in Rerun: web, a viewer's URL rerun+http://HOST:9876/proxy, or PATH.rrd), use_sim_time (default
-false), and the raw-stream topics to remap to a vendor driver's names (camera_topic, audio_topic,
-joint_states_topic, imu_topic, joint_commands_topic; the drivers above get the same remaps).
+false), panel (the browser teach panel, panel_node; off by default) with panel_host, panel_port and
+panel_token (required off loopback), and the raw-stream topics to remap to a vendor driver's names
+(camera_topic, audio_topic, joint_states_topic, imu_topic, joint_commands_topic; the drivers above get
+the same remaps).
 docker/README.md and docs/robot.md: the bring-up steps. Nodes and parameter files come from
 yan_dog_ros/graph.py.
 """

@@ -50,7 +50,7 @@ def test_keys_drive_teach_actions_cmd_vel_and_brain_services():
         try:
             assert spin_until(
                 ex,
-                lambda: len(actions) >= 3 and teleop._service_clients["start_demo"].service_is_ready(),
+                lambda: len(actions) >= 3 and teleop.teach.ready("start_demo"),
                 10.0,
             )
             keys.keys = list("bw")

@@ -32,6 +32,7 @@ setup(
             "sim_node = yan_dog_ros.sim_node:main",
             "teacher = yan_dog_ros.teacher:main",
             "teleop_keyboard = yan_dog_ros.teleop_keyboard:main",
+            "panel_node = yan_dog_ros.panel_node:main",
             # robot side (drivers)
             "camera_node = yan_dog_ros.camera_node:main",
             "mic_node = yan_dog_ros.mic_node:main",

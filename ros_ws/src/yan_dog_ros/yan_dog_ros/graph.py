@@ -6,6 +6,7 @@ file passes are, by construction, the ones the runner passes.
 
 Graphs:
     sim    the simulated A1 (`sim_node`) + the brain (preprocessing + `yan_brain`) + the session recorder
+           (+ the browser teach panel, `panel_node`, with `panel:=true`; in the robot graph too)
     robot  the robot's drivers (`unitree_bridge`, `mic_node`, `camera_node`; off with `bridge:=false`,
            `mic:=false`, `camera:=false`) + the brain + the session recorder; with a vendor driver
            instead, remap its topics with the `*_topic` arguments
@@ -141,6 +142,18 @@ DRIVER_ARGS = (
     LaunchArg("camera_source", "", "camera_node's source: a V4L2 index or /dev/videoN, a video file or a "
               "stream URL ('' = config/camera_node.yaml's: device 0)"),
 )  # fmt: skip
+PANEL_NODE = NodeSpec(
+    "panel_node", "panel_node", ("panel_node.yaml",), "yan_dog_ros.panel_node:PanelNode", when="panel",
+    param_args=(("host", "panel_host"), ("port", "panel_port"), ("token", "panel_token")),
+    description="the browser teach panel (camera, joystick, postures, pose editor, teach loop, skills)",
+)  # fmt: skip
+PANEL_ARGS = (
+    LaunchArg("panel", "false", "serve the browser teach panel (panel_node)", TRUE_VALUES + FALSE_VALUES),
+    LaunchArg("panel_host", "", "the panel's bind address ('' = config/panel_node.yaml's: 127.0.0.1); "
+              "anything but loopback needs panel_token"),
+    LaunchArg("panel_port", "", "the panel's port ('' = config/panel_node.yaml's: 8765)"),
+    LaunchArg("panel_token", "", "the token the panel asks of every browser ('' = none: loopback only)"),
+)
 TEACHER_NODE = NodeSpec(
     "teacher", "teacher", ("teacher.yaml",), "yan_dog_ros.teacher:TeacherNode",
     param_args=(("skill", "skill"), ("demos", "demos")),
@@ -180,8 +193,9 @@ GRAPHS["sim"] = Graph(
     "sim",
     "the simulated A1 with the brain and the session recorder",
     COMMON_ARGS
-    + (LaunchArg("use_sim_time", "true", "use the simulator's /clock", TRUE_VALUES + FALSE_VALUES),),
-    (SIM_NODE, *BRAIN_NODES, RECORDER_NODE),
+    + (LaunchArg("use_sim_time", "true", "use the simulator's /clock", TRUE_VALUES + FALSE_VALUES),)
+    + PANEL_ARGS,
+    (SIM_NODE, *BRAIN_NODES, RECORDER_NODE, PANEL_NODE),
 )
 GRAPHS["robot"] = Graph(
     "robot",
@@ -193,8 +207,9 @@ GRAPHS["robot"] = Graph(
         LaunchArg("use_sim_time", "false", "use /clock instead of the system clock",
                   TRUE_VALUES + FALSE_VALUES),
     )
-    + DRIVER_ARGS,
-    (*DRIVER_NODES, *BRAIN_NODES, RECORDER_NODE),
+    + DRIVER_ARGS
+    + PANEL_ARGS,
+    (*DRIVER_NODES, *BRAIN_NODES, RECORDER_NODE, PANEL_NODE),
 )  # fmt: skip
 GRAPHS["teach"] = Graph(
     "teach",
