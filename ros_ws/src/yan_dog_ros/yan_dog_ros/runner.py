@@ -8,6 +8,10 @@ arguments (`name:=value`) and the same parameter files. Two ways to run it:
 - `--processes`: one OS process per `graph.processes()` entry, each started with the exact
   `--ros-args` a launch file gives it (the console scripts in this Python's bin folder).
 
+Either way the nodes that look skills up (sim_node, yan_brain, teacher) load the user's skill plug-ins of
+$YAN_DOG_PLUGINS (`yan-dog --skills FILE up ...` sets it; child processes inherit it) and of installed
+packages (yan_dog/plugins.py).
+
 Ctrl-C (or `duration_s`) stops it cleanly: nodes are closed (the recorder finishes its bag) and
 destroyed; child processes get SIGINT, then SIGKILL after `STOP_TIMEOUT_S`. A process that exits by
 itself with code 0 (the teacher, after its demonstrations) leaves the rest running; a failing one

@@ -29,6 +29,7 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from robots.actions import HYBRID_ACTION_DIM
+from yan_dog.plugins import load_plugins_from_env
 from yan_dog.teach_setup import DEFAULT_DEMO_GAIT_GAIN_RANGE
 from yan_dog.teaching_protocol import Request, TeachingConfig, TeachingProtocol
 from yan_dog_ros import msgs
@@ -58,6 +59,7 @@ class TeacherNode(Node):
     """Runs one scripted teaching session (see the module docstring); `finished` when it is over."""
 
     def __init__(self, **node_kwargs):
+        load_plugins_from_env()  # a user's skills ($YAN_DOG_PLUGINS, entry points) can be taught too
         super().__init__(NODE_NAME, **node_kwargs)
         for name, default in PARAMETERS.items():
             self.declare_parameter(name, default)
