@@ -9,6 +9,8 @@ Who acts, and which actions become labels:
   (turned 1.85 rad, at the ball) does not. With three demonstrations at one speed, time since the cue
   predicts the stop as well as progress does (docs/experiments.md, 2026-11-24: DART-style
   demonstrations);
+- a demonstration by a **human-like demonstrator** (`sim.humans`, `run_episode(demonstrator=...)`): the
+  simulated person's joystick and pose-editor inputs act and are the labels (source "teleop");
 - a **try**: the robot (policy) acts alone; nothing is labelled;
 - a **corrected try** (HG-DAgger): the robot acts, and when its action stays far from what the teacher
   would do for `INTERVENE_AFTER_TICKS` ticks, the teacher takes over for the rest of the episode; the
@@ -76,6 +78,7 @@ def run_episode(
     track_skills: list[str] | None = None,
     render_every: int = 0,
     demo_gait_gain: float = 1.0,
+    demonstrator=None,
 ) -> EpisodeResult:
     """Run one episode of `env` (hybrid action mode) and record it.
 
@@ -89,6 +92,9 @@ def run_episode(
         render_every: keep a chase-camera frame every this many ticks (0: none).
         demo_gait_gain: in a demonstration, the robot executes the teacher's gait command times this
             (the label stays the teacher's command; see the module docstring).
+        demonstrator: in a demonstration, who demonstrates instead of the scripted teacher: a
+            `sim.humans.HumanDemonstrator` (a person's joystick and pose editor; executed as labelled,
+            recorded with source "teleop" and the person in `extra`). None: the scripted teacher.
     """
     if mode not in ("demo", "try", "corrected"):
         raise ValueError(f"mode must be 'demo', 'try' or 'corrected', got {mode!r}")
@@ -100,6 +106,9 @@ def run_episode(
         raise ValueError("record episodes in action_mode='hybrid' (one action space for every skill)")
     options = {"skill": skill} if skill else {}
     obs, info = env.reset(seed=seed, options={**options, "cue_split": CUE_SPLIT_OF_MODE[mode]})
+    human = demonstrator if mode == "demo" else None
+    if human is not None:
+        human.begin(env, u.skill.name, seed, u.skill.start_posture)
     tracker = CheckTracker(track_skills, u.control_dt_s) if track_skills else None
     recorder = EpisodeBuilder(start_s=0.0)  # stamps: the env's episode time, 0 at reset
     frames: list[np.ndarray] = []
@@ -107,8 +116,10 @@ def run_episode(
     while not done:
         if render_every and k % render_every == 0:
             frames.append(env.render())
-        teacher = u.teacher_action()
-        if mode == "demo":
+        teacher = human.action(env) if human is not None else u.teacher_action()
+        if human is not None:  # the person's inputs are what the robot executes
+            action, labelled = teacher, True
+        elif mode == "demo":
             action, labelled = executed_teach_action(teacher, demo_gait_gain), True
         elif intervened_at is not None:
             action, labelled = teacher, True
@@ -131,11 +142,12 @@ def run_episode(
         action_mode="hybrid",
         control_hz=u.control_hz,
         cue=info["cue"],
-        source="scripted" if mode == "demo" else "intervention",
+        source=("teleop" if human is not None else "scripted") if mode == "demo" else "intervention",
         success=bool(info["success"]),
         seed=seed,
         extra={"intervened_at": intervened_at, **teacher_mode_extra(u.skill.name),
-               **({"gait_gain": demo_gait_gain} if mode == "demo" else {})},
+               **({"gait_gain": demo_gait_gain} if mode == "demo" and human is None else {}),
+               **(human.describe() if human is not None else {})},
     )
     return EpisodeResult(
         episode=episode,

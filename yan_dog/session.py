@@ -6,10 +6,15 @@ output. The learner keeps rehearsing every stored skill while it learns a new on
 
 Seeds: demonstrations use `DEMO_SEED_BASE + i`, evaluations `EVAL_SEED_BASE + i`, so evaluation is
 always on held-out randomisations (start pose, heading, ball, friction, light, noise, cue time).
+
+Demonstrations are checked: one that fails its skill's check is reported (one line, `logging`) and, by
+default, discarded and repeated on a new seed (`+ DEMO_RETRY_SEED_STEP` per attempt, at most
+`DEMO_ATTEMPTS` attempts, then `DemonstrationsFailed`); `keep_failed=True` keeps it (still reported).
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import time
 import warnings
@@ -30,6 +35,16 @@ from yan_policy.data.library import SkillLibrary
 DEMO_SEED_BASE = 100_000
 TRY_SEED_BASE = 150_000
 EVAL_SEED_BASE = 200_000
+DEMO_ATTEMPTS = 5  # attempts at each demonstration: failed ones are repeated up to this many, then an error
+# a repeat of demonstration i runs on its seed + this * attempt: within a bench seed's 1000 sim seeds
+# (bench/splits.py), clear of the K < 100 first attempts
+DEMO_RETRY_SEED_STEP = 100
+DEMO_SOURCES = ("scripted", "teleop")  # who demonstrates in sim: the scripted teacher, a human-like person
+log = logging.getLogger(__name__)
+
+
+class DemonstrationsFailed(RuntimeError):
+    """Every attempt at a demonstration failed its skill's check."""
 
 
 @dataclass
@@ -41,6 +56,7 @@ class TeachReport:
     steps: int
     curve: list[dict]
     interventions: int = 0
+    demos_discarded: int = 0  # demonstrations that failed their check and were repeated
 
 
 class TeachSession:
@@ -50,6 +66,11 @@ class TeachSession:
         config: SessionConfig.
         library: where skills persist (None: in memory only). An existing library is loaded: its
             policy continues learning, its demonstrations are rehearsed and its native memory is restored.
+        demonstrator: who demonstrates: None, the scripted teacher; a `sim.humans.HumanDemonstrator`, a
+            simulated person through a joystick and the pose editor.
+        keep_failed: keep demonstrations that fail their skill's check (reported either way) instead of
+            discarding and repeating them. `demo_attempts`, `demos_discarded` and `demos_failed_kept`
+            count them over the session.
 
     The native memory (`memory`: the lifetime part of the recurrent state, `PolicyBase.lifetime_keys`) is
     the robot's: restored from the library, carried from try to try by the tries that are part of the
@@ -59,9 +80,13 @@ class TeachSession:
     workers. `forget_memory` resets it, and nothing else does.
     """
 
-    def __init__(self, config: SessionConfig | None = None, library: SkillLibrary | None = None):
+    def __init__(self, config: SessionConfig | None = None, library: SkillLibrary | None = None,
+                 demonstrator=None, keep_failed: bool = False):
         self.config = config = config or SessionConfig()
         self.library = library
+        self.demonstrator = demonstrator
+        self.keep_failed = keep_failed
+        self.demo_attempts = self.demos_discarded = self.demos_failed_kept = 0
         self.learner = build_learner(config, library)
         # None: a fresh memory (the policy's learned initial value); set from the library's loaded version
         self.memory: dict[str, torch.Tensor] | None = library.memory if library is not None else None
@@ -91,21 +116,13 @@ class TeachSession:
         seed_offset: int = 0,
         on_episode: Callable[[EpisodeResult], None] | None = None,
     ) -> list[EpisodeResult]:
-        """Run k scripted demonstrations of `skill`; each becomes training data at once."""
+        """Run k demonstrations of `skill` (the session's demonstrator), each checked (see the module
+        docstring); each kept one becomes training data at once."""
         sim.skills.get(skill)
+        self._hear_non_commands(skill)
         results = []
         for i in range(k):
-            seed = DEMO_SEED_BASE + seed_offset + i
-            gain = draw_demo_gait_gain(seed, self.config.demo_gait_gain_range)
-            res = run_episode(
-                self.env,
-                None,
-                "demo",
-                seed,
-                skill=skill,
-                track_skills=sim.skills.names(),
-                demo_gait_gain=gain,
-            )
+            res = self._checked_demo(skill, i, k, DEMO_SEED_BASE + seed_offset + i)
             res.episode.extra["skills_satisfied"] = res.skills_satisfied
             self.learner.add_episode(res.episode)
             if self.library is not None:
@@ -115,6 +132,48 @@ class TeachSession:
                 on_episode(res)
         return results
 
+    def _checked_demo(self, skill: str, i: int, k: int, seed: int) -> EpisodeResult:
+        """Demonstration i of k on `seed`, repeated on new seeds while it fails its check (unless
+        `keep_failed`); each failure is reported in one line."""
+        who = "scripted" if self.demonstrator is None else "human-like"
+        for attempt in range(DEMO_ATTEMPTS):
+            seed_now = seed + DEMO_RETRY_SEED_STEP * attempt
+            gain = draw_demo_gait_gain(seed_now, self.config.demo_gait_gain_range)
+            res = run_episode(self.env, None, "demo", seed_now, skill=skill, track_skills=sim.skills.names(),
+                              demo_gait_gain=gain, demonstrator=self.demonstrator)
+            self.demo_attempts += 1
+            if res.success:
+                return res
+            what = f"{skill}: {who} demonstration {i + 1}/{k} (seed {seed_now}) failed its check"
+            if self.keep_failed:
+                self.demos_failed_kept += 1
+                log.warning("%s; kept (keep_failed)", what)
+                return res
+            self.demos_discarded += 1
+            log.warning("%s; discarded%s", what,
+                        ", repeating" if attempt + 1 < DEMO_ATTEMPTS else "")
+        raise DemonstrationsFailed(f"{skill}: all {DEMO_ATTEMPTS} attempts at {who} demonstration {i + 1} "
+                                   f"failed its check (seeds {seed} + {DEMO_RETRY_SEED_STEP} * attempt); "
+                                   f"keep_failed=True (yan-dog teach --keep-failed) keeps failed ones")
+
+    def _hear_non_commands(self, skill: str) -> None:
+        """With `LearnerConfig.negative_prob`, the learner's non-command copies also hear other words and
+        babble said by the demonstration voices (`sim.non_command`), never a word this robot is taught."""
+        if self.config.learner.negative_prob <= 0:
+            return
+        from sim.non_command import spoken_non_commands
+        from sim.speech import spoken_text
+        from yan_policy.training.negatives import NonCommandSound
+
+        taught = {spoken_text(sim.skills.get(s).cue) for s in {*self.known_skills(), skill}} - {None}
+        rate = self.env.unwrapped.audio_rate_hz
+        try:
+            sounds = spoken_non_commands(self.config.seed, "demo", taught, rate)
+        except RuntimeError as e:  # no espeak-ng: the numpy-made sounds only
+            warnings.warn(f"non-command copies without other words: {e}", stacklevel=2)
+            return
+        self.learner.set_non_command_sounds([NonCommandSound(x, rate, label) for label, x in sounds])
+
     def teach(
         self, skill: str, demos: int = 3, seed_offset: int = 0, progress: Callable[[dict], None] | None = None
     ) -> TeachReport:
@@ -123,6 +182,7 @@ class TeachSession:
         learner = self.learner
         learner.focus = skill
         start_seconds, start_steps = learner.train_seconds, learner.steps
+        discarded_before = self.demos_discarded
         if c.learn_during_demos:  # the thread trains as soon as the buffer holds an episode
             learner.start()
         results = self.demonstrate(skill, demos, seed_offset)
@@ -156,6 +216,7 @@ class TeachSession:
             learner.steps - start_steps,
             curve,
             interventions,
+            self.demos_discarded - discarded_before,
         )
 
     # --- trying / evaluating -----------------------------------------------------------------------------
@@ -246,7 +307,7 @@ class TeachSession:
         alongside `skill` is not a wrong selection; performing any other known skill is."""
         allowed = {skill}
         for ep in self.learner.buffer.all():
-            if ep.skill == skill and ep.source == "scripted":
+            if ep.skill == skill and ep.source in DEMO_SOURCES:
                 allowed |= set(ep.extra.get("skills_satisfied", []))
         return allowed
 
