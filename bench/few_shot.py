@@ -12,7 +12,13 @@ conditions, and is recorded as "split" in the JSON and in every job. The bench r
 `--seeds` or `--quick` with test, a test seed on dev, `--resume` or `--merge` of another split's file.
 `--matched` (the default, on both splits: dev choices must transfer to test) sets each baseline's width
 knob so its parameter count is within 10 % of Yan's (`bench/matched.py`); the counts head the tables and
-are in the JSON ("params").
+are in the JSON ("params"). `--tuned` (the default) starts each policy from its dev-tuned lr and batch
+episodes in `bench/tuned.json` (`bench/tune.py`; no file: LearnerConfig's), recorded per job ("tuned").
+`--demos human` teaches every policy from a human-like demonstrator instead of the scripted teacher
+(`sim/humans.py`: joystick and pose editor, reaction delay, jitter, overshoot; a different person per
+training seed), recorded as "demos" in the config and every job. Demonstrations are checked either way: one
+that fails its skill's check is reported and repeated (`yan_dog.session`); each job records
+"demo_attempts" and "demos_discarded", the JSON's "demonstrations" their totals.
 Every success and cue-accuracy cell is a mean with a 95 % interval from a bootstrap over seeds, then
 episodes within each (`bench/stats.py`); a policy is "ahead" only when the intervals do not overlap.
 
@@ -62,6 +68,18 @@ from bench._common import format_table, machine_info, write_json  # noqa: E402
 from bench.matched import matched_baselines, merge_overrides  # noqa: E402
 from bench.splits import SPLITS, check_seeds, episode_offset  # noqa: E402
 from bench.stats import ahead, bootstrap_ci, bootstrap_mean_ci, episode_outcomes, fmt_ci  # noqa: E402
+from bench.tuned import TUNED_JSON, load_tuned  # noqa: E402
+from bench.voice import (  # noqa: E402
+    DEFAULT_EVAL_EPISODES,
+    DEFAULT_FALSE_START_MINUTES,
+    SNRS_DB,
+    VOICE_LEARNER,
+    VOICE_SKILLS,
+    VOICE_WORDS,
+    report_voice,
+    summarize_voice,
+    voice_jobs,
+)
 
 POLICIES = ("yan", "mlp", "gru", "transformer")
 COMPETENCE = 0.8  # success rate that counts as "competent"
@@ -103,6 +121,9 @@ TARGET_CUE = 0.95
 # 0.7999999999999999, which is 0.8 and meets a 0.8 target.
 RATE_TOLERANCE = 1e-9
 POSTURE_SKILLS = {"sit", "lie_down", "shake_paw"}
+# Skills the single-skill part runs when named with --skills, outside FULL's default list: the delayed
+# command that needs memory (sim/memory_task.py; bench/memory_task.py compares Yan with and without it).
+EXTRA_SKILLS = ("sit_on_go",)
 
 
 def _session(policy: str, seed: int, learn_seconds: float, overrides: dict | None = None,
@@ -152,14 +173,36 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def _job_overrides(job: dict) -> dict:
-    """The job's PolicyConfig changes: its ablation's (--set) and its policy's matched width (--matched)."""
-    return merge_overrides(job.get("overrides") or {}, job.get("width") or {})
+    """The job's PolicyConfig changes: its policy's tuned learner settings (bench/tuned.py), its ablation's
+    (--set, which wins over them) and its policy's matched width (--matched)."""
+    ablation = merge_overrides(job.get("tuned") or {}, job.get("overrides") or {})
+    return merge_overrides(ablation, job.get("width") or {})
+
+
+DEMONSTRATORS = ("scripted", "human")
+
+
+def demonstrator_for(job: dict):
+    """The job's demonstrator (--demos): None for the scripted teacher; for "human", the person of the
+    job's training seed (`sim.humans.person_for_seed`: a different person per seed, the same in every job
+    of that seed, whatever the policy)."""
+    if job.get("demos", "scripted") == "scripted":
+        return None
+    from sim.humans import HumanDemonstrator, person_for_seed
+
+    return HumanDemonstrator(person_for_seed(job["seed"]), job["seed"])
+
+
+def _demo_counts(session) -> dict:
+    """How many demonstrations the job ran, and how many failed their check and were repeated."""
+    return {"demo_attempts": session.demo_attempts, "demos_discarded": session.demos_discarded}
 
 
 def single_skill_job(job: dict) -> dict:
     """Teach one skill from K demos to a fresh policy; evaluate at checkpoints of the budget."""
     session = _session(job["policy"], job["seed"], job["learn_seconds"], _job_overrides(job),
                        job.get("demo_gait_gain"))
+    session.demonstrator = demonstrator_for(job)  # --demos: the scripted teacher or a person
     offset = episode_offset(job["seed"])  # the split's sim seeds (bench/splits.py)
     try:
         session.demonstrate(job["skill"], job["k"], seed_offset=offset)
@@ -171,7 +214,8 @@ def single_skill_job(job: dict) -> dict:
             session.learner.train_for(max(0.0, target - session.learner.train_seconds))
             ev = session.evaluate(job["skill"], job["eval_episodes"], seed_offset=offset)
             curve.append({"cpu_s": session.learner.train_seconds, "success": ev["success_rate"],
-                          "nonfinite_action_episodes": ev["nonfinite_action_episodes"]})
+                          "nonfinite_action_episodes": ev["nonfinite_action_episodes"],
+                          "skills_satisfied": ev["skills_satisfied"]})  # per episode, in seed order
         competent = [c["cpu_s"] for c in curve if c["success"] >= COMPETENCE]
         return {
             **job,
@@ -180,6 +224,7 @@ def single_skill_job(job: dict) -> dict:
             "steps": session.learner.steps,
             "learn_seconds_used": session.learner.train_seconds,
             "competence_seconds": competent[0] if competent else None,
+            **_demo_counts(session),
         }
     finally:
         session.close()
@@ -189,6 +234,7 @@ def multi_skill_job(job: dict) -> dict:
     """Teach several skills in turn (K = 3 each) to one robot: retention and cue accuracy."""
     session = _session(job["policy"], job["seed"], job["learn_seconds"], _job_overrides(job),
                        job.get("demo_gait_gain"))
+    session.demonstrator = demonstrator_for(job)  # --demos: the scripted teacher or a person
     offset = episode_offset(job["seed"])  # the split's sim seeds (bench/splits.py)
     try:
         right_after, learn_s = {}, {}
@@ -216,6 +262,7 @@ def multi_skill_job(job: dict) -> dict:
             "retention": float(np.mean([min(k, 1.0) for k in kept])) if kept else None,
             "cue_accuracy": float(np.mean(list(cue.values()))),
             "wrong_skill_rate": float(np.mean(list(wrong.values()))),
+            **_demo_counts(session),
         }
     finally:
         session.close()
@@ -269,11 +316,15 @@ def loop_job(job: dict) -> dict:
 
 
 def _run(fn_job):
+    from yan_dog.plugins import load_plugins_from_env
+
+    load_plugins_from_env()  # a spawned worker: the user's skills of --plugins, through $YAN_DOG_PLUGINS
     fn, job = fn_job
     return fn(job)
 
 
-PARTS = ("single", "multi", "loop")
+PARTS = ("single", "multi", "loop", "voice")
+DEFAULT_PARTS = ("single", "multi", "loop")  # the spoken-command part runs on request (bench/voice.py)
 
 
 def build_jobs(cfg: dict, policies: list[str], parts: list[str]) -> list[tuple]:
@@ -283,8 +334,10 @@ def build_jobs(cfg: dict, policies: list[str], parts: list[str]) -> list[tuple]:
     go into every job, and `cfg["widths"][policy]` (--matched: the policy's width knob) into its jobs."""
     jobs = []
     ablation = {"overrides": cfg.get("overrides") or {}, "demo_gait_gain": cfg.get("demo_gait_gain"),
-                "split": cfg.get("split", "dev")}
+                "split": cfg.get("split", "dev"), "demos": cfg.get("demos", "scripted")}
     widths = cfg.get("widths") or {}
+    if "voice" in parts:  # five skills in turn, evaluations at two SNRs and a false-start stream: longest
+        jobs += voice_jobs(cfg, policies, ablation, widths)
     if "multi" in parts:
         for policy in policies:
             for seed in cfg["seeds"]:
@@ -302,6 +355,9 @@ def build_jobs(cfg: dict, policies: list[str], parts: list[str]) -> list[tuple]:
                                "checkpoints": k == 3 and not cfg.get("final_only"), **ablation,
                                "width": widths.get(policy, {})}
                         jobs.append((single_skill_job, job))
+    for _, job in jobs:  # each policy's tuned learner settings (--tuned), only where it has some
+        if (cfg.get("tuned") or {}).get(job["policy"]):
+            job["tuned"] = cfg["tuned"][job["policy"]]
     return jobs
 
 
@@ -382,7 +438,11 @@ def _output(results: list[dict], cfg: dict, args, t0: float, complete: bool) -> 
     """The JSON written to --json: the summary, the config, the raw jobs; `complete` is false while the
     run is still going (or was cut short)."""
     out = {"split": cfg.get("split"), "params": cfg.get("params"), **summarize(results, args.policies)}
+    out["voice"] = summarize_voice(results, args.policies, _rng)
     out["config"] = cfg | {"policies": args.policies, "parts": sorted({r["kind"] for r in results})}
+    out["demonstrations"] = {"demos": cfg.get("demos", "scripted"),  # checked: failed ones were repeated
+                             "attempts": sum(r.get("demo_attempts", 0) for r in results),
+                             "discarded": sum(r.get("demos_discarded", 0) for r in results)}
     out["machine"] = machine_info()
     out["raw"] = results
     out["complete"] = complete
@@ -455,6 +515,9 @@ def main(argv=None) -> int:
                     help="reduced run (2 skills, K in {1, 3}, 1 seed; 4 skills taught in turn)")
     ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
     ap.add_argument("--workers", type=int, default=2, help="worker processes (one torch thread each)")
+    ap.add_argument("--plugins", nargs="+", default=[], metavar="FILE",
+                    help="Python files of your own skills and cues (yan_dog/plugins.py, e.g. "
+                         "examples/my_tricks.py): their skills can then be given to --skills")
     ap.add_argument("--split", choices=tuple(SPLITS), default="dev",
                     help="dev (default): for every choice; test: only for a change's final table, with its "
                          "own seeds, episodes and conditions (bench/splits.py)")
@@ -462,16 +525,28 @@ def main(argv=None) -> int:
                     help="baselines' widths set to within 10%% of Yan's parameters (bench/matched.py); "
                          "default: on (--split test refuses --no-matched)")
     shard = ap.add_argument_group("shards (the full run takes hours on 2 cores: run parts, then --merge)")
-    shard.add_argument("--skills", nargs="+", help="only these skills (single-skill part)")
+    shard.add_argument("--skills", nargs="+", help="only these skills (single-skill and voice parts)")
     shard.add_argument("--ks", nargs="+", type=int, help="only these demonstration counts")
     shard.add_argument("--seeds", nargs="+", type=int, help="only these seeds")
-    shard.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS, help="which parts to run")
+    shard.add_argument("--parts", nargs="+", default=list(DEFAULT_PARTS), choices=PARTS,
+                       help="which parts to run (default: single multi loop; voice: bench/voice.py)")
+    ap.add_argument("--voice-minutes", type=float, default=DEFAULT_FALSE_START_MINUTES,
+                    help="voice part: minutes of non-command audio per policy and seed for false starts")
+    ap.add_argument("--voice-eval-episodes", type=int, default=DEFAULT_EVAL_EPISODES,
+                    help="voice part: tries per skill and condition (right after; each SNR at the end)")
     ap.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
                     help="config changes for an ablation: PolicyConfig fields (tokenizer.imu_heading_frame="
                          "false) or LearnerConfig ones (learner.lr_anneal_steps=0); values are JSON, "
                          "recorded in the output's config")
+    ap.add_argument("--tuned", action=argparse.BooleanOptionalAction, default=True,
+                    help="start each policy from its dev-tuned lr and batch episodes in --tuned-json "
+                         "(bench/tune.py; none there: LearnerConfig's); --set wins over them")
+    ap.add_argument("--tuned-json", type=Path, default=TUNED_JSON, help="the tuned settings' file")
     ap.add_argument("--demo-gait-gain", nargs=2, type=float, metavar=("LOW", "HIGH"),
                     help="range of the demos' executed gait gain (default: SessionConfig's; 1 1: off)")
+    ap.add_argument("--demos", choices=DEMONSTRATORS, default="scripted",
+                    help="who demonstrates: the scripted teacher (default) or a human-like person through a "
+                         "joystick and the pose editor, a different person per seed (sim/humans.py)")
     ap.add_argument("--final-only", action="store_true",
                     help="evaluate K = 3 only at the end of the budget, not also at 1/4 and 1/2 of it: about "
                          "a third of the evaluation time, and no time to competence (for ablations)")
@@ -482,6 +557,14 @@ def main(argv=None) -> int:
                        help="run nothing: merge these result files (their raw jobs) into --json")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    from yan_dog.plugins import PluginError, export_plugin_paths, load_plugins, plugin_paths_from_env
+
+    try:  # here, and through $YAN_DOG_PLUGINS in the spawned workers
+        plugin_skills = [s for p in load_plugins([*plugin_paths_from_env(), *args.plugins]) for s in p.skills]
+    except PluginError as e:
+        ap.error(f"--plugins: {e}")
+    if args.plugins:
+        export_plugin_paths(args.plugins)
 
     if args.merge:
         merged = {}
@@ -496,8 +579,8 @@ def main(argv=None) -> int:
         params = {json.dumps(f.get("params"), sort_keys=True) for f in files}
         if len(params) > 1:
             ap.error(f"--merge: these files ran policies of different sizes (--matched): {sorted(params)}")
-        ablations = {json.dumps([r.get("overrides", {}), r.get("demo_gait_gain")], sort_keys=True)
-                     for r in results}
+        ablations = {json.dumps([r.get("overrides", {}), r.get("demo_gait_gain"), r.get("tuned"),
+                                 r.get("demos", "scripted")], sort_keys=True) for r in results}
         if len(ablations) > 1:
             ap.error(f"--merge: these files ran different ablations (--set, --demo-gait-gain): "
                      f"{sorted(ablations)}")
@@ -522,17 +605,32 @@ def main(argv=None) -> int:
             check_seeds(args.split, cfg["seeds"])
         except ValueError as e:
             ap.error(f"--seeds: {e}")
-        unknown = sorted(set(cfg["skills"]) - set(FULL["skills"]))
+        unknown = sorted(set(cfg["skills"]) - set(FULL["skills"]) - set(EXTRA_SKILLS) - set(plugin_skills))
         if unknown:
             ap.error(f"unknown skills {unknown}; the benchmark's skills: {FULL['skills']}")
         cfg["demo_gait_gain"] = args.demo_gait_gain
         cfg["final_only"] = args.final_only
+        cfg["demos"] = args.demos
+        if args.voice_minutes <= 0 or args.voice_eval_episodes < 1:
+            ap.error("--voice-minutes must be > 0 and --voice-eval-episodes >= 1")
+        voice_skills = args.skills or list(VOICE_SKILLS)  # --skills: a reduced voice part, in this order
+        if set(voice_skills) - set(VOICE_SKILLS) and "voice" in args.parts:
+            ap.error(f"the voice part's skills are {list(VOICE_SKILLS)}, got {voice_skills}")
+        cfg["voice"] = {"skills": voice_skills, "words": VOICE_WORDS, "snrs": list(SNRS_DB),
+                        "learn_seconds": FULL["multi_learn_seconds"],
+                        "eval_episodes": args.voice_eval_episodes, "false_start_minutes": args.voice_minutes,
+                        "learner_defaults": VOICE_LEARNER}
         try:
             cfg["overrides"] = parse_overrides(args.overrides)
             _check_overrides(cfg["overrides"])
         except ValueError as e:
             ap.error(str(e))
         cfg["matched"] = args.matched
+        try:  # each policy's dev-tuned lr and batch (bench/tuned.py), recorded in the config
+            tuned = load_tuned(args.tuned_json if args.tuned else None)
+        except ValueError as e:
+            ap.error(f"--tuned: {e}")
+        cfg["tuned"], cfg["tuned_source"] = tuned["overrides"], tuned["source"]
         cfg.update(_sizes(cfg["overrides"], args.policies, cfg["matched"]))
         jobs = build_jobs(cfg, args.policies, args.parts)
         results = []
@@ -619,6 +717,7 @@ def report(out: dict, policies: list[str]) -> None:
         print(format_table(["loop", "period ms median", "p99", "jitter ms", "missed ticks", "learner steps",
                             "resets"], rows))
         print()
+    report_voice(out.get("voice") or {}, policies, lambda p: _label(out, p))
     _print_targets(out, policies)
 
 

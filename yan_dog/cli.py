@@ -10,10 +10,17 @@
     yan-dog demo --view web                       # ... watched live in Rerun (spawn, web or FILE.rrd)
     yan-dog teach --from-bag session.mcap         # learn the demonstrations of a recorded ROS 2 session
     yan-dog up sim                                # the ROS 2 sim graph without the ROS 2 CLI (Ctrl-C stops)
+    yan-dog up sim panel:=true                    # ... with the browser teach panel on http://127.0.0.1:8765/
+    yan-dog panel --host 0.0.0.0 --token SECRET   # the panel alone, over a running graph, for a phone
     yan-dog dataset export --format lerobot OUT   # every demonstration as a LeRobotDataset v3.0
     yan-dog dataset import PATH                   # a LeRobotDataset's episodes as demonstrations
+    yan-dog --skills my_tricks.py teach --skill wave   # your own skill, from your own Python file
 
 The skill library lives in --library (default: $YAN_DOG_LIBRARY or ~/.local/share/yan-dog/library).
+`--skills FILE [FILE ...]` (before the command) loads skill and cue plug-ins (yan_dog/plugins.py,
+examples/my_tricks.py), as do $YAN_DOG_PLUGINS and installed packages' `yan_dog.plugins` entry points.
+Bad input (a name, a number, a file) ends in one line on stderr, `<command>: error: <what>`, and exit
+status 2 for a malformed command line, 1 otherwise; a traceback means a bug.
 """
 
 from __future__ import annotations
@@ -30,25 +37,36 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from yan_dog.errors import UserError, one_line
+
 DEFAULT_LIBRARY = Path(os.environ.get("YAN_DOG_LIBRARY", Path.home() / ".local/share/yan-dog/library"))
 # evaluation episodes run side by side in this many forked processes (`SessionConfig.eval_workers`)
 DEFAULT_EVAL_WORKERS = min(2, os.cpu_count() or 1)
 
 
+def _session_config(args):
+    """The command's SessionConfig; a bad number in it is a UserError (SessionConfig validates itself)."""
+    from yan_dog.teach_setup import SessionConfig
+
+    try:
+        return SessionConfig(
+            policy=getattr(args, "policy", "yan"),
+            learn_seconds=getattr(args, "learn_seconds", 60.0),
+            corrected_tries=getattr(args, "tries", 0),
+            seed=getattr(args, "seed", 0),
+            eval_workers=getattr(args, "eval_workers", 1),
+        )
+    except ValueError as e:
+        raise UserError(one_line(e)) from None
+
+
 def _session(args, library_path: Path | None):
     from yan_dog.session import TeachSession
-    from yan_dog.teach_setup import SessionConfig
     from yan_policy.data.library import SkillLibrary
 
-    config = SessionConfig(
-        policy=getattr(args, "policy", "yan"),
-        learn_seconds=getattr(args, "learn_seconds", 60.0),
-        corrected_tries=getattr(args, "tries", 0),
-        seed=getattr(args, "seed", 0),
-        eval_workers=getattr(args, "eval_workers", 1),
-    )
+    config = _session_config(args)
     library = SkillLibrary(library_path) if library_path is not None else None
-    return TeachSession(config, library)
+    return TeachSession(config, library, keep_failed=getattr(args, "keep_failed", False))
 
 
 def _progress_callback(bar: tqdm):
@@ -85,7 +103,7 @@ def cued_skill(skill: str, say: str | None = None, cue_wav: Path | None = None) 
         yield original.cue
         return
     if say is not None and cue_wav is not None:
-        raise SystemExit("yan-dog: give --say WORD or --cue-wav PATH, not both")
+        raise UserError("give --say WORD or --cue-wav PATH, not both")
     try:
         if say is not None:
             cue = ensure_spoken_cue(say)
@@ -93,7 +111,7 @@ def cued_skill(skill: str, say: str | None = None, cue_wav: Path | None = None) 
             cue = "wav:" + "_".join(Path(cue_wav).stem.split())  # a cue name has no spaces
             sim.register_wav_cue(cue, cue_wav, overwrite=True)
     except (RuntimeError, ValueError, TypeError, OSError) as e:
-        raise SystemExit(f"yan-dog: {_one_line(e)}") from None
+        raise UserError(one_line(e)) from None
     sim.skills.register(dataclasses.replace(original, cue=cue), overwrite=True)
     try:
         yield cue
@@ -106,10 +124,10 @@ def cmd_teach(args) -> int:
 
     if args.from_bag is not None:
         if args.say is not None or args.cue_wav is not None:
-            raise SystemExit("yan-dog teach: --say / --cue-wav teach in sim; a bag keeps its recorded cue")
+            raise UserError("teach: --say / --cue-wav teach in sim; a bag keeps its recorded cue")
         return cmd_teach_from_bag(args)
     if args.skill is None:
-        raise SystemExit("yan-dog teach: --skill is required (or --from-bag PATH)")
+        raise UserError("teach: --skill is required (or --from-bag PATH)")
     sim.skills.get(args.skill)
     with cued_skill(args.skill, args.say, args.cue_wav) as cue:
         session = _session(args, args.library)
@@ -121,6 +139,8 @@ def cmd_teach(args) -> int:
                 f"learned {args.skill!r}: {report.steps} steps in {report.learn_seconds:.1f} CPU s, "
                 f"final loss {report.curve[-1]['action_loss']:.3f}; "
                 f"saved library version {version} in {args.library}"
+                + (f"; {report.demos_discarded} failed demonstrations discarded and repeated"
+                   if report.demos_discarded else "")
             )
         finally:
             session.close()
@@ -132,16 +152,16 @@ def cmd_teach_from_bag(args) -> int:
     from robots.actions import HYBRID_ACTION_DIM
     from yan_dog.bag import bag_files, bag_message_count, episodes_from_bag
     from yan_dog.streams import ObsSpec
-    from yan_dog.teach_setup import SessionConfig, build_learner
+    from yan_dog.teach_setup import build_learner
     from yan_policy.data.library import SkillLibrary
 
     path = args.from_bag
     try:
         bag_files(path)  # an .mcap file or a rosbag2 folder of them (`ros2 bag record -s mcap`)
     except (FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"yan-dog: {e}") from None
+        raise UserError(one_line(e)) from None
     library = SkillLibrary(args.library)
-    config = SessionConfig(policy=args.policy, learn_seconds=args.learn_seconds, seed=args.seed)
+    config = _session_config(args)
     learner = build_learner(config, library, load_demos=False)
     spec = ObsSpec.from_tokenizer(learner.policy.config.tokenizer)
     with tqdm(total=bag_message_count(path), desc=f"reading {path.name}", unit="msg") as bar:
@@ -149,10 +169,10 @@ def cmd_teach_from_bag(args) -> int:
         episodes = episodes_from_bag(path, skill=args.skill, spec=spec, progress=progress)
     if not episodes:
         which = f"of {args.skill!r} " if args.skill else ""
-        raise SystemExit(f"yan-dog: {path} holds no complete demonstration {which}(demo_start ... demo_stop)")
+        raise UserError(f"{path} holds no complete demonstration {which}(demo_start ... demo_stop)")
     wrong = sorted({e.action.shape[1] for e in episodes} - {HYBRID_ACTION_DIM})
     if wrong:
-        raise SystemExit(f"yan-dog: {path}: teach actions must be {HYBRID_ACTION_DIM}-D, got {wrong}")
+        raise UserError(f"{path}: teach actions must be {HYBRID_ACTION_DIM}-D, got {wrong}")
     for ep in library.demos() if library.skills else []:  # rehearsed while the new demonstrations are learned
         learner.add_episode(ep)  # (the learner stores it at the policy's camera size)
     skills = sorted({e.skill for e in episodes})
@@ -179,12 +199,32 @@ def cmd_up(args) -> int:
     try:
         from yan_dog_ros.runner import parse_overrides, run
     except ImportError as e:  # rclpy or the yan_dog_ros package missing
-        raise SystemExit(f"yan-dog up needs rclpy and the yan_dog_ros package (make install): {e}") from None
+        raise UserError(f"yan-dog up needs rclpy and the yan_dog_ros package (make install): {e}") from None
     try:
         overrides = parse_overrides(args.args)
         return run(args.graph, overrides, separate_processes=args.processes, duration_s=args.duration)
     except (ValueError, FileNotFoundError) as e:
-        raise SystemExit(f"yan-dog up: {e}") from None
+        raise UserError(f"up: {one_line(e)}") from None
+
+
+def cmd_panel(args) -> int:
+    """Serve the browser teach panel on a running graph (e.g. `yan-dog up sim` in another terminal)."""
+    try:
+        from yan_dog_ros.panel_node import main as panel_main
+    except ImportError as e:  # rclpy, the yan_dog_ros package or fastapi missing
+        raise SystemExit(f"yan-dog panel: error: it needs rclpy, yan_dog_ros and fastapi (make install): "
+                         f"{e}") from None
+    from yan_dog.panel_server import PanelConfig
+
+    try:
+        PanelConfig(host=args.host, port=args.port, token=args.token)
+    except ValueError as e:
+        raise SystemExit(f"yan-dog panel: error: {e}") from None
+    ros_args = ["--ros-args", "-p", f"host:={args.host}", "-p", f"port:={args.port}"]
+    if args.token:
+        ros_args += ["-p", f"token:={args.token}"]
+    panel_main(["yan-dog-panel", *ros_args, *args.ros_args])
+    return 0
 
 
 def _taught_word(session, skill: str) -> str | None:
@@ -199,6 +239,8 @@ def cmd_eval(args) -> int:
     import sim
 
     sim.skills.get(args.skill)
+    if args.json is not None and not args.json.parent.is_dir():
+        raise UserError(f"--json: no folder {args.json.parent} to write {args.json.name} in")
     session = _session(args, args.library)
     try:
         if args.skill not in session.known_skills():
@@ -226,21 +268,37 @@ def cmd_skills(args) -> int:
     lib = SkillLibrary(args.library)
     if lib.load(load_policy) is None:
         print(f"the library at {args.library} is empty")
-        return 0
-    print(f"library {args.library} (version {lib.version})")
-    for name, rec in lib.skills.items():
-        print(
-            f"  {name:14s} cue={rec.cue:16s} demos={len(rec.demos):2d} learned={rec.learn_seconds:6.1f} CPU s"
-        )
+    else:
+        print(f"library {args.library} (version {lib.version})")
+        for name, rec in lib.skills.items():
+            print(f"  {name:14s} cue={rec.cue:16s} demos={len(rec.demos):2d} "
+                  f"learned={rec.learn_seconds:6.1f} CPU s")
+    print(f"skills to teach: {', '.join(_teachable_skills())}")
     return 0
+
+
+def _teachable_skills() -> list[str]:
+    """The skills `teach` knows here (sim.skills), a plug-in's marked with its file."""
+    import sim
+    from yan_dog.plugins import loaded_plugins
+
+    source = {skill: p.source for p in loaded_plugins() for skill in p.skills}
+    return [f"{name} ({source[name]})" if name in source else name for name in sim.skills.names()]
 
 
 def cmd_export(args) -> int:
     from yan_policy.data.library import SkillLibrary
     from yan_policy.policies.registry import load_policy
 
+    if not args.library.is_dir():
+        raise UserError(f"no skill library at {args.library}")
+    if not args.out.parent.is_dir():
+        raise UserError(f"--out: no folder {args.out.parent} to write {args.out.name} in")
     lib = SkillLibrary(args.library)
     lib.load(load_policy)
+    if args.skill not in lib.skills:
+        raise UserError(f"the library at {args.library} holds no skill {args.skill!r} "
+                        f"(it holds: {', '.join(lib.skills) or 'none'})")
     path = lib.export_skill(args.skill, args.out)
     print(f"exported {args.skill!r} to {path}")
     return 0
@@ -248,7 +306,11 @@ def cmd_export(args) -> int:
 
 def cmd_import(args) -> int:
     from robots.actions import HYBRID_ACTION_DIM
+    from yan_policy.data.library import SkillLibrary
 
+    if not args.file.is_file():
+        raise UserError(f"skill file {args.file} not found")
+    SkillLibrary.read_skill_file(args.file)  # a damaged or foreign file: LibraryError before the session
     session = _session(args, args.library)
     try:
         episodes = session.library.import_skill(args.file, expect_action_dim=HYBRID_ACTION_DIM)
@@ -277,16 +339,16 @@ def cmd_dataset_export(args) -> int:
     from yan_policy.policies.registry import load_policy
 
     if not args.library.is_dir():
-        raise SystemExit(f"yan-dog dataset export: no skill library at {args.library}")
+        raise SystemExit(f"yan-dog dataset export: error: no skill library at {args.library}")
     library = SkillLibrary(args.library)
     try:
         library.load(load_policy)
         episodes = library.demos() if library.skills else []
         if not episodes:
-            raise SystemExit(f"yan-dog dataset export: the library at {args.library} holds no demos")
+            raise SystemExit(f"yan-dog dataset export: error: the library at {args.library} holds no demos")
         path = export_lerobot(episodes, args.out)
     except (ValueError, OSError, LibraryError) as e:
-        raise SystemExit(f"yan-dog dataset export: {_one_line(e)}") from None
+        raise SystemExit(f"yan-dog dataset export: error: {_one_line(e)}") from None
     print(f"exported {len(episodes)} demonstrations of {', '.join(library.skills)} "
           f"({sum(len(ep) for ep in episodes)} frames) to {path} as a LeRobotDataset v3.0")
     return 0
@@ -309,12 +371,12 @@ def cmd_dataset_import(args) -> int:
         learner = build_learner(config, library) if args.learn_seconds > 0 else None
         policy = learner.latest()[1] if learner else build_policy(config, library)
     except (ValueError, OSError, LibraryError) as e:
-        raise SystemExit(f"yan-dog dataset import: {_one_line(e)}") from None
+        raise SystemExit(f"yan-dog dataset import: error: {_one_line(e)}") from None
     hz, dim = policy.config.tokenizer.control_hz, policy.config.action_dim
     if episodes[0].control_hz != hz or episodes[0].action.shape[1] != dim:
         first = episodes[0]
-        raise SystemExit(f"yan-dog dataset import: {args.path} has {first.action.shape[1]}-D actions at "
-                         f"{first.control_hz:g} fps; the library's policy learns {dim}-D at {hz:g} Hz")
+        raise SystemExit(f"yan-dog dataset import: error: {args.path} has {first.action.shape[1]}-D actions "
+                         f"at {first.control_hz:g} fps; the library's policy learns {dim}-D at {hz:g} Hz")
     skills = list(dict.fromkeys(ep.skill for ep in episodes))
     for ep in episodes:
         library.add_demo(ep)
@@ -340,15 +402,70 @@ def cmd_demo(args) -> int:
     from yan_dog.demo import run_demo
     from yan_dog.report import write_demo_report
 
+    _session_config(args)  # bad numbers: one line now, not after the first skill
     write_demo_report(run_demo(args))
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with a one-line error: `yan-dog teach: error: <what> (see yan-dog teach --help)`."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def _split_plugin_files(argv: list[str], commands) -> list[str]:
+    """`--skills A B teach ...` -> `--skills A --skills B teach ...`: the global option takes files up to
+    the command (argparse alone would take the command for a file); after it, `--skills` is the
+    command's own (`demo --skills sit wave`)."""
+    out, i = [], 0
+    while i < len(argv) and argv[i] not in commands:
+        out.append(argv[i])
+        i += 1
+        if out[-1] == "--skills":
+            files = 0
+            while i < len(argv) and not argv[i].startswith("-") and argv[i] not in commands:
+                out += ["--skills"] * (files > 0) + [argv[i]]
+                i, files = i + 1, files + 1
+    return out + argv[i:]
+
+
+def _load_plugins(files: list[str]) -> None:
+    """Load $YAN_DOG_PLUGINS's files, `files` and the installed plug-ins; export `files` in
+    $YAN_DOG_PLUGINS, so the processes this command starts (workers, nodes) load them too."""
+    from yan_dog.plugins import export_plugin_paths, load_plugins, plugin_paths_from_env
+
+    load_plugins([*plugin_paths_from_env(), *files])
+    if files:
+        export_plugin_paths(files)
+
+
+def _import_pybullet_quietly() -> None:
+    """pybullet's C module prints "pybullet build time: <date>" on stderr when it is imported: imported
+    here with stderr on /dev/null, so that a command's error is the one line on stderr."""
+    if "pybullet" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import pybullet  # noqa: F401
+            except ImportError:  # the robot's image may have none: then nothing prints it either
+                pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="yan-dog", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = _Parser(prog="yan-dog", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--skills", action="append", dest="plugins", default=[], metavar="FILE",
+                    help="a Python file of your own skills and cues to load (FILE [FILE ...], before the "
+                    "command; e.g. examples/my_tricks.py); also $YAN_DOG_PLUGINS, os.pathsep-separated")
     sub = ap.add_subparsers(dest="command", required=True)
+    ap.commands = sub.choices  # what _split_plugin_files stops at
 
     def common(p, library=True):
         if library:
@@ -370,6 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demos", type=int, default=3)
     p.add_argument("--learn-seconds", type=float, default=60.0, help="CPU seconds of learning")
     p.add_argument("--tries", type=int, default=0, help="corrected tries (teacher intervenes)")
+    p.add_argument("--keep-failed", action="store_true", help="keep demonstrations that fail their skill's "
+                   "check (default: each is reported, discarded and repeated on a new seed)")
     p.add_argument("--say", metavar="WORD", help="ask for the skill by this spoken word or phrase "
                    '(e.g. "sit"), said by varied espeak-ng voices (cue say:WORD)')
     p.add_argument("--cue-wav", type=Path, metavar="PATH", help="ask for the skill by your own recording: "
@@ -429,6 +548,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.set_defaults(func=cmd_up)
 
+    p = sub.add_parser("panel", help="the browser teach panel over a running graph (yan-dog up sim)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address; anything but loopback needs --token")
+    p.add_argument("--port", type=int, default=8765, help="http://HOST:PORT/")
+    p.add_argument("--token", default="", help="a secret every browser must give (?token=...)")
+    p.add_argument("ros_args", nargs="*", metavar="ROS_ARG", help="more --ros-args for panel_node (after --)")
+    p.set_defaults(func=cmd_panel)
+
     p = sub.add_parser("demo", help="teach several skills, evaluate cue by cue, write a report")
     p.add_argument("--out", type=Path, default=Path("demo_out"))
     p.add_argument("--skills", nargs="+", default=None, help="default: sit lie_down walk_forward turn_left")
@@ -446,16 +572,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    torch.set_num_threads(getattr(args, "threads", 1) or 1)
-    for name in ("demos", "episodes", "eval_episodes", "eval_workers"):
+    """Run one command. A user error (`UserError`: plug-in, name, number or file; a refused skill file or
+    library; an unknown name in a registry) is `yan-dog: error: <one line>` and exit status 1."""
+    from yan_policy.data.library import LibraryError
+
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(_split_plugin_files(argv, parser.commands))
+    for name in ("demos", "episodes", "eval_episodes", "eval_workers", "threads"):
         if getattr(args, name, 1) is not None and getattr(args, name, 1) < 1:
-            raise SystemExit(f"yan-dog: --{name.replace('_', '-')} must be >= 1")
+            raise SystemExit(f"yan-dog: error: --{name.replace('_', '-')} must be >= 1")
+    library = getattr(args, "library", None)
+    if library is not None and library.exists() and not library.is_dir():
+        raise SystemExit(f"yan-dog: error: --library {library} is a file, not a skill library folder")
+    _import_pybullet_quietly()
+    torch.set_num_threads(getattr(args, "threads", 1))
     t0 = time.perf_counter()
     try:
+        _load_plugins(args.plugins)
         rc = args.func(args)
+    except (UserError, LibraryError) as e:
+        raise SystemExit(f"yan-dog: error: {one_line(e)}") from None
     except KeyError as e:  # unknown skill names and the like: one clear line, no traceback
-        raise SystemExit(f"yan-dog: {e.args[0]}") from None
+        raise SystemExit(f"yan-dog: error: {one_line(e.args[0])}") from None
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return rc
 

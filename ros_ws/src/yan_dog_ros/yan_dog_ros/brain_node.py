@@ -1,6 +1,7 @@
 """`yan_brain`: the train–inference loop over ROS 2 (a thin node over `yan_dog.brain.BrainCore`).
 
-Every control period (a timer at `control_hz`, never driven by sensor callbacks) the node
+Every control period (a timer at `control_hz` on the steady clock, never driven by sensor callbacks nor by
+the simulator's /clock) the node
 1. takes the latest observation matrix of each stream (`yan_dog.streams.TickAligner`: camera zero-order hold,
    one audio block per tick, latest proprio row) and rebuilds the policy's observation;
 2. hands it, with the latest fresh teach action, to `BrainCore.tick` (policy through the Actor, or the
@@ -14,8 +15,15 @@ std_msgs/Float64MultiArray: the only place teach commands are accepted from).
 Outputs: /joint_commands, /brain/status (std_msgs/String JSON: mode, skill, learner steps, weights
 version, stale streams, tick timing; the latency is from the joint state's source stamp to the command's
 publication, meaningful when the sources stamp with this node's clock, e.g. both on sim time).
-Services: ~/start_demo, ~/stop_demo, ~/save_skill (std_srvs/Trigger); ~/set_trying, ~/set_learning
-(std_srvs/SetBool).
+Services: ~/start_demo, ~/stop_demo, ~/save_skill, ~/reset_memory (forget the native memory, at the next
+tick boundary) (std_srvs/Trigger); ~/set_trying, ~/set_learning (std_srvs/SetBool).
+Health: /diagnostics (diagnostic_msgs/DiagnosticArray at diagnostics_hz): control rate, missed ticks, latency
+and compute p50 / p99, each input's age (WARN stale, ERROR never or long stale), the learner, the native
+memory's norm, the mode (`yan_dog.brain_health`).
+Teach desk (`yan_dog.teach_desk`, for the browser panel and `teleop_keyboard`): JSON commands on
+/teach/command (std_msgs/String: skill, cue, discard the running demonstration, list / rename / delete /
+export skills), answered in the latched /teach/state (std_msgs/String JSON: skill, cue, learner steps and
+loss, each demonstration's length, the skills, the last command's result).
 Parameters (config/yan_brain.yaml): skill, cue, demo_source, demo_gait_gain, trying, learning (these six
 may also be set at run time; the teacher node sets skill and demo_gait_gain before each demonstration, and
 ~/stop_demo sets demo_gait_gain back to 1),
@@ -23,7 +31,8 @@ library_dir ("" = in memory), control_hz, policy, d_model, n_layers, execute_chu
 batch_episodes, learner_threads, learner_process, learner_nice, learner_sched_idle,
 control_rt_priority, stale_control_periods,
 camera_period_s, audio_period_s, proprio_period_s, audio_queue_ticks, max_stamp_age_s,
-teach_timeout_periods, phase_lock, phase_target_ms, status_hz, subscribe_obs,
+teach_timeout_periods, phase_lock, phase_target_ms, status_hz, subscribe_obs, late_tick_summary_s,
+diagnostics_hz,
 robot, joint_names, command_joint_names (the robot's profile and its joint names: `yan_dog_ros.robot_params`),
 view (the brain live in Rerun, `yan_dog.live_view`: "" off, true/spawn a viewer window, web a browser
 viewer, rerun+http://HOST:9876/proxy a running viewer, PATH.rrd a file; ticks are queued to the view's
@@ -38,9 +47,10 @@ stops, ticks go on and hold.
 Threads: one SingleThreadedExecutor runs every callback; the first control tick puts the thread that runs
 it under SCHED_FIFO at `control_rt_priority` (`yan_dog.scheduling.set_realtime`; 0 = off; without the
 privilege it says so once and goes on at normal priority), so a timer that fires gets a core ahead of
-every normal thread. A late tick's log line says how long the thread waited on the run queue and how long
-it slept (on the 2-core VM these are mostly the platform's own stalls: bench/jitter.py, README
-"Real-time priority"); the learner trains in a child process
+every normal thread. Late ticks are said in one WARN line per `late_tick_summary_s` (10 s), not one per
+tick (`yan_dog.tick_timing.LateTickSummary`): how many were missed, and for the worst how long the thread
+waited on the run queue and how long it slept (on the 2-core VM these are mostly the platform's own
+stalls: bench/jitter.py, README "Real-time priority"); the learner trains in a child process
 (ProcessLearner; `learner_process: false` keeps it in a thread of this process, OnlineLearner) and the
 control timer never waits for it: new weights are copied in from shared memory between ticks, and stopping
 the learner happens off the executor thread. In a thread, the learner shared the interpreter lock with the
@@ -54,13 +64,16 @@ delay one tick while they do: ~/stop_demo (the demonstration into the library, w
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import threading
 import time
 
 import numpy as np
 import torch
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
@@ -70,9 +83,18 @@ from std_srvs.srv import SetBool, Trigger
 from robots.actions import HYBRID_ACTION_DIM
 from yan_dog.bag import DEMO_ABORT, DEMO_START, DEMO_STOP, SKILL_SAVED, TEACH_EVENTS_TOPIC, teach_event
 from yan_dog.brain import BrainConfig, BrainCore
+from yan_dog.brain_health import DIAGNOSTICS_HZ, BrainHealth, LearnerHealth
 from yan_dog.live_view import brain_tick, open_brain_view
+from yan_dog.plugins import load_plugins_from_env
 from yan_dog.runtime import GIL_SWITCH_S
-from yan_dog.scheduling import CONTROL_RT_PRIORITY, check_rt_priority, set_realtime, thread_schedstat
+from yan_dog.scheduling import (
+    CONTROL_RT_PRIORITY,
+    DDS_THREAD_PREFIX,
+    check_rt_priority,
+    set_realtime,
+    set_realtime_threads,
+    thread_schedstat,
+)
 from yan_dog.streams import (
     AUDIO_QUEUE_TICKS,
     DEFAULT_PERIODS_S,
@@ -81,11 +103,26 @@ from yan_dog.streams import (
     ObsMatrix,
     TickAligner,
 )
+from yan_dog.teach_desk import TeachDesk
 from yan_dog.teach_setup import SessionConfig
-from yan_dog.tick_timing import PHASE_TARGET_S, GcPauses, PhaseLock, TickStats, late_tick_message
+from yan_dog.tick_timing import (
+    LATE_TICK_SUMMARY_S,
+    PHASE_TARGET_S,
+    GcPauses,
+    LateTickSummary,
+    PhaseLock,
+    TickStats,
+    late_tick_message,
+)
 from yan_dog_ros import msgs
 from yan_dog_ros.robot_params import declare_joint_map
 from yan_dog_ros.spin import spin_nodes
+from yan_dog_ros.teach_topics import (
+    TEACH_COMMAND_QOS,
+    TEACH_COMMAND_TOPIC,
+    TEACH_STATE_QOS,
+    TEACH_STATE_TOPIC,
+)
 from yan_policy.data.library import SkillLibrary
 from yan_policy.policies.config import PolicyConfig
 from yan_policy.training.learner import LearnerConfig
@@ -94,6 +131,8 @@ DEFAULT_STATUS_HZ = 5.0
 DEFAULT_TEACH_TIMEOUT_PERIODS = 3  # a teach action older than this many control periods is not used
 LOG_THROTTLE_S = 1.0
 MS_PER_S = 1000.0
+DDS_PRIORITY_BELOW_CONTROL = 1  # the middleware's threads run this many SCHED_FIFO steps below control
+DIAGNOSTICS_TOPIC = "/diagnostics"
 _RUNTIME_PARAMS = ("skill", "cue", "demo_source", "demo_gait_gain", "trying", "learning")
 
 
@@ -101,6 +140,7 @@ class BrainNode(Node):
     """The brain as a ROS 2 node; see the module docstring."""
 
     def __init__(self, **kwargs):
+        load_plugins_from_env()  # a user's skill specs ($YAN_DOG_PLUGINS, entry points): mirror, action mode
         super().__init__("yan_brain", **kwargs)
         p = self._declare_parameters()
         self.joints = declare_joint_map(self, commands=True)  # the robot, and its drivers' joint order
@@ -119,12 +159,15 @@ class BrainNode(Node):
             learner_nice=p["learner_nice"], learner_sched_idle=p["learner_sched_idle"],
             session=session,
         ), library)
+        self.desk = TeachDesk(self.core, library)  # the panel's and the keyboard's commands
         self.period_s = 1.0 / p["control_hz"]
         periods = {s: p[f"{s}_period_s"] for s in ("camera", "audio", "proprio")}
         self.aligner = TickAligner(self.core.spec, p["control_hz"], periods, p["stale_control_periods"],
                                    p["audio_queue_ticks"], p["max_stamp_age_s"])
         self.teach_timeout_s = p["teach_timeout_periods"] * self.period_s
         self.stats = TickStats(self.period_s)
+        self.late_ticks = LateTickSummary(self.period_s, p["late_tick_summary_s"])
+        self.health = BrainHealth(p["control_hz"], self.get_name())
         self.gc_pauses = GcPauses().install()
         self._tick_cpu_s = time.thread_time()  # CPU time of the control (executor) thread at the last tick
         self._tick_sched = thread_schedstat()  # (on-CPU s, run-queue s) of that thread at the last tick
@@ -148,8 +191,12 @@ class BrainNode(Node):
 
         self.commands = self.create_publisher(Float64MultiArray, msgs.JOINT_COMMANDS_TOPIC, msgs.COMMAND_QOS)
         self.status_pub = self.create_publisher(String, msgs.BRAIN_STATUS_TOPIC, msgs.STATUS_QOS)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, msgs.STATUS_QOS)
         # demonstration boundaries, for the session recorder (and `yan-dog teach --from-bag`)
         self.events_pub = self.create_publisher(String, TEACH_EVENTS_TOPIC, msgs.COMMAND_QOS)
+        # the teach desk (yan_dog.teach_desk): JSON commands in, a latched JSON state out
+        self.teach_state_pub = self.create_publisher(String, TEACH_STATE_TOPIC, TEACH_STATE_QOS)
+        self.create_subscription(String, TEACH_COMMAND_TOPIC, self.on_teach_command, TEACH_COMMAND_QOS)
         if p["subscribe_obs"]:
             for stream, topic in (("camera", msgs.CAMERA_OBS_TOPIC), ("audio", msgs.AUDIO_OBS_TOPIC),
                                   ("proprio", msgs.PROPRIO_OBS_TOPIC)):
@@ -160,12 +207,18 @@ class BrainNode(Node):
         for name, kind, handler in (("start_demo", Trigger, self.srv_start_demo),
                                     ("stop_demo", Trigger, self.srv_stop_demo),
                                     ("save_skill", Trigger, self.srv_save_skill),
+                                    ("reset_memory", Trigger, self.srv_reset_memory),
                                     ("set_trying", SetBool, self.srv_set_trying),
                                     ("set_learning", SetBool, self.srv_set_learning)):
             self.create_service(kind, f"~/{name}", handler)
         self.add_on_set_parameters_callback(self.on_set_parameters)
-        self._tick_timer = self.create_timer(self.period_s, self.on_tick)
+        # The control timer keeps the steady clock, never /clock: under use_sim_time a ROS-time timer fires
+        # only when the simulator's /clock arrives, so every late simulator tick (a camera render on a busy
+        # core) was a late, or missed, control tick. The sim node and the bridge keep their own clocks too.
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._tick_timer = self.create_timer(self.period_s, self.on_tick, clock=self._steady)
         self.create_timer(1.0 / p["status_hz"], self.publish_status)
+        self.create_timer(1.0 / p["diagnostics_hz"], self.publish_diagnostics, clock=self._steady)
         self.get_logger().info(
             f"yan_brain: {p['policy']} policy ({self.core.learner.policy.num_parameters()} parameters) at "
             f"{p['control_hz']} Hz, skill {p['skill']!r}, library {p['library_dir'] or '(in memory)'}")
@@ -190,6 +243,7 @@ class BrainNode(Node):
             **{f"{stream}_period_s": period for stream, period in DEFAULT_PERIODS_S.items()},
             "teach_timeout_periods": DEFAULT_TEACH_TIMEOUT_PERIODS, "subscribe_obs": True,
             "phase_lock": True, "phase_target_ms": PHASE_TARGET_S * MS_PER_S, "status_hz": DEFAULT_STATUS_HZ,
+            "late_tick_summary_s": LATE_TICK_SUMMARY_S, "diagnostics_hz": DIAGNOSTICS_HZ,
         }
         return {k: self.declare_parameter(k, v).value for k, v in defaults.items()}
 
@@ -232,17 +286,21 @@ class BrainNode(Node):
         thread = threading.get_ident()
         previous_s = self.stats.starts_s[-1] if self.stats.starts_s else None
         missed = self.stats.tick(now_s)
-        if missed:  # say why, as far as this process can tell (a collection stops every thread)
+
+        def why() -> str:  # why this tick was late, as far as this process can tell (a collection stops all)
             compute_s = self.stats.compute_s[-1] if self.stats.compute_s else None
             # Per-thread clocks: comparable only when this tick runs on the thread the previous one ran on
             # (in a shared thread-pool executor ticks move between threads).
             same_thread = thread == self._tick_thread
             busy_s = cpu_s - self._tick_cpu_s if same_thread else None
             queued_s = sched[1] - self._tick_sched[1] if same_thread and sched and self._tick_sched else None
-            self.get_logger().warning(
-                late_tick_message(now_s - previous_s, missed, compute_s, self.gc_pauses.since(previous_s),
-                                  busy_s, self.core.last_policy_step, queued_s),
-                throttle_duration_sec=LOG_THROTTLE_S)
+            return late_tick_message(now_s - previous_s, missed, compute_s, self.gc_pauses.since(previous_s),
+                                     busy_s, self.core.last_policy_step, queued_s)
+
+        gap_s = None if previous_s is None else now_s - previous_s
+        summary = self.late_ticks.tick(now_s, gap_s, missed, why)  # one line per interval, not per tick
+        if summary is not None:
+            self.get_logger().warning(summary)
         self._tick_cpu_s, self._tick_sched, self._tick_thread = cpu_s, sched, thread
         with self._inputs_lock:
             aligned = self.aligner.tick(now_s)
@@ -275,11 +333,23 @@ class BrainNode(Node):
         try:
             self.get_logger().info(set_realtime(self._rt_wanted))
             self.rt_priority = self._rt_wanted
+            self._raise_dds_threads()
         except OSError as e:  # PermissionError: no CAP_SYS_NICE / rtprio limit; or not Linux
             self.rt_priority = 0
             self.get_logger().warning(
                 f"control thread stays at normal priority: SCHED_FIFO {self._rt_wanted} refused ({e}); grant "
                 f"CAP_SYS_NICE or an rtprio limit (README: real-time priority), or set control_rt_priority 0")
+
+    def _raise_dds_threads(self) -> None:
+        """The middleware's threads one step below the control thread (`yan_dog.scheduling`): a publish
+        waits for their lock, and at normal priority a preempted holder made it wait tens of ms. Called at
+        the first tick and with each diagnostics report (threads the middleware starts later)."""
+        if not self.rt_priority:
+            return
+        priority = max(1, self.rt_priority - DDS_PRIORITY_BELOW_CONTROL)
+        raised = set_realtime_threads(DDS_THREAD_PREFIX, priority)
+        if raised:
+            self.get_logger().info(f"DDS threads under SCHED_FIFO {priority}: {', '.join(raised)}")
 
     def _lock_phase(self, tick_s: float) -> None:
         """Feed the phase lock; when it asks, tick once more `shift` after this tick's start and restart
@@ -291,7 +361,7 @@ class BrainNode(Node):
         if shift_s is None or self._rephase_timer is not None:
             return
         delay_s = (shift_s - (time.monotonic() - tick_s)) % self.period_s
-        self._rephase_timer = self.create_timer(delay_s, self._rephase)
+        self._rephase_timer = self.create_timer(delay_s, self._rephase, clock=self._steady)
 
     def _rephase(self) -> None:
         self.destroy_timer(self._rephase_timer)
@@ -323,7 +393,7 @@ class BrainNode(Node):
 
     def srv_stop_demo(self, request, response):
         running, skill = self.core.mode == "demonstrating", self.core.skill
-        result = self.core.stop_demo()
+        result = self.desk.stop_demo()  # the desk remembers the demonstration's length for the panel
         if running:
             self._teach_event(DEMO_STOP if result[0] else DEMO_ABORT, skill)
             # the core applied demo_gait_gain to that demonstration only; the parameter says so too
@@ -336,6 +406,11 @@ class BrainNode(Node):
         if result[0]:
             self._teach_event(SKILL_SAVED, self.core.skill, message=result[1])
         return self._answer(response, result)
+
+    def srv_reset_memory(self, request, response):
+        """Forget the native memory. The core's lock keeps it off a running tick: it takes effect at the
+        next tick boundary, whichever thread answers the call."""
+        return self._answer(response, self.core.reset_memory())
 
     def srv_set_trying(self, request, response):
         return self._answer(response, self.core.set_trying(request.data))
@@ -370,12 +445,58 @@ class BrainNode(Node):
             stale = self.aligner.stale(time.monotonic())
             counts = dict(self.aligner.counts)
             queued_audio = self.aligner.queued_audio
-        return {**self.core.status(), "stale": stale, "dropped": self.dropped, **counts,
+        # pid: which brain process speaks (a restarted brain's status is told from its killed predecessor's)
+        return {**self.core.status(), "pid": os.getpid(), "stale": stale, "dropped": self.dropped, **counts,
                 "queued_audio": queued_audio, "control_rt_priority": self.rt_priority,
                 "phase_shifts": self.phase.shifts if self.phase else 0, "tick_stats": self.stats.summary()}
 
+    def diagnostics(self) -> list:
+        """The brain's health for /diagnostics (`yan_dog.brain_health`), from counters only: no copy of the
+        weights (the status's `published_version` deep-copies the policy out of a learner process)."""
+        now_s = time.monotonic()
+        with self._inputs_lock:
+            monitor = self.aligner.monitor
+            ages = {s: monitor.age_s(s, now_s) for s in monitor.periods_s}
+            limits = {s: monitor.limit_s(s) for s in monitor.periods_s}
+        core, actor, learner = self.core, self.core.actor, self.core.learner
+        with core._lock:  # a consistent view of the state machine and the memory, between two ticks
+            state = {"mode": core.mode, "skill": core.skill, "trying": core.trying,
+                     "last_event": core.last_event, **core.counts}
+            memory_norm = actor.memory_norm()
+        loss = learner.last_loss
+        swap_age_s = None if actor.swapped_at_s is None else now_s - actor.swapped_at_s
+        health = LearnerHealth(wanted=core.learning, running=learner.running, steps=learner.steps,
+                               loss=None if loss is None else loss[1], weights_version=actor.version,
+                               swap_age_s=swap_age_s, skipped_steps=getattr(learner, "skipped_steps", 0))
+        return self.health.report(now_s, self.stats, ages, limits, state, health, memory_norm,
+                                  self.rt_priority)
+
+    def publish_diagnostics(self) -> None:
+        self._raise_dds_threads()
+        statuses = [DiagnosticStatus(level=bytes([h.level]), name=h.name, message=h.message,
+                                     hardware_id=self.get_name(),
+                                     values=[KeyValue(key=k, value=v) for k, v in h.values.items()])
+                    for h in self.diagnostics()]
+        msg = DiagnosticArray(status=statuses)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(msg)
+
     def publish_status(self) -> None:
         self.status_pub.publish(msgs.json_string(self.status()))
+        self.publish_teach_state()
+
+    def on_teach_command(self, msg: String) -> None:
+        """One teach-desk command; its answer goes out at once in the teach state (`last_result`)."""
+        result = self.desk.handle_text(msg.data)
+        op = self.desk.last_result["op"]
+        if result[0] and op in ("set_skill", "set_cue"):  # the parameters say what the core does
+            value = self.core.skill if op == "set_skill" else self.core.config.cue or ""
+            self.set_parameters([Parameter(op[4:], Parameter.Type.STRING, value)])
+        self._answer(SetBool.Response(), (result[0], f"teach command {op}: {result[1]}"))
+        self.publish_teach_state()
+
+    def publish_teach_state(self) -> None:
+        self.teach_state_pub.publish(msgs.json_string(self.desk.state()))
 
     def close(self) -> None:
         self.gc_pauses.uninstall()

@@ -11,7 +11,7 @@ A wall-clock timer at `control_hz` runs one simulation tick in real time and pub
                                                   teacher's 15-D hybrid action (sim-only oracle)
   /sim/status        std_msgs/String (JSON)       every tick: skill, seed, episode, time_s, episode_s,
                                                   cue, cue_time_s, go_time_s, condition, success,
-                                                  fallen, sim_time_s, control_source, tick_ms,
+                                                  early, fallen, sim_time_s, control_source, tick_ms,
                                                   overruns, skipped_ticks
 
 Subscriptions: /joint_commands (std_msgs/Float64MultiArray, 12 absolute joint targets in rad, clamped
@@ -22,7 +22,8 @@ length or with NaN/inf is dropped with one log line; the node carries on.
 Services (std_srvs/Trigger; their arguments are node parameters, set them first with SetParameters):
   ~/reset       new episode with parameters `skill` ("" = idle), `seed`, `play_cue`; the response
                 message is the status JSON (its `episode` number identifies the new episode)
-  ~/play_cue    play parameter `cue` now ("" = the skill's cue); the teacher acts when it has ended
+  ~/play_cue    play parameter `cue` now ("" = the skill's cue; a path to a .wav file: that recording,
+                registered as the cue named after the file); the teacher acts when it has ended
   ~/place_ball  move the ball to parameter `ball_xy` = [x, y] (m, world frame)
 
 Clock: every stamp is the sim time of capture. The sim clock starts at the wall-clock time when the
@@ -37,6 +38,7 @@ see config/sim_node.yaml.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 from geometry_msgs.msg import Twist
@@ -46,7 +48,9 @@ from rosgraph_msgs.msg import Clock as ClockMsg
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
+from sim.cues import register_wav_cue
 from sim.device import GAIT_COMMAND_SIZE, JOINT_NAMES, SimDevice, SimDeviceConfig
+from yan_dog.plugins import load_plugins_from_env
 from yan_dog_ros import msgs
 from yan_dog_ros.spin import spin_node
 
@@ -56,6 +60,7 @@ BAD_INPUT_LOG_PERIOD_S = 1.0  # at most one log line per second per kind of bad 
 MAX_CATCH_UP_TICKS = 3  # ticks run in one timer callback at most when the callback came late
 MAX_LAG_S = 0.2  # a larger backlog behind real time is skipped instead of simulated
 MS_PER_S = 1000.0
+WAV_SUFFIX = ".wav"  # a `cue` parameter ending so names a recorded cue file (registered under its stem)
 
 # name: default (the YAML in config/sim_node.yaml sets the same values)
 PARAMETERS = {
@@ -80,6 +85,7 @@ class SimNode(Node):
     """The simulated robot on the ROS graph (see the module docstring)."""
 
     def __init__(self, **node_kwargs):
+        load_plugins_from_env()  # a user's skills ($YAN_DOG_PLUGINS, entry points): reset can name them
         super().__init__(NODE_NAME, **node_kwargs)
         for name, default in PARAMETERS.items():
             self.declare_parameter(name, default)
@@ -239,8 +245,10 @@ class SimNode(Node):
     def _on_play_cue(self, request, response):
         cue = self._param("cue") or None
         try:
+            if cue is not None and cue.endswith(WAV_SUFFIX):  # a recorded cue (the browser panel's)
+                cue = register_recorded_cue(cue)
             name = self.device.play_cue(cue)
-        except (KeyError, RuntimeError, ValueError) as err:
+        except (KeyError, RuntimeError, ValueError, OSError) as err:
             response.success, response.message = False, f"play_cue refused: {err}"
             self.get_logger().error(response.message)
             return response
@@ -262,6 +270,16 @@ class SimNode(Node):
     def destroy_node(self):
         self.device.close()
         super().destroy_node()
+
+
+def register_recorded_cue(path: str) -> str:
+    """Register the WAV file at `path` as the cue named after it (its stem; a newer recording of that name
+    replaces the older one) and return the name: what the brain records as the demonstrations' cue."""
+    wav = Path(path)
+    if not wav.is_file():
+        raise ValueError(f"cue file {path!r} does not exist")
+    register_wav_cue(wav.stem, wav, overwrite=True)
+    return wav.stem
 
 
 def main(args=None) -> None:
