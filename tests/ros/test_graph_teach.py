@@ -44,7 +44,7 @@ from yan_policy.policies.registry import load_policy
 STARTUP_TIMEOUT_S = 60.0  # two processes importing torch + pybullet, DDS discovery, on 2 busy cores
 TEACH_TIMEOUT_S = 90.0  # 3 demonstrations of 4 s plus resets and service round trips
 LEARN_TIMEOUT_S = 600.0  # ~20-50 s alone; far longer when the other test worker loads both cores
-LEARN_STEPS = 200  # YanDog-v1 fails a twitch before the cue (0.3 rad) and a late sit: 100 steps left both (1 in 3)
+LEARN_STEPS = 200  # YanDog-v1 fails a twitch before the cue and a late sit: 100 steps failed 2 of 5 runs
 TEACHER_SEED_BASE = 1000  # config/teacher.yaml: demonstration i runs on seed 1000 + i
 EVAL_SEED = 200_000  # held out: demonstrations use the teacher's seed_base 1000 + i
 TRY_MARGIN_S = 5.0
