@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ros.sim_graph import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 YAN_DOG = REPO / ".venv/bin/yan-dog"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -61,13 +63,7 @@ def sim_graph_with_panel(log_path: Path, *args: str):
             pytest.fail(f"the panel did not come up; log:\n{log_path.read_text()[-3000:]}")
         yield url, proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, signal.SIGINT, STOP_TIMEOUT_S)
 
 
 @contextlib.contextmanager

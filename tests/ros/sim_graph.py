@@ -56,13 +56,7 @@ def spawn(console_script: str, *ros_args: str, params_file: str | None = None):
     try:
         yield spawned
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, signal.SIGINT, STOP_TIMEOUT_S)
         os.unlink(log_name)
 
 
@@ -84,6 +78,17 @@ def ros_node(name: str, make=None):
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown(context=ctx)
+
+
+def stop_process(proc: subprocess.Popen, sig: int, timeout_s: float) -> None:
+    """Send `sig` to a child that still runs, wait `timeout_s`, then kill it."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def spin_until(executor, predicate, timeout_s: float) -> bool:

@@ -49,6 +49,7 @@ from tests.ros.sim_graph import (
     ros_node,
     spin_for,
     spin_until,
+    stop_process,
 )
 from tests.ros.test_unitree_bridge import (
     DAMPING_KD,
@@ -58,7 +59,6 @@ from tests.ros.test_unitree_bridge import (
     fake_robot,
     needs_sdk,
     profile,
-    stop_process,
 )
 from yan_dog import bag
 

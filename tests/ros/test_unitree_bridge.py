@@ -30,7 +30,7 @@ from robots.unitree_lowlevel import (
     SdkMissingError,
     sdk_available,
 )
-from tests.ros.sim_graph import REPO, call_client, ros_node, spawn, spin_for, spin_until
+from tests.ros.sim_graph import REPO, call_client, ros_node, spawn, spin_for, spin_until, stop_process
 
 needs_sdk = pytest.mark.skipif(not sdk_available(), reason=f"bridge extra not installed: {INSTALL_HINT}")
 
@@ -81,17 +81,6 @@ def fake_robot(domain: int, tmp_path, fault: str = "none"):
         yield FakeRobot(proc, status, log)
     finally:
         stop_process(proc, signal.SIGTERM, timeout_s=10)
-
-
-def stop_process(proc: subprocess.Popen, sig: int, timeout_s: float) -> None:
-    """Send `sig` to a child that still runs, wait `timeout_s`, then kill it."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def bridge(domain: int):
