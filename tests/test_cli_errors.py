@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from yan_dog import plugins
 from yan_dog.cli import main as cli_main
 from yan_dog.plugins import PLUGINS_ENV
 
@@ -21,14 +20,7 @@ ERROR_LINE = re.compile(r"yan-dog( [a-z]+)*: error: \S.*")  # argparse's form: `
 SUBPROCESS_TIMEOUT_S = 120.0
 
 
-@pytest.fixture(autouse=True)
-def no_plugins(monkeypatch):
-    monkeypatch.delenv(PLUGINS_ENV, raising=False)
-    before = plugins.loaded_plugins()
-    yield
-    for plugin in plugins.loaded_plugins():
-        if plugin not in before:
-            plugins.unload_plugin(plugin)
+pytestmark = pytest.mark.usefixtures("clean_plugins")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

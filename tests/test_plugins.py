@@ -46,15 +46,7 @@ sim.register_cue("{cue}", np.sin(np.arange(1600) * 0.5))
 """
 
 
-@pytest.fixture(autouse=True)
-def clean_plugins(monkeypatch):
-    """Each test starts and ends without plug-ins: those it loads are unloaded, $YAN_DOG_PLUGINS restored."""
-    monkeypatch.delenv(PLUGINS_ENV, raising=False)
-    before = plugins.loaded_plugins()
-    yield
-    for plugin in plugins.loaded_plugins():
-        if plugin not in before:
-            plugins.unload_plugin(plugin)
+pytestmark = pytest.mark.usefixtures("clean_plugins")  # tests/conftest.py
 
 
 def write(path: Path, text: str) -> Path:
