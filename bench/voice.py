@@ -21,8 +21,9 @@ One job = one policy and one training seed (the split's), in one process:
    doing something). The body streams are a recording of the robot standing at rest (open loop: up to
    its first start, a still robot's closed-loop streams are the same), its audio replaced by the stream.
 
-Every policy gets the same demonstrations and the same learner settings: `VOICE_LEARNER` (the non-command
-copies of `LearnerConfig.negative_prob` and the cue-audio augmentation on; `--set learner.KEY=VALUE`
+Every policy gets the same demonstrations and the same learner settings: `VOICE_LEARNER` (yan_dog's
+`SPOKEN_CUE_LEARNER`, what `yan-dog teach --say` trains with: the non-command copies of
+`LearnerConfig.negative_prob` and the cue-audio augmentation on; `--set learner.KEY=VALUE`
 overrides them, e.g. `learner.negative_prob=0` for the run without negatives).
 """
 
@@ -33,11 +34,13 @@ import time
 
 import numpy as np
 
+from yan_dog.spoken_commands import SPOKEN_CUE_LEARNER
+
 VOICE_SKILLS = ("sit", "lie_down", "stand", "turn_left", "walk_forward")
 VOICE_WORDS = {"sit": "sit", "lie_down": "down", "stand": "stand", "turn_left": "left",
                "walk_forward": "walk"}
 SNRS_DB = (20.0, 10.0)  # cue-to-noise ratios of the final evaluation; the first one also right after
-VOICE_LEARNER = {"negative_prob": 0.25, "cue_audio_augment": True}  # learner defaults of this part
+VOICE_LEARNER = SPOKEN_CUE_LEARNER  # learner defaults of this part: yan_dog's spoken-cue settings
 K_DEMOS = 3
 DEFAULT_FALSE_START_MINUTES = 10.0  # what the issue asks for
 DEFAULT_EVAL_EPISODES = 10  # tries per skill and condition (20 dB right after, 20 dB and 10 dB at the end)

@@ -31,6 +31,7 @@ from yan_policy.training.learner_process import (
     SharedWeights,
     WriterGone,
 )
+from yan_policy.training.negatives import NonCommandSound
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD_WAIT_S = 60.0  # a spawned child imports torch first: seconds on a busy 2-core machine
@@ -107,7 +108,7 @@ def test_a_lock_left_held_by_a_dead_process_is_given_up_on_not_waited_for_foreve
 def test_the_child_trains_on_episodes_given_before_start_and_the_actor_picks_up_its_weights():
     policy = small_policy()
     initial = weights(policy).clone()
-    config = LearnerConfig(batch_episodes=2, publish_every=2)
+    config = LearnerConfig(batch_episodes=2, publish_every=2, negative_prob=0.5)
     # with the mirror images of symmetric skills ("sit"): the spec and the predicate reach the child
     learner = ProcessLearner(policy, config, nice=5, sched_idle=True, mirror=A1_MIRROR,
                              symmetric=sim.skills.is_mirror_symmetric)
@@ -119,6 +120,9 @@ def test_the_child_trains_on_episodes_given_before_start_and_the_actor_picks_up_
         assert actor.version == 0 and len(learner.buffer) == 3 and learner.buffer.skills() == ["sit"]
         learner.start()
         assert learner.running
+        # through the live queue to the running child (pickled there: numpy arrays, not shared memory)
+        hum = NonCommandSound(np.sin(np.arange(1600) * 0.2), 16_000, "wav:hum.wav")
+        learner.set_non_command_sounds([hum])
         assert wait_for(lambda: learner.steps >= 6), "the learner process made no progress"
         assert wait_for(lambda: actor.refresh()), "the actor never saw new weights"
         assert actor.version >= 1 and not torch.equal(weights(actor.policy), initial)
@@ -270,3 +274,49 @@ def test_the_parent_says_which_skills_are_symmetric_and_the_child_mirrors_them(m
         child.join()
     assert events.empty(), events.get()
     assert mirrored == ["my_trick"]  # its mirror image, made once and cached; turn_left's never
+
+
+def test_non_command_sounds_reach_the_child_and_its_training_steps_hear_them(monkeypatch):
+    """`set_non_command_sounds` is queued like an episode (in order, before the child exists) and the
+    child's learner trains its non-command copies (negative_prob 1) on them besides its numpy-made ones.
+    The child's loop runs in a thread here, over plain queues, to see what its steps were given."""
+    import queue
+    import types
+
+    import yan_policy.training.learner
+    from yan_policy.training import learner_process
+
+    policy = small_policy()
+    config = LearnerConfig(batch_episodes=1, negative_prob=1.0, threads=torch.get_num_threads())
+    learner = ProcessLearner(policy, config)
+    learner.add_episode(fake_episode(seed=0))
+    hum = NonCommandSound(np.sin(np.arange(1600) * 0.2), 16_000, "wav:fridge.wav")
+    learner.set_non_command_sounds([hum])
+    with pytest.raises(TypeError, match="NonCommandSound, got ndarray"):
+        learner.set_non_command_sounds([hum.samples])
+    assert [command for command, _ in learner._pending] == ["episode", "sounds"]
+
+    heard: list[tuple[list[str], int]] = []  # (every sound's label, rows made non-command) per step
+    real_rows = yan_policy.training.learner.negative_rows
+
+    def negative_rows(batch, prob, sounds, rate, rng):
+        rows = real_rows(batch, prob, sounds, rate, rng)
+        heard.append(([s.label for s in sounds], len(rows)))
+        return rows
+
+    monkeypatch.setattr(yan_policy.training.learner, "negative_rows", negative_rows)
+    commands, events = queue.Queue(), queue.Queue()
+    for command in [("policy", pickle.dumps(policy)), *learner._pending, ("run", None)]:
+        commands.put(pickle.loads(pickle.dumps(command)))  # as the real queue delivers it: a copy
+    counters = {"steps": types.SimpleNamespace(value=0), "train_seconds": types.SimpleNamespace(value=0.0),
+                "action_loss": types.SimpleNamespace(value=0.0)}
+    child = threading.Thread(target=learner_process._child_main, args=(
+        config, learner._shared, commands, events, counters, 0, False, os.getppid()))
+    child.start()
+    try:
+        assert wait_for(lambda: counters["steps"].value >= 2, timeout_s=30.0)
+    finally:
+        commands.put(("exit", None))
+        child.join()
+    assert events.empty(), events.get()
+    assert heard and all(labels[-1] == "wav:fridge.wav" and rows == 1 for labels, rows in heard), heard

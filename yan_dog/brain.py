@@ -43,6 +43,7 @@ from robots.gait import TrotController
 from robots.profile import DEFAULT_ROBOT, NUM_MOTORS, get_profile
 from robots.skills import is_mirror_symmetric
 from yan_dog.runtime import Actor
+from yan_dog.spoken_commands import load_non_command_wavs
 from yan_dog.streams import ObsSpec
 from yan_dog.teach_setup import (
     MOTOR_MIRROR,
@@ -101,7 +102,14 @@ class BrainConfig:
         max_joint_speed_rad_s: the fastest a joint target may move between two commands (rad/s); None:
             each motor's speed limit (the profile's `velocity_limit_radps`).
         session: policy kind, its size, seed, chunked execution and learner settings, shared with sim
-            teach sessions (`SessionConfig`; its learn_seconds and camera_size are not used here).
+            teach sessions (`SessionConfig`; its learn_seconds and camera_size are not used here). For
+            spoken commands, set its learner's `negative_prob` > 0 (`yan_dog.spoken_commands.
+            SPOKEN_CUE_LEARNER`: 0.25, with `cue_audio_augment`): the robot also learns to hold still
+            on other sounds. Off by default: a brain does not know whether its commands are words.
+        non_command_wavs: a folder of WAV files of sounds in the robot's home that are no command
+            (television, talk, other words, music); the learner's non-command copies hear them besides
+            its numpy-made sounds (`yan_dog.spoken_commands.load_non_command_wavs`). Needs
+            `session.learner.negative_prob` > 0. None or "": none.
     """
 
     skill: str = "sit"
@@ -119,6 +127,7 @@ class BrainConfig:
     learner_nice: int = LEARNER_NICE  # docs/experiments.md, 2026-11-23: learner nice
     max_joint_speed_rad_s: float | None = None
     session: SessionConfig = field(default_factory=SessionConfig)
+    non_command_wavs: str | None = None
 
     def __post_init__(self):
         if not self.skill:
@@ -139,6 +148,10 @@ class BrainConfig:
             raise ValueError(f"max_joint_speed_rad_s must be > 0, got {self.max_joint_speed_rad_s}")
         if self.cue == "":
             self.cue = None
+        self.non_command_wavs = self.non_command_wavs or None
+        if self.non_command_wavs is not None and self.session.learner.negative_prob <= 0:
+            raise ValueError(f"non_command_wavs ({self.non_command_wavs}) are heard only with "
+                             "negative_prob > 0 (the non-command copies): set it, e.g. to 0.25")
 
 
 def process_learner(policy, config: BrainConfig) -> ProcessLearner:
@@ -166,10 +179,14 @@ class BrainCore:
     def __init__(self, config: BrainConfig | None = None, library: SkillLibrary | None = None):
         self.config = config = config or BrainConfig()
         self.library = library
+        # read first: a bad file is one error line before any policy is built
+        sounds = load_non_command_wavs(config.non_command_wavs) if config.non_command_wavs else []
         if config.learner_process:
             self.learner = process_learner(build_policy(config.session, library), config)
         else:
             self.learner = build_learner(config.session, library, load_demos=False)
+        if sounds:
+            self.learner.set_non_command_sounds(sounds)
         self.spec = ObsSpec.from_tokenizer(self.learner.policy.config.tokenizer)
         if library is not None and library.skills:
             for ep in library.demos():

@@ -110,7 +110,8 @@ class LearnerConfig:
             (`yan_policy.training.negatives`), so a policy learns not to start on just any sound. The
             sounds: numpy-made ones, plus those `set_non_command_sounds` adds. 0 (the default) turns it off
             until its closed-loop effect on every skill is measured (docs/experiments.md, 2026-12-07: spoken
-            commands, non-command copies, false starts).
+            commands, non-command copies, false starts); skills asked for by spoken words train with it
+            (`yan_dog.spoken_commands.SPOKEN_CUE_LEARNER`).
         seed: seeds batch sampling.
     """
 

@@ -5,7 +5,8 @@ lock with the control loop, and a niced thread that holds the GIL while it waits
 inversion that thread niceness cannot fix (docs/experiments.md, 2026-11-23: learner process).
 `ProcessLearner` runs the same `OnlineLearner` in a child process instead:
 
-- demonstrations go to the child over a queue (`add_episode`; pickled by the queue's feeder thread);
+- demonstrations go to the child over a queue (`add_episode`; pickled by the queue's feeder thread), and
+  so do the sounds of its non-command copies (`set_non_command_sounds`);
 - the child publishes weights into **shared memory** (`SharedWeights`: one float32 array of every
   parameter and buffer, in `state_dict` order) every `publish_every` steps;
 - the control loop copies new weights into its own policy between ticks (`weights_for_actor`, ~0.1 ms
@@ -15,8 +16,9 @@ inversion that thread niceness cannot fix (docs/experiments.md, 2026-11-23: lear
 - the child exits when told to, when its parent dies (it polls its parent id, so a `kill -9` of the
   brain does not leave an orphan learner eating a core), or on an error, which `stop()` re-raises.
 
-The interface is the part of `OnlineLearner` the robot's brain uses (`add_episode`, `focus`, `steps`,
-`start`, `stop`, `running`, `latest`, `buffer` counts, `policy`), plus `close()`.
+The interface is the part of `OnlineLearner` the robot's brain uses (`add_episode`,
+`set_non_command_sounds`, `focus`, `steps`, `start`, `stop`, `running`, `latest`, `buffer` counts, `policy`),
+plus `close()`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import torch
 from yan_policy.data.episode import Episode
 from yan_policy.training.augment import MirrorSpec
 from yan_policy.training.learner import LearnerConfig, OnlineLearner, check_mirror, register_cue
+from yan_policy.training.negatives import NonCommandSound
 
 START_METHOD = "spawn"  # fork would copy the parent's DDS / executor threads' locks in whatever state
 IDLE_POLL_S = 0.05  # how often an idle child looks at its queue and its parent (s)
@@ -220,6 +223,8 @@ def _child_main(config: LearnerConfig, shared: SharedWeights, commands, events, 
                 learner.add_episode(episode)
             elif command == "focus":
                 learner.focus = arg
+            elif command == "sounds":  # arg: a list of NonCommandSound
+                learner.set_non_command_sounds(arg)
             elif command == "run":
                 running = True
             elif command == "pause":  # arg: a token the parent waits for, after the last publish
@@ -336,6 +341,15 @@ class ProcessLearner:
         register_cue(self.cue_ids, episode.cue, self.policy.config.cue_classes)
         self._send("episode", (episode, symmetric_skill))
         self.buffer.add(episode)
+
+    def set_non_command_sounds(self, sounds: list[NonCommandSound]) -> None:
+        """As `OnlineLearner.set_non_command_sounds`, in the child (queued in order with the episodes);
+        a TypeError here, in the caller, for anything but `NonCommandSound`s."""
+        sounds = list(sounds)
+        wrong = sorted({type(s).__name__ for s in sounds if not isinstance(s, NonCommandSound)})
+        if wrong:
+            raise TypeError(f"non-command sounds must be NonCommandSound, got {', '.join(wrong)}")
+        self._send("sounds", sounds)
 
     @property
     def focus(self) -> str | None:

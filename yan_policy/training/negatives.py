@@ -17,8 +17,10 @@ trained on as its *negative copy* (`make_negative_row`, on the collated batch ro
 - loss weight: 1 at every tick (no onset: nothing is started).
 
 The sounds: `synthetic_sounds` (numpy only: music-like tone sequences, noise bursts, hums, clicks),
-always; plus whatever the caller adds with `OnlineLearner.set_non_command_sounds` (a simulated teach
-session adds other words and babble said by espeak-ng's demonstration voices, `sim.non_command`).
+always; plus whatever the caller adds with `OnlineLearner.set_non_command_sounds` (or `ProcessLearner`'s,
+which forwards them to its child): a simulated teach session adds other words and babble said by
+espeak-ng's demonstration voices (`sim.non_command`), the robot's brain a folder of WAV files
+(`yan_dog.brain.BrainConfig.non_command_wavs`). Who turns the copies on: `yan_dog.spoken_commands`.
 """
 
 from __future__ import annotations
