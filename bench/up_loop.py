@@ -148,7 +148,7 @@ def run_mode(mode: str, phases: list[str], seconds: float, log_dir: Path) -> lis
     """One graph in `mode`; one window per phase, in order."""
     total_s = STARTUP_TIMEOUT_S + len(phases) * (seconds + 2 * SETTLE_S + DEMO_S + 30.0)
     cmd = [str(YAN_DOG), "up", "sim", "--duration", f"{total_s:.0f}"]
-    cmd += ["--processes"] if mode == "processes" else []
+    cmd += ["--processes"] if mode == "processes" else ["--no-processes"]
     log_path = log_dir / f"up_{mode}.log"
     with open(log_path, "w") as log:
         graph = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)

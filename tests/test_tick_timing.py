@@ -5,7 +5,14 @@ import gc
 
 import pytest
 
-from yan_dog.tick_timing import GcPauses, PhaseLock, PolicyStepTiming, TickStats, late_tick_message
+from yan_dog.tick_timing import (
+    GcPauses,
+    PhaseLock,
+    PolicyStepTiming,
+    SampleTrigger,
+    TickStats,
+    late_tick_message,
+)
 
 DT_S = 0.02
 
@@ -69,3 +76,23 @@ def test_phase_lock_moves_the_ticks_to_just_after_the_samples():
     assert lock.shift_s() is None and lock.shifts == 1  # in phase: no move
     with pytest.raises(ValueError, match="target_s"):
         PhaseLock(DT_S, target_s=0.02)
+
+
+def test_sample_trigger_ticks_on_each_sample_and_gives_up_on_a_stream_too_fast_to_pace():
+    trigger = SampleTrigger(DT_S, min_gap_periods=0.6, window=8)
+    assert trigger.deadline_s == pytest.approx(1.5 * DT_S)
+    assert trigger.on_sample(0.0, None)  # the first sample: tick
+    assert trigger.on_sample(0.021, 0.0)  # a sample a period later: tick at once
+    assert not trigger.on_sample(0.026, 0.021)  # a burst 5 ms after that tick (< 0.6 period): wait
+    last = 0.021
+    for t in (0.040, 0.063, 0.080, 0.097, 0.120, 0.140):  # 50 Hz with +-3 ms of jitter: every sample ticks
+        assert trigger.on_sample(t, last)
+        last = t
+    assert trigger.active and trigger.rate_hz() == pytest.approx(8 / 0.140)  # the burst is one in 8
+    fast = SampleTrigger(DT_S, window=4)
+    ticks = [fast.on_sample(k * 0.002, None) for k in range(5)]  # a 500 Hz stream: not a clock for 50 Hz
+    assert ticks == [True] * 4 + [False] and not fast.active
+    assert "500 Hz" in fast.too_fast and "tick_trigger timer" in fast.too_fast
+    assert not fast.on_sample(1.0, None)  # for good
+    with pytest.raises(ValueError, match="deadline_periods"):
+        SampleTrigger(DT_S, deadline_periods=0.9)

@@ -44,9 +44,13 @@ DEFAULT_LIBRARY = Path(os.environ.get("YAN_DOG_LIBRARY", Path.home() / ".local/s
 DEFAULT_EVAL_WORKERS = min(2, os.cpu_count() or 1)
 
 
-def _session_config(args):
-    """The command's SessionConfig; a bad number in it is a UserError (SessionConfig validates itself)."""
+def _session_config(args, spoken_cue: bool = False):
+    """The command's SessionConfig (with `spoken_cue`, the learner settings of a skill asked for by a word:
+    `yan_dog.spoken_commands.SPOKEN_CUE_LEARNER`); a bad number in it is a UserError (SessionConfig
+    validates itself)."""
+    from yan_dog.spoken_commands import spoken_cue_learner
     from yan_dog.teach_setup import SessionConfig
+    from yan_policy.training.learner import LearnerConfig
 
     try:
         return SessionConfig(
@@ -55,16 +59,17 @@ def _session_config(args):
             corrected_tries=getattr(args, "tries", 0),
             seed=getattr(args, "seed", 0),
             eval_workers=getattr(args, "eval_workers", 1),
+            learner=spoken_cue_learner(LearnerConfig()) if spoken_cue else LearnerConfig(),
         )
     except ValueError as e:
         raise UserError(one_line(e)) from None
 
 
-def _session(args, library_path: Path | None):
+def _session(args, library_path: Path | None, spoken_cue: bool = False):
     from yan_dog.session import TeachSession
     from yan_policy.data.library import SkillLibrary
 
-    config = _session_config(args)
+    config = _session_config(args, spoken_cue)
     library = SkillLibrary(library_path) if library_path is not None else None
     return TeachSession(config, library, keep_failed=getattr(args, "keep_failed", False))
 
@@ -129,8 +134,9 @@ def cmd_teach(args) -> int:
     if args.skill is None:
         raise UserError("teach: --skill is required (or --from-bag PATH)")
     sim.skills.get(args.skill)
+    spoken = args.say is not None or args.cue_wav is not None  # a word: it also learns to ignore others
     with cued_skill(args.skill, args.say, args.cue_wav) as cue:
-        session = _session(args, args.library)
+        session = _session(args, args.library, spoken_cue=spoken)
         try:
             print(f"teaching {args.skill!r} from {args.demos} demonstrations (cue: {cue})")
             report = teach_with_progress(session, args.skill, args.demos, seed_offset=args.seed * 1000)
@@ -490,9 +496,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-failed", action="store_true", help="keep demonstrations that fail their skill's "
                    "check (default: each is reported, discarded and repeated on a new seed)")
     p.add_argument("--say", metavar="WORD", help="ask for the skill by this spoken word or phrase "
-                   '(e.g. "sit"), said by varied espeak-ng voices (cue say:WORD)')
+                   '(e.g. "sit"), said by varied espeak-ng voices (cue say:WORD); it also learns to hold '
+                   "still on other words and sounds")
     p.add_argument("--cue-wav", type=Path, metavar="PATH", help="ask for the skill by your own recording: "
-                   "a WAV file, or a folder of WAV takes of one word")
+                   "a WAV file, or a folder of WAV takes of one word; it also learns to hold still on "
+                   "other sounds")
     common(p)
     p.set_defaults(func=cmd_teach)
 
@@ -541,10 +549,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_dataset_import)
 
-    p = sub.add_parser("up", help="run a ROS 2 graph without the ROS 2 CLI (in one process by default)")
+    p = sub.add_parser("up", help="run a ROS 2 graph without the ROS 2 CLI (one OS process per node)")
     p.add_argument("graph", choices=["sim", "teach", "robot"], help="graph from yan_dog_ros/graph.py")
     p.add_argument("args", nargs="*", metavar="name:=value", help="launch arguments, as for ros2 launch")
-    p.add_argument("--processes", action="store_true", help="one OS process per node (or composed brain)")
+    p.add_argument("--processes", action=argparse.BooleanOptionalAction, default=True,
+                   help="one OS process per node or composed brain, as ros2 launch (default); "
+                        "--no-processes: all in this one process, simpler to debug, but the simulator and the "
+                        "brain then share one interpreter lock and the brain misses control ticks (docs/ros2.md)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.set_defaults(func=cmd_up)
 

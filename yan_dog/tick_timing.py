@@ -10,7 +10,8 @@ depends on them), so they live apart from the teaching state machine:
   those lines by `LATE_TICK_MARK`);
 - `LateTickSummary`: one log line per interval for the late ticks in it (how many, the worst and why),
   instead of a line per late tick that scrolls the terminal;
-- `PhaseLock`: keeps the ticks a short lead time after the sensor samples arrive.
+- `PhaseLock`: keeps the ticks a short lead time after the sensor samples arrive (the timer trigger);
+- `SampleTrigger`: decides when a joint-state sample starts a tick at once (the sample trigger).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ GC_PAUSES_KEPT = 32  # recent garbage-collector pauses kept to explain a late ti
 PHASE_TARGET_S = 0.004  # ticks run this long after the sensor sample arrives (covers the transport jitter)
 PHASE_TOLERANCE_S = 0.003
 PHASE_WINDOW_TICKS = 50  # one phase decision per second at 50 Hz
+SAMPLE_MIN_GAP_PERIODS = 0.6  # a sample starts a tick only this many periods after the previous tick
+SAMPLE_DEADLINE_PERIODS = 1.5  # no sample this long after a tick (periods): the timer ticks (holds if stale)
+SAMPLE_MAX_RATE_FACTOR = 1.25  # a joint-state stream faster than this x control_hz cannot pace the ticks
+SAMPLE_RATE_WINDOW = 50  # sample intervals in the rate estimate (1 s at 50 Hz)
 LATE_TICK_SUMMARY_S = 10.0  # one summary line of the late ticks per this interval (s), if any were late
 
 
@@ -277,3 +282,61 @@ class PhaseLock:
             return None
         self.shifts += 1
         return (self.target_s - age) % self.period_s
+
+
+class SampleTrigger:
+    """When a joint-state sample should start a control tick at once (the brain's `tick_trigger: proprio`).
+
+    Why: on a timer a sample waits for the next tick edge (half a period on average, `PhaseLock`'s lead
+    time at best); ticking on the sample's arrival takes that wait out of the state-to-command latency. The
+    robot's state stream is the clock (the sim and the Unitree bridge publish it at control_hz); the node
+    keeps a deadline timer of `deadline_periods` so that ticks, and a safe hold, go on when samples stop.
+
+    `on_sample(now_s, last_tick_s)` -> tick now? Yes unless the previous tick was less than
+    `min_gap_periods` ago (a burst after a hiccup: the next tick takes the newest sample). The arrival rate
+    is estimated over `window` intervals; a stream faster than `max_rate_factor` x the control rate would
+    tick too often, so the trigger turns itself off (`too_fast` says why, once) and the node goes back to
+    its timer.
+
+    Args:
+        period_s: control period (s).
+        min_gap_periods, deadline_periods, max_rate_factor: as above (periods, periods, ratio).
+        window: sample intervals in the rate estimate.
+    """
+
+    def __init__(self, period_s: float, min_gap_periods: float = SAMPLE_MIN_GAP_PERIODS,
+                 deadline_periods: float = SAMPLE_DEADLINE_PERIODS,
+                 max_rate_factor: float = SAMPLE_MAX_RATE_FACTOR, window: int = SAMPLE_RATE_WINDOW):
+        bad_periods = not 0 < min_gap_periods < 1 < deadline_periods
+        if period_s <= 0 or bad_periods or max_rate_factor <= 1 or window < 2:
+            raise ValueError(f"need period_s > 0, 0 < min_gap_periods < 1 < deadline_periods, "
+                             f"max_rate_factor > 1, window >= 2; got {period_s}, {min_gap_periods}, "
+                             f"{deadline_periods}, {max_rate_factor}, {window}")
+        self.period_s = period_s
+        self.min_gap_s = min_gap_periods * period_s
+        self.deadline_s = deadline_periods * period_s
+        self.max_rate_factor = max_rate_factor
+        self._arrivals: deque[float] = deque(maxlen=window + 1)
+        self.active = True
+        self.too_fast: str | None = None  # why the trigger turned itself off
+
+    def on_sample(self, now_s: float, last_tick_s: float | None) -> bool:
+        """A joint-state sample arrived at `now_s` (monotonic s); the last tick started at `last_tick_s`."""
+        if not self.active:
+            return False
+        self._arrivals.append(now_s)
+        rate_hz = self.rate_hz()
+        if rate_hz is not None and rate_hz > self.max_rate_factor / self.period_s:
+            self.active = False
+            self.too_fast = (f"joint states arrive at {rate_hz:.0f} Hz, faster than "
+                             f"{self.max_rate_factor:g} x control_hz ({1 / self.period_s:g} Hz): ticking on "
+                             f"the timer instead (publish them at control_hz, or set tick_trigger timer)")
+            return False
+        return last_tick_s is None or now_s - last_tick_s >= self.min_gap_s
+
+    def rate_hz(self) -> float | None:
+        """Mean arrival rate over the window (Hz); None until the window is full."""
+        if len(self._arrivals) < self._arrivals.maxlen:
+            return None
+        span_s = self._arrivals[-1] - self._arrivals[0]
+        return (len(self._arrivals) - 1) / span_s if span_s > 0 else float("inf")

@@ -33,7 +33,7 @@ RECORD_S = 2.0  # seconds of the session bag recorded after demo_start
 
 @pytest.mark.parametrize("mode", ["one_process", "processes"])
 def test_up_sim_runs_the_graph_and_stops_on_ctrl_c(tmp_path, mode):
-    flags = ["--processes"] if mode == "processes" else []
+    flags = ["--processes"] if mode == "processes" else ["--no-processes"]
     proc = subprocess.Popen(
         [str(YAN_DOG), "up", "sim", f"bag_dir:={tmp_path}", *flags],
         stdout=subprocess.PIPE,

@@ -1,7 +1,8 @@
 """`yan_brain`: the train–inference loop over ROS 2 (a thin node over `yan_dog.brain.BrainCore`).
 
-Every control period (a timer at `control_hz` on the steady clock, never driven by sensor callbacks nor by
-the simulator's /clock) the node
+Every control period the node (`tick_trigger`: `proprio`, the default, ticks as each joint-state sample
+arrives, with a deadline timer on the steady clock for when none comes; `timer`, a timer at `control_hz` on
+the steady clock; never the simulator's /clock)
 1. takes the latest observation matrix of each stream (`yan_dog.streams.TickAligner`: camera zero-order hold,
    one audio block per tick, latest proprio row) and rebuilds the policy's observation;
 2. hands it, with the latest fresh teach action, to `BrainCore.tick` (policy through the Actor, or the
@@ -29,20 +30,27 @@ may also be set at run time; the teacher node sets skill and demo_gait_gain befo
 ~/stop_demo sets demo_gait_gain back to 1),
 library_dir ("" = in memory), control_hz, policy, d_model, n_layers, execute_chunk, seed,
 batch_episodes, learner_threads, learner_process, learner_nice, learner_sched_idle,
+negative_prob, cue_audio_augment, non_command_wavs (spoken commands: `BrainConfig`; off by default),
 control_rt_priority, stale_control_periods,
 camera_period_s, audio_period_s, proprio_period_s, audio_queue_ticks, max_stamp_age_s,
-teach_timeout_periods, phase_lock, phase_target_ms, status_hz, subscribe_obs, late_tick_summary_s,
-diagnostics_hz,
+teach_timeout_periods, tick_trigger, phase_lock, phase_target_ms, status_hz, subscribe_obs,
+late_tick_summary_s, diagnostics_hz,
 robot, joint_names, command_joint_names (the robot's profile and its joint names: `yan_dog_ros.robot_params`),
 view (the brain live in Rerun, `yan_dog.live_view`: "" off, true/spawn a viewer window, web a browser
 viewer, rerun+http://HOST:9876/proxy a running viewer, PATH.rrd a file; ticks are queued to the view's
 own thread and dropped, never waited for, when it lags; a view that cannot open is logged and skipped).
 
-Phase lock (`yan_dog.tick_timing.PhaseLock`): the control timer keeps its own clock, but about once a second
-the node checks how old the newest joint state is when a tick runs, and if the ticks are out of phase
-with the sensor it moves the tick grid once so that ticks run ~phase_target_ms after the samples arrive
-(a sample otherwise waits half a period on average). The timer never waits for a sensor: when a stream
-stops, ticks go on and hold.
+Tick trigger (`yan_dog.tick_timing.SampleTrigger`): with `proprio` a tick runs in the callback that brings
+the joint state (at most one per 0.6 period), so no sample waits for a timer edge: the state-to-command
+latency is the transport and the tick's compute. The robot's state stream sets the rate (the sim and the
+bridge publish it at control_hz); a deadline timer ticks 1.5 periods after the last tick when no sample
+comes (inputs go stale and the robot holds, as before), and a stream faster than 1.25 x control_hz is
+refused as a clock: the node says so once and goes back to `timer`.
+Phase lock (`yan_dog.tick_timing.PhaseLock`, `timer` only): the control timer keeps its own clock, but
+about once a second the node checks how old the newest joint state is when a tick runs, and if the ticks
+are out of phase with the sensor it moves the tick grid once so that ticks run ~phase_target_ms after the
+samples arrive (a sample otherwise waits half a period on average). The timer never waits for a sensor:
+when a stream stops, ticks go on and hold.
 
 Threads: one SingleThreadedExecutor runs every callback; the first control tick puts the thread that runs
 it under SCHED_FIFO at `control_rt_priority` (`yan_dog.scheduling.set_realtime`; 0 = off; without the
@@ -111,6 +119,7 @@ from yan_dog.tick_timing import (
     GcPauses,
     LateTickSummary,
     PhaseLock,
+    SampleTrigger,
     TickStats,
     late_tick_message,
 )
@@ -133,6 +142,7 @@ LOG_THROTTLE_S = 1.0
 MS_PER_S = 1000.0
 DDS_PRIORITY_BELOW_CONTROL = 1  # the middleware's threads run this many SCHED_FIFO steps below control
 DIAGNOSTICS_TOPIC = "/diagnostics"
+TICK_TRIGGERS = ("proprio", "timer")  # tick as each joint state arrives (deadline timer) / on a timer
 _RUNTIME_PARAMS = ("skill", "cue", "demo_source", "demo_gait_gain", "trying", "learning")
 
 
@@ -149,7 +159,8 @@ class BrainNode(Node):
             policy=p["policy"], seed=p["seed"], execute_chunk=p["execute_chunk"],
             policy_overrides={"d_model": p["d_model"], "n_layers": p["n_layers"]},
             learner=LearnerConfig(batch_episodes=p["batch_episodes"], threads=p["learner_threads"],
-                                  lr_anneal_steps=p["lr_anneal_steps"]),
+                                  lr_anneal_steps=p["lr_anneal_steps"], negative_prob=p["negative_prob"],
+                                  cue_audio_augment=p["cue_audio_augment"]),
         )
         self.core = BrainCore(BrainConfig(
             skill=p["skill"], robot=self.joints.profile.name, control_hz=p["control_hz"],
@@ -157,7 +168,7 @@ class BrainNode(Node):
             demo_source=p["demo_source"], cue=p["cue"] or None, demo_gait_gain=p["demo_gait_gain"],
             learner_process=p["learner_process"],
             learner_nice=p["learner_nice"], learner_sched_idle=p["learner_sched_idle"],
-            session=session,
+            session=session, non_command_wavs=p["non_command_wavs"],
         ), library)
         self.desk = TeachDesk(self.core, library)  # the panel's and the keyboard's commands
         self.period_s = 1.0 / p["control_hz"]
@@ -175,7 +186,12 @@ class BrainNode(Node):
         check_rt_priority(p["control_rt_priority"])
         self._rt_wanted = p["control_rt_priority"]
         self.rt_priority: int | None = None  # set by the first tick: the priority it got (0 = normal)
-        self.phase = PhaseLock(self.period_s, p["phase_target_ms"] / MS_PER_S) if p["phase_lock"] else None
+        if p["tick_trigger"] not in TICK_TRIGGERS:
+            raise ValueError(f"tick_trigger must be one of {TICK_TRIGGERS}, got {p['tick_trigger']!r}")
+        self.trigger = SampleTrigger(self.period_s) if p["tick_trigger"] == "proprio" else None
+        self.phase = (PhaseLock(self.period_s, p["phase_target_ms"] / MS_PER_S)
+                      if p["phase_lock"] and self.trigger is None else None)
+        self._phase_wanted = p["phase_lock"], p["phase_target_ms"]
         self._rephase_timer = None
         self._inputs_lock = threading.Lock()  # aligner + teach action, should callbacks run in threads
         self._teach: tuple[np.ndarray, float] | None = None  # (15,) action, arrival (monotonic s)
@@ -216,7 +232,8 @@ class BrainNode(Node):
         # only when the simulator's /clock arrives, so every late simulator tick (a camera render on a busy
         # core) was a late, or missed, control tick. The sim node and the bridge keep their own clocks too.
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self._tick_timer = self.create_timer(self.period_s, self.on_tick, clock=self._steady)
+        timer_s = self.trigger.deadline_s if self.trigger is not None else self.period_s  # deadline or period
+        self._tick_timer = self.create_timer(timer_s, self.on_tick, clock=self._steady)
         self.create_timer(1.0 / p["status_hz"], self.publish_status)
         self.create_timer(1.0 / p["diagnostics_hz"], self.publish_diagnostics, clock=self._steady)
         self.get_logger().info(
@@ -236,13 +253,15 @@ class BrainNode(Node):
             "learner_threads": lc.threads, "lr_anneal_steps": lc.lr_anneal_steps,
             "learner_process": b.learner_process,
             "learner_nice": b.learner_nice, "learner_sched_idle": b.learner_sched_idle,
-            "control_rt_priority": CONTROL_RT_PRIORITY,
+            "negative_prob": lc.negative_prob, "cue_audio_augment": lc.cue_audio_augment,
+            "non_command_wavs": "", "control_rt_priority": CONTROL_RT_PRIORITY,
             # inputs
             "stale_control_periods": STALE_CONTROL_PERIODS, "audio_queue_ticks": AUDIO_QUEUE_TICKS,
             "max_stamp_age_s": MAX_STAMP_AGE_S,
             **{f"{stream}_period_s": period for stream, period in DEFAULT_PERIODS_S.items()},
             "teach_timeout_periods": DEFAULT_TEACH_TIMEOUT_PERIODS, "subscribe_obs": True,
-            "phase_lock": True, "phase_target_ms": PHASE_TARGET_S * MS_PER_S, "status_hz": DEFAULT_STATUS_HZ,
+            "tick_trigger": TICK_TRIGGERS[0], "phase_lock": True,
+            "phase_target_ms": PHASE_TARGET_S * MS_PER_S, "status_hz": DEFAULT_STATUS_HZ,
             "late_tick_summary_s": LATE_TICK_SUMMARY_S, "diagnostics_hz": DIAGNOSTICS_HZ,
         }
         return {k: self.declare_parameter(k, v).value for k, v in defaults.items()}
@@ -251,11 +270,30 @@ class BrainNode(Node):
     def on_obs(self, obs: ObsMatrix) -> None:
         """Accept one observation matrix (the direct, serialisation-free path of the composed process)."""
         now_ros_s = self.get_clock().now().nanoseconds / msgs.NANOSECONDS_PER_SECOND  # the stamps' time base
+        now_s = time.monotonic()
         try:
             with self._inputs_lock:
-                self.aligner.put(obs, time.monotonic(), now_ros_s)
+                self.aligner.put(obs, now_s, now_ros_s)
         except ValueError as e:
             self._drop(f"{obs.stream} observation", e)
+            return
+        if self.trigger is not None and obs.stream == "proprio":
+            self._tick_on_sample(now_s)
+
+    def _tick_on_sample(self, now_s: float) -> None:
+        """`tick_trigger: proprio`: tick now (and push the deadline timer back), or, for a stream too fast
+        to be the clock, go back to the timer for good."""
+        last_s = self.stats.starts_s[-1] if self.stats.starts_s else None
+        if self.trigger.on_sample(now_s, last_s):
+            self._tick_timer.reset()  # the deadline counts from this tick
+            self.on_tick()
+        elif not self.trigger.active:
+            self.get_logger().warning(self.trigger.too_fast)
+            self.trigger = None
+            self.destroy_timer(self._tick_timer)
+            self._tick_timer = self.create_timer(self.period_s, self.on_tick, clock=self._steady)
+            lock, target_ms = self._phase_wanted
+            self.phase = PhaseLock(self.period_s, target_ms / MS_PER_S) if lock else None
 
     def on_obs_msg(self, stream: str, msg: Image) -> None:
         try:

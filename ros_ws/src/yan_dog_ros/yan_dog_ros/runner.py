@@ -3,10 +3,13 @@
 The graph comes from `yan_dog_ros.graph`, the declarations the launch files are built from, with the same
 arguments (`name:=value`) and the same parameter files. Two ways to run it:
 
-- in one process (default): every node on one `MultiThreadedExecutor`; the brain's four nodes wired as
-  `brain_composed` wires them (`yan_dog_ros.composed.compose`) when `composed:=true`;
-- `--processes`: one OS process per `graph.processes()` entry, each started with the exact
-  `--ros-args` a launch file gives it (the console scripts in this Python's bin folder).
+- `--processes` (the CLI's default): one OS process per `graph.processes()` entry, each started with the
+  exact `--ros-args` a launch file gives it (the console scripts in this Python's bin folder); the brain's
+  control thread runs under SCHED_FIFO in its own interpreter;
+- `--no-processes`: every node in this process on one `MultiThreadedExecutor`; the brain's four nodes
+  wired as `brain_composed` wires them (`yan_dog_ros.composed.compose`) when `composed:=true`. Simpler to
+  debug, but the simulator's physics and rendering and the brain share one interpreter lock: measured at
+  1,613 missed ticks of 2,736 idle where separate processes missed 0 (docs/experiments.md, 2026-12-07).
 
 Either way the nodes that look skills up (sim_node, yan_brain, teacher) load the user's skill plug-ins of
 $YAN_DOG_PLUGINS (`yan-dog --skills FILE up ...` sets it; child processes inherit it) and of installed

@@ -44,6 +44,13 @@ from robots.unitree_lowlevel import (
     import_sdk,
     read_lowstate,
 )
+from yan_dog.scheduling import (
+    CONTROL_RT_PRIORITY,
+    DDS_THREAD_PREFIX,
+    check_rt_priority,
+    set_realtime,
+    set_realtime_threads,
+)
 from yan_dog_ros import msgs
 from yan_dog_ros.spin import spin_node
 
@@ -52,6 +59,9 @@ DIAGNOSTICS_TOPIC = "/diagnostics"
 LOG_THROTTLE_S = 1.0
 MS_PER_S = 1000.0
 LATE_TICK_FACTOR = 2.0  # a tick more than this many periods after the previous one counts as late
+# CycloneDDS threads of the vendor SDK that carry LowState in ("recv", "recvUC": sockets; "dq.user": the
+# listener that calls us) and Fast DDS's of ROS (`DDS_THREAD_PREFIX`): one step below the bridge's own
+DDS_RT_THREADS = ("recv", "dq.user", DDS_THREAD_PREFIX)
 SHUTDOWN_DAMPING_WRITES = 3  # damping commands sent on shutdown after a start (motors keep the last one)
 
 # name: default (config/unitree_bridge.yaml sets the same values)
@@ -71,6 +81,7 @@ PARAMETERS = {
     "velocity_fraction": 0.5,
     "torque_fraction": 1.0,
     "damping_kd": 2.0,
+    "rt_priority": CONTROL_RT_PRIORITY,  # SCHED_FIFO of the LowCmd thread and the ROS callbacks (0: normal)
 }
 
 _LEVEL = {  # safety mode -> diagnostic level
@@ -120,6 +131,9 @@ class UnitreeBridge(Node):
         self.profile = robots.get_profile(p("robot"))
         self.motor_index = [int(i) for i in self.profile.vendor_motor_index]
         self.rate_hz = float(p("rate_hz"))
+        self.rt_priority = int(p("rt_priority"))
+        check_rt_priority(self.rt_priority)
+        self._rt_threads: set[str] = set()  # the threads that asked for real-time priority
         self.safety = JointSafety(
             SafetyLimits.from_profile(self.profile),
             SafetyConfig(
@@ -215,7 +229,27 @@ class UnitreeBridge(Node):
         return response
 
     # --- the tick: safety -> LowCmd -----------------------------------------------------------------------
+    def _raise_priority(self, thread: str) -> None:
+        """Once per thread, from that thread: SCHED_FIFO at rt_priority. Why: the LowCmd tick, the
+        /joint_states publication and the command callback sit on the state-to-command path, and at the
+        normal policy a busy core (a camera, the learner, a build) delayed them by tens of ms. A missing
+        privilege is said once, and the bridge goes on at normal priority."""
+        if thread in self._rt_threads:
+            return
+        self._rt_threads.add(thread)
+        try:
+            self.get_logger().info(f"{thread}: {set_realtime(self.rt_priority)}")
+            if self.rt_priority:
+                priority = max(1, self.rt_priority - 1)
+                raised = [n for prefix in DDS_RT_THREADS for n in set_realtime_threads(prefix, priority)]
+                if raised:
+                    self.get_logger().info(f"DDS threads under SCHED_FIFO {priority}: {', '.join(raised)}")
+        except OSError as e:  # PermissionError: no CAP_SYS_NICE / rtprio limit; or not Linux
+            self.get_logger().warning(f"{thread} stays at normal priority: SCHED_FIFO {self.rt_priority} "
+                                      f"refused ({e}); grant CAP_SYS_NICE or set rt_priority 0")
+
     def _tick_loop(self) -> None:
+        self._raise_priority("LowCmd thread")
         period = 1.0 / self.rate_hz
         next_s = time.monotonic()
         while self._running:
@@ -252,6 +286,8 @@ class UnitreeBridge(Node):
             self._write(out)
 
     def _write(self, out) -> None:
+        if self._lowcmd_pub is None:  # closed (shutting down)
+            return
         fill_lowcmd(self._lowcmd, self.motor_index, out.q, out.dq, out.kp, out.kd, out.tau)
         if self._lowcmd_pub.Write(self._lowcmd):
             self.lowcmd_rate.add()
@@ -269,6 +305,7 @@ class UnitreeBridge(Node):
 
     # --- outputs on ROS -----------------------------------------------------------------------------------
     def _on_publish(self) -> None:
+        self._raise_priority("ROS callback thread")
         latest = self._latest
         if latest is None or latest is self._published:
             return
@@ -328,14 +365,26 @@ class UnitreeBridge(Node):
 
     # --- shutdown -----------------------------------------------------------------------------------------
     def close(self) -> None:
-        """Stop the tick; after a start, leave the motors in damping (they keep the last command they got)."""
+        """Stop the tick; after a start, leave the motors in damping (they keep the last command they got).
+        The LowState subscription closes first: CycloneDDS's (real-time) threads calling into Python while
+        the interpreter shuts down ended the process with SIGSEGV."""
         self._stop_tick()
-        if self.safety.mode in (SafetyMode.WAITING, SafetyMode.REFUSED):
-            return
-        self.safety.set_estop(True, time.monotonic())
-        out = self.safety.tick(time.monotonic())
-        for _ in range(SHUTDOWN_DAMPING_WRITES):
-            self._write(out)
+        self._close_channel("_lowstate_sub")
+        if self.safety.mode not in (SafetyMode.WAITING, SafetyMode.REFUSED):
+            self.safety.set_estop(True, time.monotonic())
+            out = self.safety.tick(time.monotonic())
+            for _ in range(SHUTDOWN_DAMPING_WRITES):
+                self._write(out)
+        self._close_channel("_lowcmd_pub")
+
+    def _close_channel(self, name: str) -> None:
+        channel = getattr(self, name, None)  # absent when __init__ failed before making it
+        if channel is not None:
+            setattr(self, name, None)
+            try:
+                channel.Close()
+            except Exception as err:  # noqa: BLE001 (shutting down: say it, go on)
+                self.get_logger().warning(f"closing {name.strip('_')}: {err!r}")
 
     def _stop_tick(self) -> None:
         self._running = False
