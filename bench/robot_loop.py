@@ -2,6 +2,7 @@
 
     python bench/robot_loop.py --json bench/results/robot_loop.json               # 2 configurations
     python bench/robot_loop.py --measure-s 5 --json /tmp/robot_loop.json          # quicker
+    python bench/robot_loop.py --tick-trigger timer --json /tmp/timer.json        # the brain on its timer
 
 Processes: `unitree_bridge` (unitree-sdk2 over CycloneDDS on loopback, LowCmd at 500 Hz) and the brain
 (`brain_composed`, YAML defaults, trying on), learning off and on ("on": a 3 s demonstration first, so the
@@ -20,13 +21,14 @@ need not coincide). rate_hz, missed_ticks: the brain's control loop over the win
 received here.
 
 JSON: {"configurations": [{"name", "learning", "latency_ms_median", "latency_ms_p99", "state_ms_*",
-       "brain_ms_*", "command_ms_*", "rate_hz", "missed_ticks", "ticks", "learner_steps", "lowcmd_hz",
-       "load_average_1min"}], "params", "targets", "machine"}
+       "brain_ms_*", "command_ms_*", "compute_ms_*" (the brain tick's own work), "rate_hz", "missed_ticks",
+       "ticks", "learner_steps", "lowcmd_hz", "load_average_1min"}], "params", "targets", "machine"}
 Targets (issue 31): 50 Hz with 0 missed ticks, p99 <= 20 ms on 2 cores.
 """
 
 from __future__ import annotations
 
+import argparse
 import bisect
 import os
 import sys
@@ -43,6 +45,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 from yan_dog_ros import msgs  # noqa: E402
+from yan_dog_ros.brain_node import TICK_TRIGGERS  # noqa: E402
 
 from bench._common import format_table, machine_info, write_json  # noqa: E402
 from bench.ros_loop import (  # noqa: E402
@@ -130,7 +133,7 @@ def bridge_process(log_dir: str):
                   str(CONFIG / "unitree_bridge.yaml"), *args], log_dir)
 
 
-def measure(robot: VendorRobot, learning: bool, measure_s: float, log_dir: str) -> dict:
+def measure(robot: VendorRobot, learning: bool, measure_s: float, log_dir: str, tick_trigger: str) -> dict:
     name = f"learning {'on' if learning else 'off'}"
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -151,7 +154,8 @@ def measure(robot: VendorRobot, learning: bool, measure_s: float, log_dir: str) 
     streams.create_subscription(Float64MultiArray, msgs.JOINT_COMMANDS_TOPIC, on_command, msgs.COMMAND_QOS)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(streams)
-    procs = [bridge_process(log_dir), *brain_processes(True, learning, log_dir)]
+    brain_args = ("-p", f"tick_trigger:={tick_trigger}")
+    procs = [bridge_process(log_dir), *brain_processes(True, learning, log_dir, brain_args)]
     try:
         bring_up(streams, executor, name, learning, log_dir)
         before, n_lowcmd = streams.status, len(robot.lowcmds)
@@ -180,6 +184,7 @@ def measure(robot: VendorRobot, learning: bool, measure_s: float, log_dir: str) 
     for leg, (median, p99) in legs.items():
         out[f"{leg}_median"], out[f"{leg}_p99"] = median, p99
     out.update({
+        "compute_ms_median": s["compute_ms_median"], "compute_ms_p99": s["compute_ms_p99"],  # the tick's work
         **loop_counts(before, after),
         "lowcmd_hz": len(lowcmds) / elapsed,
         "load_average_1min": os.getloadavg()[0],
@@ -188,27 +193,32 @@ def measure(robot: VendorRobot, learning: bool, measure_s: float, log_dir: str) 
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv, __doc__.split("\n\n")[0])
+    def more(ap: argparse.ArgumentParser) -> None:
+        ap.add_argument("--tick-trigger", choices=TICK_TRIGGERS, default=TICK_TRIGGERS[0],
+                        help="the brain's tick_trigger (config/yan_brain.yaml): proprio (default) or timer")
+
+    args = parse_args(argv, __doc__.split("\n\n")[0], more)
     robot = VendorRobot(VENDOR_DOMAIN)
     results = []
     try:
         with tempfile.TemporaryDirectory(prefix="robot_loop_") as log_dir:
             for learning in (False, True):
-                results.append(measure(robot, learning, args.measure_s, log_dir))
+                results.append(measure(robot, learning, args.measure_s, log_dir, args.tick_trigger))
                 print(f"  {results[-1]['name']}: done", flush=True)
     finally:
         robot.close()
-    headers = ["configuration", "lat med ms", "lat p99 ms", "state p99", "brain med", "brain p99",
+    headers = ["configuration", "lat med ms", "lat p99 ms", "state p99", "brain med", "brain p99", "tick med",
                "cmd p99", "rate Hz", "missed", "learner steps", "load"]
     rows = [[r["name"], r["latency_ms_median"], r["latency_ms_p99"], r["state_ms_p99"], r["brain_ms_median"],
-             r["brain_ms_p99"], r["command_ms_p99"], r["rate_hz"], r["missed_ticks"], r["learner_steps"],
-             r["load_average_1min"]] for r in results]
+             r["brain_ms_p99"], r["compute_ms_median"], r["command_ms_p99"], r["rate_hz"], r["missed_ticks"],
+             r["learner_steps"], r["load_average_1min"]] for r in results]
     print(format_table(headers, rows))
     print(f"targets: {TARGETS}")
     write_json(args.json, {
         "configurations": results,
         "params": {"lowstate_hz": LOWSTATE_HZ, "lowcmd_hz": "config/unitree_bridge.yaml rate_hz",
-                   "measure_s": args.measure_s, "demo_s": DEMO_S, "brain": "composed, YAML defaults"},
+                   "measure_s": args.measure_s, "demo_s": DEMO_S, "brain": "composed, YAML defaults",
+                   "tick_trigger": args.tick_trigger},
         "targets": TARGETS,
         "machine": machine_info(),
     })

@@ -232,11 +232,13 @@ def loop_counts(before: dict, after: dict) -> dict:
     }
 
 
-def parse_args(argv, description: str) -> argparse.Namespace:
-    """--json and --measure-s; keeps DDS discovery on this host."""
+def parse_args(argv, description: str, more=None) -> argparse.Namespace:
+    """--json and --measure-s (and what `more(parser)` adds); keeps DDS discovery on this host."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--json", type=Path, required=True, help="write the results here")
     ap.add_argument("--measure-s", type=float, default=10.0, help="measurement window per configuration (s)")
+    if more is not None:
+        more(ap)
     args = ap.parse_args(argv)
     if not 1.0 <= args.measure_s <= 10.0:
         raise SystemExit("--measure-s must be in [1, 10] (the brain's stats window is 500 ticks)")

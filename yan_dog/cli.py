@@ -554,8 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs="*", metavar="name:=value", help="launch arguments, as for ros2 launch")
     p.add_argument("--processes", action=argparse.BooleanOptionalAction, default=True,
                    help="one OS process per node or composed brain, as ros2 launch (default); "
-                        "--no-processes: all in this one process, simpler to debug, but the simulator and the "
-                        "brain then share one interpreter lock and the brain misses control ticks (docs/ros2.md)")
+                        "--no-processes: all in this one process, simpler to debug, but the simulator and "
+                        "the brain then share one interpreter lock and the brain misses control ticks "
+                        "(docs/ros2.md)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.set_defaults(func=cmd_up)
 
