@@ -15,6 +15,7 @@ services to it). It owns
       save_skill: commit the policy, its native memory and the skill's demonstrations to the skill library
       reset_memory: forget the native memory (which otherwise lives across tries, saves and restarts)
       set_skill(name): the skill the next demonstrations teach
+      rename_skill / forget_skill: a person's rename or delete of a skill, in the running learner too
 
 `tick(obs, teach_action, now_s)` returns 12 joint targets (rad). Actions are 15-D hybrid actions (gait
 command + joint offsets) decoded exactly as the sim env's hybrid mode (`robots.hybrid_joint_targets`,
@@ -409,6 +410,40 @@ class BrainCore:
                 return False, f"cannot switch skill during a demonstration of {self.skill!r}"
             self.skill = name
             return self._event(True, f"skill {name!r}")
+
+    def set_cue(self, cue: str | None) -> tuple[bool, str]:
+        """The cue recorded with the next demonstrations (None or "": none); not during a demonstration."""
+        with self._lock:
+            if self.mode == "demonstrating":
+                return False, "cannot change the cue during a demonstration"
+            self.config.cue = cue or None
+            return self._event(True, f"cue {cue!r}" if cue else "no cue")
+
+    def rename_skill(self, old: str, new: str) -> tuple[bool, str]:
+        """In the running learner, file the demonstrations of `old` under `new` (as a library rename does
+        on disk), and select `new` if `old` was selected. Refused while `old` is being demonstrated: that
+        demonstration would still arrive under the old name."""
+        try:
+            check_skill_name(new)
+        except ValueError as e:
+            return False, str(e)
+        with self._lock:
+            if self.mode == "demonstrating" and self.skill == old:
+                return False, f"cannot rename {old!r} during its demonstration"
+            if self.skill == old:
+                self.skill = new
+        moved = self.learner.rename_skill(old, new)  # outside the lock, as every learner call
+        return self._event(True, f"the learner's {moved} demonstrations of {old!r} renamed to {new!r}")
+
+    def forget_skill(self, name: str) -> tuple[bool, str]:
+        """Drop every demonstration of `name` from the running learner (it trains on the other skills).
+        The selection stays: the next demonstrations of `name` teach it afresh. Refused while `name` is
+        being demonstrated: that demonstration would bring it back."""
+        with self._lock:
+            if self.mode == "demonstrating" and self.skill == name:
+                return False, f"cannot delete {name!r} during its demonstration"
+        dropped = self.learner.forget_skill(name)
+        return self._event(True, f"the learner dropped {dropped} demonstrations of {name!r}")
 
     def save_skill(self) -> tuple[bool, str]:
         """Commit the newest published policy and the library's skills as a new library version."""

@@ -13,11 +13,15 @@ Commands (`{"op": ..., "id": any}`; `id` is echoed in `last_result` so a caller 
     set_cue      cue                 its cue name ("" = none); a recorded cue is named after its file
     discard_demo                     drop the demonstration being recorded (nothing reaches the learner)
     list_skills                      (the state always lists them; this only refreshes the state)
-    rename_skill name, new_name      in the library: its demonstrations are rewritten under the new name
-    delete_skill name                from the library (older library versions keep their files)
+    rename_skill name, new_name      in the library: its demonstrations are rewritten under the new name;
+                                     in the running learner: they train under the new name (the next
+                                     demonstrations under it are more of the same skill)
+    delete_skill name                from the library (older library versions keep their files) and from
+                                     the running learner, which trains on the other skills from then on;
+                                     a selected skill stays selected (its next demonstrations start it anew)
     export_skill name, path          one .yanskill file (`SkillLibrary.export_skill`)
-Library changes are durable with the next save (a new library version); the running learner keeps what it
-already has until the brain restarts from the library.
+Library changes are durable with the next save (a new library version). Neither a rename nor a delete is
+taken while that skill's demonstration is being recorded (it would arrive under the old name).
 """
 
 from __future__ import annotations
@@ -87,7 +91,7 @@ class TeachDesk:
     """Runs teach commands on a brain core and keeps what the panel shows (see the module docstring).
 
     Args:
-        core: the brain (`yan_dog.brain.BrainCore`); its lock guards the demonstration being recorded.
+        core: the brain (`yan_dog.brain.BrainCore`), used through its public methods (they take its lock).
         library: the skill library, or None (skills in memory only: library commands are refused).
     """
 
@@ -138,11 +142,7 @@ class TeachDesk:
 
     def set_cue(self, cue: str) -> tuple[bool, str]:
         """The cue recorded with the next demonstrations ("" = none)."""
-        with self.core._lock:
-            if self.core.mode == "demonstrating":
-                return False, "cannot change the cue during a demonstration"
-            self.core.config.cue = cue or None
-        return True, f"cue {cue!r}" if cue else "no cue"
+        return self.core.set_cue(cue)
 
     # --- demonstrations -----------------------------------------------------------------------------------
     def start_demo(self, now_s: float) -> tuple[bool, str]:
@@ -150,8 +150,8 @@ class TeachDesk:
 
     def stop_demo(self) -> tuple[bool, str]:
         """Stop the demonstration through the core, and remember its length and whether it was kept."""
-        with self.core._lock:
-            ticks, skill = self.core.status()["demo_ticks"], self.core.skill
+        status = self.core.status()  # one look: the ticks and the skill of the same demonstration
+        ticks, skill = status["demo_ticks"], status["skill"]
         ok, message = self.core.stop_demo()
         if ticks:
             self._remember(DemoRecord(skill, ticks, ticks / self.core.config.control_hz, ok, message))
@@ -187,8 +187,14 @@ class TeachDesk:
             raise KeyError(f"skill {name!r} is not in the library; it has: {', '.join(self.library.skills)}")
         return self.library.skills[name]
 
+    def _check_not_demonstrating(self, name: str, what: str) -> None:
+        status = self.core.status()
+        if status["mode"] == "demonstrating" and status["skill"] == name:
+            raise ValueError(f"cannot {what} {name!r} during its demonstration: stop or discard it first")
+
     def rename_skill(self, name: str, new_name: str) -> str:
-        """Rename a library skill: its demonstrations are rewritten (an episode carries its skill name)."""
+        """Rename a library skill: its demonstrations are rewritten (an episode carries its skill name);
+        then the running learner's (`BrainCore.rename_skill`), which also moves the selection."""
         from yan_policy.data.episode import Episode
         from yan_policy.data.library import check_skill_name
 
@@ -196,6 +202,7 @@ class TeachDesk:
         rec = self._record(name)
         if new_name in self.library.skills:
             raise ValueError(f"skill {new_name!r} is already in the library")
+        self._check_not_demonstrating(name, "rename")
         renamed = []
         for rel in rec.demos:
             episode = Episode.load(self.library.root / rel)
@@ -204,16 +211,23 @@ class TeachDesk:
             renamed.append(str(new_rel))
         del self.library.skills[name]
         self.library.skills[new_name] = replace(rec, name=new_name, demos=renamed)
-        if self.core.skill == name:
-            self.core.set_skill(new_name)
-        return f"renamed {name!r} to {new_name!r} ({len(renamed)} demonstrations); save to keep it"
+        ok, learner = self.core.rename_skill(name, new_name)
+        where = "in the running learner too" if ok else f"the running learner unchanged ({learner})"
+        return f"renamed {name!r} to {new_name!r} ({len(renamed)} demonstrations), {where}; save to keep it"
 
     def delete_skill(self, name: str) -> str:
-        """Remove a skill from the library. Its demonstration files stay: the versions saved before
-        still list them (a fallback to one of those must find them intact)."""
+        """Remove a skill from the library, then from the running learner (`BrainCore.forget_skill`). Its
+        demonstration files stay: the versions saved before still list them (a fallback to one of those
+        must find them intact)."""
         rec = self._record(name)
+        self._check_not_demonstrating(name, "delete")
         del self.library.skills[name]
-        return f"deleted {name!r} ({len(rec.demos)} demonstrations); save to keep it"
+        ok, learner = self.core.forget_skill(name)
+        where = ("from the running learner too (it trains on the other skills)" if ok
+                 else f"the running learner unchanged ({learner})")
+        selected = (f"; {name!r} is still selected: its next demonstrations teach it anew"
+                    if self.core.skill == name else "")
+        return f"deleted {name!r} ({len(rec.demos)} demonstrations), {where}{selected}; save to keep it"
 
     def export_skill(self, name: str, path: str) -> str:
         self._record(name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -138,6 +139,26 @@ class DemoBuffer:
     def all(self) -> list[Episode]:
         with self._lock:
             return [e for v in self._by_skill.values() for e in v]
+
+    def rename(self, old: str, new: str) -> int:
+        """File `old`'s episodes under skill `new`, each a copy that carries the new name (after `new`'s
+        own, if it has some; in `old`'s place among the skills otherwise); returns how many moved."""
+        with self._lock:
+            if old == new or old not in self._by_skill:
+                return 0
+            moved = [replace(e, skill=new) for e in self._by_skill[old]]
+            if new in self._by_skill:
+                self._by_skill[new].extend(moved)
+                del self._by_skill[old]
+            else:  # same position: a listing of the skills keeps its order
+                self._by_skill = {(new if k == old else k): (moved if k == old else v)
+                                  for k, v in self._by_skill.items()}
+            return len(moved)
+
+    def remove(self, skill: str) -> int:
+        """Drop every episode of `skill` (none: nothing happens); returns how many."""
+        with self._lock:
+            return len(self._by_skill.pop(skill, []))
 
     def sample(self, n: int, rng: np.random.Generator, focus: str | None, rehearsal: float) -> list[Episode]:
         """n episodes: from `focus` (if given and known) and, with share `rehearsal`, from other skills;

@@ -11,7 +11,8 @@ Two threads, one policy lineage:
 The recurrent state belongs to the actor and survives a weight swap (its shape does not change).
 
 Retention: the buffer keeps every skill's demonstrations; a batch mixes the skill being taught with
-earlier ones (`rehearsal_fraction`), so teaching skill B keeps rehearsing A.
+earlier ones (`rehearsal_fraction`), so teaching skill B keeps rehearsing A, until the person deletes A
+(`forget_skill`; `rename_skill` for a rename).
 """
 
 from __future__ import annotations
@@ -186,6 +187,14 @@ def register_cue(cue_ids: dict[str, int], cue: str | None, cue_classes: int) -> 
     return False
 
 
+def check_skill_given(name) -> str:
+    """`name` if it can name an episode's skill (a non-empty string), else ValueError: checked before a
+    rename, which would otherwise fail half-way (in a learner process: kill it)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a skill name must be a non-empty string, got {name!r}")
+    return name
+
+
 def check_mirror(policy: torch.nn.Module, mirror: MirrorSpec | None,
                  symmetric: Callable[[str], bool] | None) -> None:
     """Raise a ValueError unless (mirror, symmetric) are both given or both None, and the mirror has the
@@ -231,7 +240,9 @@ class OnlineLearner:
     ):
         check_mirror(policy, mirror, symmetric)
         self.mirror, self.symmetric = mirror, symmetric
-        self._mirrors: dict[int, Episode] = {}  # id of a stored episode -> its mirror image
+        # id of a stored episode -> (that episode, its mirror image); the episode is kept to tell it from
+        # a later one that got the id of a forgotten one (`forget_skill`, `rename_skill`)
+        self._mirrors: dict[int, tuple[Episode, Episode]] = {}
         self.config = config or LearnerConfig()
         self.policy = policy
         self.buffer = DemoBuffer()
@@ -281,10 +292,39 @@ class OnlineLearner:
 
     def _mirrored(self, episode: Episode) -> Episode:
         """The stored episode's mirror image, made once (the learner thread is its only user)."""
-        key = id(episode)  # the buffer keeps every episode alive, so its id is not reused
-        if key not in self._mirrors:
-            self._mirrors[key] = mirror_episode(episode, self.mirror)
-        return self._mirrors[key]
+        key = id(episode)
+        entry = self._mirrors.get(key)
+        if entry is None or entry[0] is not episode:  # new, or an id reused after a forgotten episode
+            entry = self._mirrors[key] = (episode, mirror_episode(episode, self.mirror))
+        return entry[1]
+
+    def rename_skill(self, old: str, new: str) -> int:
+        """File the demonstrations of skill `old` under `new` (after `new`'s own, if it has some), and move
+        the focus with them; returns how many moved (0: `old` unknown). The next demonstration of `new` is
+        then no new skill (the optimizer keeps its moments), and whether it is mirrored is asked by the
+        new name, as after a restart from a renamed library. Cue classes belong to cues: unchanged."""
+        check_skill_given(new)
+        moved = self.buffer.rename(old, new)
+        if self.focus == old:
+            self.focus = new
+        self._drop_stale_mirrors()
+        return moved
+
+    def forget_skill(self, name: str) -> int:
+        """Drop every demonstration of skill `name` (training goes on with the others; the weights lose it
+        only as they are trained without it); returns how many. Its cue keeps its class of the cue head:
+        given to another cue, that class would start on weights trained for this one."""
+        dropped = self.buffer.remove(name)
+        if self.focus == name:
+            self.focus = None
+        self._drop_stale_mirrors()
+        return dropped
+
+    def _drop_stale_mirrors(self) -> None:
+        """Forget the mirror images of episodes the buffer no longer holds (their memory). A copy is
+        filtered and swapped in: the learner thread may be adding one meanwhile (lost, made again)."""
+        kept = {id(e): e for e in self.buffer.all()}
+        self._mirrors = {k: v for k, v in self._mirrors.copy().items() if kept.get(k) is v[0]}
 
     def set_non_command_sounds(self, sounds: list[NonCommandSound]) -> None:
         """The sounds non-command copies hear besides the numpy-made ones (`LearnerConfig.negative_prob`),

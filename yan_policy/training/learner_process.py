@@ -6,7 +6,8 @@ inversion that thread niceness cannot fix (docs/experiments.md, 2026-11-23: lear
 `ProcessLearner` runs the same `OnlineLearner` in a child process instead:
 
 - demonstrations go to the child over a queue (`add_episode`; pickled by the queue's feeder thread), and
-  so do the sounds of its non-command copies (`set_non_command_sounds`);
+  so do the sounds of its non-command copies (`set_non_command_sounds`) and a person's renames and
+  deletions of skills (`rename_skill`, `forget_skill`), in the order they were given;
 - the child publishes weights into **shared memory** (`SharedWeights`: one float32 array of every
   parameter and buffer, in `state_dict` order) every `publish_every` steps;
 - the control loop copies new weights into its own policy between ticks (`weights_for_actor`, ~0.1 ms
@@ -17,8 +18,8 @@ inversion that thread niceness cannot fix (docs/experiments.md, 2026-11-23: lear
   brain does not leave an orphan learner eating a core), or on an error, which `stop()` re-raises.
 
 The interface is the part of `OnlineLearner` the robot's brain uses (`add_episode`,
-`set_non_command_sounds`, `focus`, `steps`, `start`, `stop`, `running`, `latest`, `buffer` counts, `policy`),
-plus `close()`.
+`set_non_command_sounds`, `rename_skill`, `forget_skill`, `focus`, `steps`, `start`, `stop`, `running`,
+`latest`, `buffer` counts, `policy`), plus `close()`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,13 @@ import torch
 
 from yan_policy.data.episode import Episode
 from yan_policy.training.augment import MirrorSpec
-from yan_policy.training.learner import LearnerConfig, OnlineLearner, check_mirror, register_cue
+from yan_policy.training.learner import (
+    LearnerConfig,
+    OnlineLearner,
+    check_mirror,
+    check_skill_given,
+    register_cue,
+)
 from yan_policy.training.negatives import NonCommandSound
 
 START_METHOD = "spawn"  # fork would copy the parent's DDS / executor threads' locks in whatever state
@@ -221,6 +228,13 @@ def _child_main(config: LearnerConfig, shared: SharedWeights, commands, events, 
                 if symmetric_skill is not None:
                     learner.symmetric.table[episode.skill] = symmetric_skill
                 learner.add_episode(episode)
+            elif command == "rename":  # arg: (old, new, whether new is symmetric, or None: no mirror)
+                old, new, symmetric_skill = arg
+                if symmetric_skill is not None:
+                    learner.symmetric.table[new] = symmetric_skill
+                learner.rename_skill(old, new)
+            elif command == "forget":  # arg: a skill name
+                learner.forget_skill(arg)
             elif command == "focus":
                 learner.focus = arg
             elif command == "sounds":  # arg: a list of NonCommandSound
@@ -254,6 +268,23 @@ class _EpisodeCounts:
     def add(self, episode: Episode) -> None:
         with self._lock:
             self._counts[episode.skill] += 1
+
+    def rename(self, old: str, new: str) -> int:
+        """As `DemoBuffer.rename`: `old`'s count joins `new`'s (in `old`'s place if `new` has none)."""
+        with self._lock:
+            if old == new or old not in self._counts:
+                return 0
+            moved = self._counts[old]
+            if new in self._counts:
+                self._counts[new] += moved
+                del self._counts[old]
+            else:
+                self._counts = Counter({(new if k == old else k): n for k, n in self._counts.items()})
+            return moved
+
+    def remove(self, skill: str) -> int:
+        with self._lock:
+            return self._counts.pop(skill, 0)
 
     def skills(self) -> list[str]:
         with self._lock:
@@ -339,8 +370,9 @@ class ProcessLearner:
             )
         symmetric_skill = None if self.symmetric is None else bool(self.symmetric(episode.skill))
         register_cue(self.cue_ids, episode.cue, self.policy.config.cue_classes)
-        self._send("episode", (episode, symmetric_skill))
-        self.buffer.add(episode)
+        with self._lock:  # counted in the order the child gets it (a rename may come from another thread)
+            self._send("episode", (episode, symmetric_skill))
+            self.buffer.add(episode)
 
     def set_non_command_sounds(self, sounds: list[NonCommandSound]) -> None:
         """As `OnlineLearner.set_non_command_sounds`, in the child (queued in order with the episodes);
@@ -350,6 +382,27 @@ class ProcessLearner:
         if wrong:
             raise TypeError(f"non-command sounds must be NonCommandSound, got {', '.join(wrong)}")
         self._send("sounds", sounds)
+
+    def rename_skill(self, old: str, new: str) -> int:
+        """As `OnlineLearner.rename_skill`, in the child (queued in order with the episodes); whether `new`
+        is mirror-symmetric is asked here, as for an episode. Returns how many moved (by this side's
+        counts, which the child's buffer matches)."""
+        check_skill_given(new)
+        symmetric_skill = None if self.symmetric is None else bool(self.symmetric(new))
+        with self._lock:  # the counts change in the order the child gets the commands
+            self._send("rename", (old, new, symmetric_skill))
+            if self._focus == old:
+                self._focus = new
+            return self.buffer.rename(old, new)
+
+    def forget_skill(self, name: str) -> int:
+        """As `OnlineLearner.forget_skill`, in the child (queued in order with the episodes); returns how
+        many demonstrations it drops."""
+        with self._lock:
+            self._send("forget", name)
+            if self._focus == name:
+                self._focus = None
+            return self.buffer.remove(name)
 
     @property
     def focus(self) -> str | None:
