@@ -85,8 +85,21 @@ HEADING_DEADBAND_RAD = 0.05  # walking, a person does not steer against a headin
 TURN_BACK_BEYOND_RAD = 0.5  # past the turn's aim by more than this, the person turns back
 TURN_BACK_RATE = 0.4  # ... at this fraction of the intent's turn rate
 BALL_TURN_FIRST_RAD = 0.5  # beyond this bearing a person turns towards the ball before walking on
-BALL_SLOW_M = 0.6  # within this distance of the stop, the person eases off the stick
-BALL_MIN_SPEED_FRACTION = 0.5  # ... to at least this fraction of the intent's speed (the trot stalls below)
+# where a person means to stop the dog (base centre to ball, as seen): at the ball, its front feet ~0.2 m
+# ahead of the base centre and the ball 0.08 m in radius, not just inside the check's 0.5 m, which their
+# judgement error (~0.1 m) and reaction delay would put on either side
+BALL_AIM_M = 0.35
+BALL_SLOW_M = 0.3  # within this distance of the stop, the person eases off the stick
+BALL_MIN_SPEED_MPS = 0.3  # ... to no slower than this (m/s): the trot hardly moves below it
+BALL_SETTLE_S = 0.5  # after letting go, the person watches the dog this long (seen) before judging it
+BALL_REAPPROACH_M = 0.1  # stopped this much farther than the aim (seen), the person walks the dog on
+BALL_FACE_RAD = 0.4  # stopped with the ball further off its nose than this (seen), the person turns it
+BALL_FACED_RAD = 0.15  # ... until the ball is within this bearing
+BALL_MIN_TURN_RADPS = 0.5  # turning in place, at least this yaw rate (the trot stands still below 0.25)
+BALL_TOO_CLOSE_M = 0.2  # nearer than this (seen), the dog is on the ball: the person backs it up to the aim
+# the ball seen rolled this far from where it lay: the dog has bumped it, so it is at the ball, whatever the
+# person's judgement of the gap said (their perception error is fixed, so a move is seen as it is)
+BALL_PUSHED_M = 0.03
 
 
 @dataclass(frozen=True)
@@ -223,11 +236,11 @@ class MoveIntent:
 @dataclass(frozen=True)
 class BallIntent:
     """Steer the dog to the ball: turn towards it, walk at `speed_mps` (at speed 1), stop `stop_m` (base
-    centre) from it as the person judges it."""
+    centre) from it as the person judges it; then walk it on, turn it or back it up until it is there."""
 
-    speed_mps: float = 0.6
+    speed_mps: float = 0.7  # brisker than the walk: the last, slow steps on to the ball take ~1 s more
     yaw_gain_per_s: float = 2.0  # yaw rate per rad of seen bearing
-    stop_m: float = 0.5  # the check wants <= 0.5 m: the reaction delay carries the dog ~0.1 m on
+    stop_m: float = BALL_AIM_M
 
     def __post_init__(self):
         if not 0 < self.speed_mps <= JOYSTICK_MAX[0] or self.yaw_gain_per_s <= 0 or self.stop_m <= 0:
@@ -425,6 +438,10 @@ class HumanDemonstrator:
         self._start: PersonView | None = None  # the first picture after the cue: where the dog set off
         self._released = False
         self._turning_back = False
+        self._let_go_s = 0.0  # come_to_ball: when the person last let go of the stick (s)
+        self._ball_turning = False  # ... turning the dog in place to face the ball
+        self._backing_up = False  # ... backing it off the ball
+        self._touch_m = 0.0  # ... the gap (seen) at which the dog bumped the ball; 0: it has not
         return self.plan
 
     def action(self, env) -> np.ndarray:
@@ -521,22 +538,48 @@ class HumanDemonstrator:
         return command + np.array([0.0, 0.0, steer])
 
     def _ball(self, view: PersonView) -> np.ndarray:
-        """The stick for a BallIntent: face the ball, walk to it, ease off near it, stop at the aim."""
+        """The stick for a BallIntent: face the ball, walk to it, ease off near it, stop at the aim (or where
+        it bumped the ball); once the dog has settled, walk it on if it stopped short, turn it to the ball,
+        or back it off the ball."""
         intent, plan = self.intent, self.plan
         d = view.ball_xy_m - view.dog_xy_m  # (2,)
         dist = float(np.linalg.norm(d))
-        # imperfect: the person stops part of the way from where the dog set off
+        # imperfect: the person stops part of the way from where the dog set off, and leaves it there
         set_off = float(np.linalg.norm(view.ball_xy_m - self._start.dog_xy_m))
         stop = max(intent.stop_m * plan.aim_scale, (1.0 - plan.goal_scale) * set_off)
+        if not self._touch_m and np.linalg.norm(view.ball_xy_m - self._start.ball_xy_m) > BALL_PUSHED_M:
+            self._touch_m = dist  # the ball rolled: the dog is at it at this (seen) gap
+        stop = max(stop, self._touch_m)
         bearing = float(np.angle(np.exp(1j * (np.arctan2(d[1], d[0]) - view.dog_heading_rad))))
-        if self._released or dist <= stop:
-            self._released = True
-            return np.zeros(GAIT_DIMS)
+        if self._released:
+            settled = view.seen_at_s >= self._let_go_s + BALL_SETTLE_S  # a picture from after the stop
+            if plan.imperfect or not settled:
+                return np.zeros(GAIT_DIMS)
+            if dist > stop + BALL_REAPPROACH_M or dist < BALL_TOO_CLOSE_M or abs(bearing) > BALL_FACE_RAD:
+                self._released = False  # not at the ball (yet): take the stick again
+            else:
+                return np.zeros(GAIT_DIMS)
         speed = intent.speed_mps * plan.speed
-        if dist - stop < BALL_SLOW_M:
-            speed *= max(BALL_MIN_SPEED_FRACTION, (dist - stop) / BALL_SLOW_M)
-        vx = 0.0 if abs(bearing) > BALL_TURN_FIRST_RAD else speed
-        return np.array([vx, 0.0, intent.yaw_gain_per_s * bearing])
+        slowest = min(speed, BALL_MIN_SPEED_MPS)
+        in_front = abs(bearing) < np.pi / 2  # backing up with the ball behind would walk onto it
+        if in_front and (dist < BALL_TOO_CLOSE_M or (self._backing_up and dist < stop)):
+            self._backing_up = True
+            return np.array([-slowest, 0.0, 0.0])
+        self._backing_up = False
+        if dist > stop:
+            self._ball_turning = False
+            if dist - stop < BALL_SLOW_M:
+                speed = max(slowest, speed * (dist - stop) / BALL_SLOW_M)
+            vx = 0.0 if abs(bearing) > BALL_TURN_FIRST_RAD else speed
+            return np.array([vx, 0.0, intent.yaw_gain_per_s * bearing])
+        if abs(bearing) > (BALL_FACED_RAD if self._ball_turning else BALL_FACE_RAD):
+            self._ball_turning = True  # at the ball but not facing it: turn in place
+            yaw = max(BALL_MIN_TURN_RADPS, intent.yaw_gain_per_s * abs(bearing))
+            return np.array([0.0, 0.0, np.sign(bearing) * yaw])
+        self._ball_turning = False
+        self._released = True
+        self._let_go_s = view.time_s
+        return np.zeros(GAIT_DIMS)
 
 
 __all__ = [

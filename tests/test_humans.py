@@ -15,6 +15,10 @@ import pytest
 
 import sim
 from sim.humans import (
+    BALL_PUSHED_M,
+    BALL_REAPPROACH_M,
+    BALL_SETTLE_S,
+    BALL_TOO_CLOSE_M,
     IMPERFECT_GOAL_SCALE_RANGE,
     JOYSTICK_MAX,
     PRESETS,
@@ -127,6 +131,58 @@ def test_the_joystick_waits_for_the_cue_moves_at_a_thumbs_rate_and_lets_go_at_th
         stick = human.decide(_view(t + (2 + i) * DT_S, 0.1, xy=1.01 * along, heading=heading)).stick
     assert not np.any(stick)
 
+
+
+def test_a_person_walks_the_dog_to_the_ball_and_corrects_it_until_it_is_there():
+    """come_to_ball: let go at the aim (or when the dog bumps the ball), and once the dog has settled walk it
+    on if it stopped short, turn it to face the ball, back it off the ball; a person giving up (imperfect)
+    leaves it where it stopped."""
+    ball = np.array([1.5, 0.0])  # where `_view` puts the ball
+
+    def ticks(human, t, gap_m, heading=0.0, n=1):  # the dog gap_m short of the ball, facing `heading`
+        for _ in range(n):
+            stick = human.decide(_view(t, 0.0, xy=ball - [gap_m, 0.0], heading=heading)).stick
+            t += DT_S
+        return t, stick
+
+    person = PersonConfig(reaction_delay_s=0.2, stick_jitter=0.0, speed_range=(1.0, 1.0), imperfect_prob=0.0)
+    human = HumanDemonstrator(person, seed=3)
+    human.begin(_env_stub(), "come_to_ball", episode_seed=0)
+    aim_m = intent_for("come_to_ball").stop_m * human.plan.aim_scale
+    assert aim_m < 0.45  # at the ball, well inside the check's 0.5 m
+    t, stick = ticks(human, 0.0, 1.2, n=50)
+    assert stick[0] > 0.3
+    settle = int(BALL_SETTLE_S / DT_S)  # ticks after letting go before the person judges the stop
+    t, stick = ticks(human, t, aim_m - 0.02, n=12)  # at the aim: let go (the stick is back in 11 ticks)
+    assert not np.any(stick)
+    t, stick = ticks(human, t, aim_m + BALL_REAPPROACH_M + 0.1, n=settle - 14)
+    assert not np.any(stick)  # short of the aim, but not yet seen settled: hands off
+    t, stick = ticks(human, t, aim_m + BALL_REAPPROACH_M + 0.1, n=6)
+    assert stick[0] > 0  # stopped short: walk it on
+    t, stick = ticks(human, t, aim_m - 0.02, n=20 + settle)
+    assert not np.any(stick)
+    t, stick = ticks(human, t, aim_m - 0.02, heading=1.0, n=10)  # the ball 1 rad to its right: turn it
+    assert stick[0] == 0 and stick[2] < 0
+    t, stick = ticks(human, t, aim_m - 0.02, n=20 + settle)
+    assert not np.any(stick)
+    t, stick = ticks(human, t, BALL_TOO_CLOSE_M - 0.05, n=10)  # on the ball: back it up
+    assert stick[0] < 0 and stick[2] == 0
+
+    bumped = HumanDemonstrator(person, seed=3)  # the ball rolls: the dog is at it, however far it looks
+    bumped.begin(_env_stub(), "come_to_ball", episode_seed=0)
+    t, stick = ticks(bumped, 0.0, 1.2, n=50)
+    rolled = ball + [BALL_PUSHED_M + 0.02, 0.0]
+    for _ in range(12):
+        stick = bumped.decide(PersonView(t, t, 0.0, rolled - [aim_m + 0.1, 0.0], 0.0, rolled)).stick
+        t += DT_S
+    assert not np.any(stick)
+
+    careless = HumanDemonstrator(dataclasses.replace(person, imperfect_prob=1.0), seed=3)
+    careless.begin(_env_stub(), "come_to_ball", episode_seed=0)
+    t, stick = ticks(careless, 0.0, 1.2, n=20)
+    t, stick = ticks(careless, t, 0.3, n=20)  # where this person gives up (0.4-0.8 m here): let go
+    t, stick = ticks(careless, t, 1.0, n=100)  # and never takes the stick again
+    assert not np.any(stick)
 
 def test_the_pose_editor_overshoots_the_target_then_corrects_back_to_it():
     person = PersonConfig(reaction_delay_s=0.2, overshoot=0.2, slider_jitter_rad=0.0,
