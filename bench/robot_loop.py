@@ -63,7 +63,7 @@ from bench.ros_loop import (  # noqa: E402
 )
 from robots.profile import A1  # noqa: E402
 from robots.unitree_lowlevel import LOWCMD_TOPIC, LOWSTATE_TOPIC, fill_lowstate, import_sdk  # noqa: E402
-from yan_dog.scheduling import set_realtime, set_realtime_threads  # noqa: E402
+from yan_dog.scheduling import GIL_SWITCH_S, set_realtime, set_realtime_threads  # noqa: E402
 
 LOWSTATE_HZ = 500
 VENDOR_DOMAIN = 150  # the vendor DDS domain (loopback), apart from ROS's
@@ -198,6 +198,7 @@ def main(argv=None) -> int:
                         help="the brain's tick_trigger (config/yan_brain.yaml): proprio (default) or timer")
 
     args = parse_args(argv, __doc__.split("\n\n")[0], more)
+    sys.setswitchinterval(GIL_SWITCH_S)  # the fake's LowState thread beside this process's ROS executor
     robot = VendorRobot(VENDOR_DOMAIN)
     results = []
     try:

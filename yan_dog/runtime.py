@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-GIL_SWITCH_S = 0.0005  # thread switch interval (s) while a control loop runs (Python's default: 5 ms)
+from yan_dog.scheduling import GIL_SWITCH_S  # noqa: F401 (re-exported: the thread switch interval of a control loop)
 
 
 class Actor:

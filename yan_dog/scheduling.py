@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 
 RT_PRIORITY_OFF = 0  # a priority of 0 means: leave the thread under the normal policy
+GIL_SWITCH_S = 0.0005  # thread switch interval (s) while a control loop runs (Python's default: 5 ms)
 CONTROL_RT_PRIORITY = 50  # SCHED_FIFO priority of the control thread by default (as ros2_control's)
 NS_PER_S = 1e9
 DDS_THREAD_PREFIX = "dds."  # Fast DDS names its threads dds.ev.<n>, dds.udp.<port>, dds.shm.<port>, ...

@@ -47,6 +47,7 @@ from robots.unitree_lowlevel import (
 from yan_dog.scheduling import (
     CONTROL_RT_PRIORITY,
     DDS_THREAD_PREFIX,
+    GIL_SWITCH_S,
     check_rt_priority,
     set_realtime,
     set_realtime_threads,
@@ -403,6 +404,9 @@ def main(args=None) -> None:
     except SdkMissingError as err:
         print(f"unitree_bridge: {err}", file=sys.stderr)
         sys.exit(2)
+    # Four threads take turns at the interpreter lock (LowCmd, the ROS callbacks, CycloneDDS's listener that
+    # brings LowState in, Fast DDS's): at Python's default 5 ms a waiting one sat out a whole interval.
+    sys.setswitchinterval(GIL_SWITCH_S)
     spin_node(UnitreeBridge, args)
 
 
