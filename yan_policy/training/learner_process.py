@@ -14,8 +14,9 @@ inversion that thread niceness cannot fix (docs/experiments.md, 2026-11-23: lear
   for 0.8 M parameters); it only *tries* the shared lock, so it never waits for the learner: a tick
   that finds the learner writing keeps its weights and picks the new ones up a tick later;
 - the whole child process runs at a lower CPU priority (`nice`), so the OS runs the control loop first;
-- the child exits when told to, when its parent dies (it polls its parent id, so a `kill -9` of the
-  brain does not leave an orphan learner eating a core), or on an error, which `stop()` re-raises.
+- the child exits when told to, when its parent dies (a watchdog thread polls its parent id, even in the
+  middle of a step, so a `kill -9` of the brain does not leave an orphan learner eating a core or memory),
+  or on an error, which `stop()` re-raises.
 
 The interface is the part of `OnlineLearner` the robot's brain uses (`add_episode`,
 `set_non_command_sounds`, `rename_skill`, `forget_skill`, `focus`, `steps`, `start`, `stop`, `running`,
@@ -52,6 +53,7 @@ from yan_policy.training.negatives import NonCommandSound
 
 START_METHOD = "spawn"  # fork would copy the parent's DDS / executor threads' locks in whatever state
 IDLE_POLL_S = 0.05  # how often an idle child looks at its queue and its parent (s)
+PARENT_WATCH_S = 0.2  # how often the child's watchdog thread looks whether its parent still lives (s)
 STOP_TIMEOUT_S = 30.0  # stop() waits this long for the child to finish its step and publish (s)
 JOIN_TIMEOUT_S = 5.0  # close(): wait this long for the child to exit before killing it (s)
 LOCK_POLL_S = 0.5  # a process waiting for the weights' lock checks this often that its peer still lives (s)
@@ -193,12 +195,24 @@ def _lower_priority(nice: int, sched_idle: bool) -> None:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    """Watchdog thread of the child: end the process at once when the parent is gone. Why: the main
+    loop looks at its parent only between training steps, and a SCHED_IDLE child on busy cores took
+    minutes to finish one; 50 brains killed in a row left a dozen orphaned learners holding memory.
+    torch releases the interpreter lock in its kernels, so this thread runs even mid-step."""
+    while _parent_alive(parent_pid):
+        time.sleep(PARENT_WATCH_S)
+    os._exit(0)  # nothing to save: the weights live in shared memory the parent owned
+
+
 def _child_main(config: LearnerConfig, shared: SharedWeights, commands, events, counters, nice: int,
                 sched_idle: bool, parent_pid: int, mirror: MirrorSpec | None = None) -> None:
     """The learner process: train while running and there are demonstrations; obey the commands. The
     first command is ("policy", pickled module): sent over the queue, not as an argument, so that the parent's
     `Process.start()` does not block writing megabytes into the pipe while the child imports torch. With a
     `mirror`, which skills are symmetric comes with each episode (`_SymmetryTable`)."""
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="yan-learner-watchdog",
+                     daemon=True).start()
     try:
         _lower_priority(nice, sched_idle)
         torch.set_num_threads(config.threads)
