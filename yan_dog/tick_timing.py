@@ -290,7 +290,8 @@ class SampleTrigger:
     Why: on a timer a sample waits for the next tick edge (half a period on average, `PhaseLock`'s lead
     time at best); ticking on the sample's arrival takes that wait out of the state-to-command latency. The
     robot's state stream is the clock (the sim and the Unitree bridge publish it at control_hz); the node
-    keeps a deadline timer of `deadline_periods` so that ticks, and a safe hold, go on when samples stop.
+    keeps a deadline timer of `deadline_periods`, then ticks every period, so that ticks, and a safe hold,
+    go on when samples stop.
 
     `on_sample(now_s, last_tick_s)` -> tick now? Yes unless the previous tick was less than
     `min_gap_periods` ago (a burst after a hiccup: the next tick takes the newest sample). The arrival rate

@@ -16,7 +16,8 @@ TICKS = 8
 # small, not learning, trying at once: the policy steps every tick
 BRAIN_ARGS = ["--ros-args", "-p", "d_model:=32", "-p", "n_layers:=1", "-p", "learning:=false",
               "-p", "learner_process:=false", "-p", "trying:=true", "-p", "control_rt_priority:=0",
-              "-p", "phase_lock:=false", "-p", "subscribe_obs:=false"]
+              "-p", "phase_lock:=false", "-p", "subscribe_obs:=false",
+              "-p", "tick_trigger:=timer"]  # the test calls on_tick itself
 
 
 def test_the_brain_streams_its_ticks_to_the_view(tmp_path):

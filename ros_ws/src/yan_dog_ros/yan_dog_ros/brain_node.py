@@ -44,8 +44,8 @@ Tick trigger (`yan_dog.tick_timing.SampleTrigger`): with `proprio` a tick runs i
 the joint state (at most one per 0.6 period), so no sample waits for a timer edge: the state-to-command
 latency is the transport and the tick's compute. The robot's state stream sets the rate (the sim and the
 bridge publish it at control_hz); a deadline timer ticks 1.5 periods after the last tick when no sample
-comes (inputs go stale and the robot holds, as before), and a stream faster than 1.25 x control_hz is
-refused as a clock: the node says so once and goes back to `timer`.
+comes, then every period until samples come back (inputs go stale and the robot holds, as before), and a
+stream faster than 1.25 x control_hz is refused as a clock: the node says so once and goes back to `timer`.
 Phase lock (`yan_dog.tick_timing.PhaseLock`, `timer` only): the control timer keeps its own clock, but
 about once a second the node checks how old the newest joint state is when a tick runs, and if the ticks
 are out of phase with the sensor it moves the tick grid once so that ticks run ~phase_target_ms after the
@@ -232,8 +232,10 @@ class BrainNode(Node):
         # only when the simulator's /clock arrives, so every late simulator tick (a camera render on a busy
         # core) was a late, or missed, control tick. The sim node and the bridge keep their own clocks too.
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
-        timer_s = self.trigger.deadline_s if self.trigger is not None else self.period_s  # deadline or period
-        self._tick_timer = self.create_timer(timer_s, self.on_tick, clock=self._steady)
+        # tick_trigger proprio: a deadline timer while samples come, the period once they stop (_on_timer)
+        self._timer_is_deadline = self.trigger is not None
+        timer_s = self.trigger.deadline_s if self._timer_is_deadline else self.period_s
+        self._tick_timer = self.create_timer(timer_s, self._on_timer, clock=self._steady)
         self.create_timer(1.0 / p["status_hz"], self.publish_status)
         self.create_timer(1.0 / p["diagnostics_hz"], self.publish_diagnostics, clock=self._steady)
         self.get_logger().info(
@@ -285,15 +287,29 @@ class BrainNode(Node):
         to be the clock, go back to the timer for good."""
         last_s = self.stats.starts_s[-1] if self.stats.starts_s else None
         if self.trigger.on_sample(now_s, last_s):
-            self._tick_timer.reset()  # the deadline counts from this tick
+            if self._timer_is_deadline:
+                self._tick_timer.reset()  # the deadline counts from this tick
+            else:
+                self._set_tick_timer(self.trigger.deadline_s, deadline=True)  # samples are back
             self.on_tick()
         elif not self.trigger.active:
             self.get_logger().warning(self.trigger.too_fast)
             self.trigger = None
-            self.destroy_timer(self._tick_timer)
-            self._tick_timer = self.create_timer(self.period_s, self.on_tick, clock=self._steady)
+            self._set_tick_timer(self.period_s, deadline=False)
             lock, target_ms = self._phase_wanted
             self.phase = PhaseLock(self.period_s, target_ms / MS_PER_S) if lock else None
+
+    def _on_timer(self) -> None:
+        """The tick timer: with the sample trigger, a deadline passed with no joint state: tick, and keep
+        ticking at the control period (holding, once the inputs are stale) until samples come back."""
+        if self._timer_is_deadline:
+            self._set_tick_timer(self.period_s, deadline=False)
+        self.on_tick()
+
+    def _set_tick_timer(self, period_s: float, deadline: bool) -> None:
+        self.destroy_timer(self._tick_timer)
+        self._tick_timer = self.create_timer(period_s, self._on_timer, clock=self._steady)
+        self._timer_is_deadline = deadline
 
     def on_obs_msg(self, stream: str, msg: Image) -> None:
         try:

@@ -375,8 +375,7 @@ class UnitreeBridge(Node):
             self.safety.set_estop(True, time.monotonic())
             out = self.safety.tick(time.monotonic())
             for _ in range(SHUTDOWN_DAMPING_WRITES):
-                self._write(out)
-        self._close_channel("_lowcmd_pub")
+                self._write(out)  # (the writer stays open: deleting it at once could drop these)
 
     def _close_channel(self, name: str) -> None:
         channel = getattr(self, name, None)  # absent when __init__ failed before making it
