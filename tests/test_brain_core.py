@@ -149,7 +149,10 @@ def test_short_or_unlabelled_demonstrations_are_discarded():
 
 
 def test_learning_runs_in_the_background_and_the_skill_is_saved(tmp_path):
-    b, rng = brain(tmp_path), np.random.default_rng(6)
+    # normal scheduling for the learner child: under SCHED_IDLE it got no CPU at all while the other test
+    # worker (and anything else) kept both cores busy, 0 steps in 30 s (this test is about learning and
+    # saving; tests/ros covers the priorities)
+    b, rng = brain(tmp_path, learner_sched_idle=False), np.random.default_rng(6)
     assert b.save_skill() == (False, "no demonstrations of 'sit' in the library yet")
     b.start_demo(0.0)
     for k in range(20):
