@@ -66,7 +66,7 @@ from robots.unitree_lowlevel import LOWCMD_TOPIC, LOWSTATE_TOPIC, fill_lowstate,
 from yan_dog.scheduling import GIL_SWITCH_S, set_realtime, set_realtime_threads  # noqa: E402
 
 LOWSTATE_HZ = 500
-VENDOR_DOMAIN = 240  # the vendor DDS domain (loopback), apart from ROS's and the tests' (111-230)
+VENDOR_DOMAIN = 231  # vendor DDS domain (loopback): clear of the tests' 111-230; at most 232 (UDP ports)
 TICK_SCALE = 1e-3  # effort[0] = (tick ms % TICK_WRAP) * this: the tick through /joint_states
 TICK_WRAP = 10_000
 ROBOT_RT_PRIORITY = 60  # the fake robot's LowState sender, above the stack's control threads (50)
