@@ -50,6 +50,32 @@ def wait_for(predicate, timeout_s=CHILD_WAIT_S, poll_s=0.05):
     return True
 
 
+@contextlib.contextmanager
+def child_loop_in_thread(config, learner, policy, last_command, mirror=None):
+    """The learner child's loop (`_child_main`) in a thread of this process, over plain queues, so a test
+    can look at what its learner was given. It gets the policy, everything `learner` queued before start
+    (each a pickled copy, as the real queue delivers it) and `last_command`; yields (events, counters) and
+    tells it to exit on the way out."""
+    import queue
+    import types
+
+    from yan_policy.training import learner_process
+
+    commands, events = queue.Queue(), queue.Queue()
+    for command in [("policy", pickle.dumps(policy)), *learner._pending, last_command]:
+        commands.put(pickle.loads(pickle.dumps(command)))
+    counters = {"steps": types.SimpleNamespace(value=0), "train_seconds": types.SimpleNamespace(value=0.0),
+                "action_loss": types.SimpleNamespace(value=0.0)}
+    args = (config, learner._shared, commands, events, counters, 0, False, os.getppid())
+    child = threading.Thread(target=learner_process._child_main, args=(*args, mirror) if mirror else args)
+    child.start()
+    try:
+        yield events, counters
+    finally:
+        commands.put(("exit", None))
+        child.join()
+
+
 def test_shared_weights_copy_both_ways_and_a_reader_never_waits_for_the_writer():
     a, b = small_policy(seed=0), small_policy(seed=1)
     shared = SharedWeights(a, mp.get_context(START_METHOD))
@@ -240,11 +266,8 @@ def test_the_parent_says_which_skills_are_symmetric_and_the_child_mirrors_them(m
     (it need not even be picklable: a lambda here) and its answer travels with each episode; the child
     then trains on mirror images of exactly those skills. The child's loop runs in a thread here, over
     plain queues, to see which episodes it mirrors."""
-    import queue
-    import types
 
     import yan_policy.training.learner
-    from yan_policy.training import learner_process
 
     policy = small_policy()
     config = LearnerConfig(batch_episodes=2, mirror_prob=1.0, threads=torch.get_num_threads())
@@ -259,19 +282,8 @@ def test_the_parent_says_which_skills_are_symmetric_and_the_child_mirrors_them(m
     real_mirror = yan_policy.training.learner.mirror_episode
     monkeypatch.setattr(yan_policy.training.learner, "mirror_episode",
                         lambda episode, spec: mirrored.append(episode.skill) or real_mirror(episode, spec))
-    commands, events = queue.Queue(), queue.Queue()
-    for command in [("policy", pickle.dumps(policy)), *learner._pending, ("run", None)]:
-        commands.put(command)
-    counters = {"steps": types.SimpleNamespace(value=0), "train_seconds": types.SimpleNamespace(value=0.0),
-                "action_loss": types.SimpleNamespace(value=0.0)}
-    child = threading.Thread(target=learner_process._child_main, args=(
-        config, learner._shared, commands, events, counters, 0, False, os.getppid(), A1_MIRROR))
-    child.start()
-    try:
+    with child_loop_in_thread(config, learner, policy, ("run", None), A1_MIRROR) as (events, counters):
         assert wait_for(lambda: counters["steps"].value >= 4, timeout_s=30.0)
-    finally:
-        commands.put(("exit", None))
-        child.join()
     assert events.empty(), events.get()
     assert mirrored == ["my_trick"]  # its mirror image, made once and cached; turn_left's never
 
@@ -280,11 +292,8 @@ def test_non_command_sounds_reach_the_child_and_its_training_steps_hear_them(mon
     """`set_non_command_sounds` is queued like an episode (in order, before the child exists) and the
     child's learner trains its non-command copies (negative_prob 1) on them besides its numpy-made ones.
     The child's loop runs in a thread here, over plain queues, to see what its steps were given."""
-    import queue
-    import types
 
     import yan_policy.training.learner
-    from yan_policy.training import learner_process
 
     policy = small_policy()
     config = LearnerConfig(batch_episodes=1, negative_prob=1.0, threads=torch.get_num_threads())
@@ -305,18 +314,7 @@ def test_non_command_sounds_reach_the_child_and_its_training_steps_hear_them(mon
         return rows
 
     monkeypatch.setattr(yan_policy.training.learner, "negative_rows", negative_rows)
-    commands, events = queue.Queue(), queue.Queue()
-    for command in [("policy", pickle.dumps(policy)), *learner._pending, ("run", None)]:
-        commands.put(pickle.loads(pickle.dumps(command)))  # as the real queue delivers it: a copy
-    counters = {"steps": types.SimpleNamespace(value=0), "train_seconds": types.SimpleNamespace(value=0.0),
-                "action_loss": types.SimpleNamespace(value=0.0)}
-    child = threading.Thread(target=learner_process._child_main, args=(
-        config, learner._shared, commands, events, counters, 0, False, os.getppid()))
-    child.start()
-    try:
+    with child_loop_in_thread(config, learner, policy, ("run", None)) as (events, counters):
         assert wait_for(lambda: counters["steps"].value >= 2, timeout_s=30.0)
-    finally:
-        commands.put(("exit", None))
-        child.join()
     assert events.empty(), events.get()
     assert heard and all(labels[-1] == "wav:fridge.wav" and rows == 1 for labels, rows in heard), heard

@@ -1,17 +1,12 @@
 """A person's rename and delete of a skill reach the running learner: the thread learner's buffer, the
 learner process's child (its buffer, focus and mirror answers) and the parent's counts."""
 
-import os
-import pickle
-import queue
-import threading
-import types
 
 import numpy as np
 import pytest
 import torch
 
-from tests.test_learner_process import wait_for
+from tests.test_learner_process import child_loop_in_thread, wait_for
 from tests.test_teach_data import fake_episode, small_policy
 from yan_dog.teach_setup import MOTOR_MIRROR as A1_MIRROR
 from yan_policy.training import learner_process
@@ -150,19 +145,8 @@ def test_the_childs_buffer_focus_and_mirror_answers_follow_a_rename_and_a_forget
     learner.rename_skill("sit", "sitz")
     learner.rename_skill("lie_down", "tuck")
     learner.forget_skill("stand")
-    commands, events = queue.Queue(), queue.Queue()
-    for command in [("policy", pickle.dumps(policy)), *learner._pending, ("pause", 1)]:
-        commands.put(pickle.loads(pickle.dumps(command)))  # as the real queue delivers it: a copy
-    counters = {"steps": types.SimpleNamespace(value=0), "train_seconds": types.SimpleNamespace(value=0.0),
-                "action_loss": types.SimpleNamespace(value=0.0)}
-    child = threading.Thread(target=learner_process._child_main, args=(
-        config, learner._shared, commands, events, counters, 0, False, os.getppid(), A1_MIRROR))
-    child.start()
-    try:
+    with child_loop_in_thread(config, learner, policy, ("pause", 1), A1_MIRROR) as (events, _):
         assert events.get(timeout=30.0) == ("paused", 1)  # every command before it was applied
-    finally:
-        commands.put(("exit", None))
-        child.join()
     (seen,) = made
     assert by_skill(seen.buffer) == {"sitz": ["sitz"] * 2, "tuck": ["tuck"]}
     assert seen.buffer.skills() == learner.buffer.skills() == ["sitz", "tuck"]
