@@ -189,9 +189,10 @@ class BrainNode(Node):
         if p["tick_trigger"] not in TICK_TRIGGERS:
             raise ValueError(f"tick_trigger must be one of {TICK_TRIGGERS}, got {p['tick_trigger']!r}")
         self.trigger = SampleTrigger(self.period_s) if p["tick_trigger"] == "proprio" else None
-        self.phase = (PhaseLock(self.period_s, p["phase_target_ms"] / MS_PER_S)
-                      if p["phase_lock"] and self.trigger is None else None)
-        self._phase_wanted = p["phase_lock"], p["phase_target_ms"]
+        # the timer's phase lock: in use on the timer trigger, kept for a sample stream refused as a clock
+        self._timer_phase = (PhaseLock(self.period_s, p["phase_target_ms"] / MS_PER_S)
+                             if p["phase_lock"] else None)
+        self.phase = self._timer_phase if self.trigger is None else None
         self._rephase_timer = None
         self._inputs_lock = threading.Lock()  # aligner + teach action, should callbacks run in threads
         self._teach: tuple[np.ndarray, float] | None = None  # (15,) action, arrival (monotonic s)
@@ -296,8 +297,7 @@ class BrainNode(Node):
             self.get_logger().warning(self.trigger.too_fast)
             self.trigger = None
             self._set_tick_timer(self.period_s, deadline=False)
-            lock, target_ms = self._phase_wanted
-            self.phase = PhaseLock(self.period_s, target_ms / MS_PER_S) if lock else None
+            self.phase = self._timer_phase
 
     def _on_timer(self) -> None:
         """The tick timer: with the sample trigger, a deadline passed with no joint state: tick, and keep
