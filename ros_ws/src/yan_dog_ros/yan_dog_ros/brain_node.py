@@ -293,7 +293,9 @@ class BrainNode(Node):
             else:
                 self._set_tick_timer(self.trigger.deadline_s, deadline=True)  # samples are back
             self.on_tick()
-        elif not self.trigger.active:
+        elif self.trigger.active:  # too soon after the last tick (a publisher catching up): tick on time
+            self._set_tick_timer(max(0.0, last_s + self.period_s - now_s), deadline=True)
+        else:
             self.get_logger().warning(self.trigger.too_fast)
             self.trigger = None
             self._set_tick_timer(self.period_s, deadline=False)
