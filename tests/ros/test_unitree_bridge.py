@@ -228,7 +228,7 @@ def test_bridge_drives_the_fake_robot_through_its_safety(ros_domain, tmp_path):
         # 8. a bridge stopped while in control leaves the motors in damping (they keep the last command)
         assert not fake.status()["damping"]
         br.proc.send_signal(signal.SIGINT)
-        assert br.proc.wait(10) == 0
+        assert br.proc.wait(10) == 0, br.log()
         time.sleep(0.2)  # the fake's status file is rewritten every 50 ms
         assert fake.status()["damping"], br.log()
 
