@@ -20,6 +20,9 @@ One job = one policy and one training seed (the split's), in one process:
    (`yan_dog.recording.HYBRID_ACTION_SCALE`). The rest of a window after a start is skipped (the robot is
    doing something). The body streams are a recording of the robot standing at rest (open loop: up to
    its first start, a still robot's closed-loop streams are the same), its audio replaced by the stream.
+   The native memory lives on across the windows, as on the robot; a policy that has one hears the stream
+   a second time with every window starting from the same memory (`false_starts_memory_reset`): more
+   starts with the memory carried than reset means the memory drifted.
 
 Every policy gets the same demonstrations and the same learner settings: `VOICE_LEARNER` (yan_dog's
 `SPOKEN_CUE_LEARNER`, what `yan-dog teach --say` trains with: the non-command copies of
@@ -157,9 +160,12 @@ def standing_body(session, seed: int) -> tuple[list[dict], np.ndarray]:
     return frames, hold
 
 
-def false_starts(session, seed: int, minutes: float, taught_words) -> dict:
+def false_starts(session, seed: int, minutes: float, taught_words, keep_memory: bool = True) -> dict:
     """The robot (the session's newest weights and native memory) hears `minutes` of `non_command_stream`
-    at rest; starts per minute, and what it heard last before each start."""
+    at rest; starts per minute, what it heard last before each start, and the native memory's norm at each
+    window's start (None entries: a policy without one). `keep_memory`: the memory lives on from window to
+    window, as on the robot; False: each window starts from the session's memory again (the diagnostic
+    that tells a drifting memory from a policy that starts on some sounds)."""
     from yan_dog.recording import HYBRID_ACTION_SCALE
     from yan_dog.runtime import Actor
 
@@ -173,12 +179,23 @@ def false_starts(session, seed: int, minutes: float, taught_words) -> dict:
     def act(t: int) -> np.ndarray:
         return actor.act({**body[(t % window) % len(body)], "audio": audio[t]})
 
-    starts = count_starts(act, actor.reset, len(audio), window, hold, HYBRID_ACTION_SCALE)
+    start_memory = actor.memory() if not keep_memory and actor.memory_norm() is not None else None
+    norms = []
+
+    def reset() -> None:
+        if start_memory is None:
+            actor.reset()
+        else:  # the window starts from the session's memory, not from what the last window wrote
+            actor.state = start_memory
+            actor.reset(keep_memory=True)
+        norms.append(actor.memory_norm())
+
+    starts = count_starts(act, reset, len(audio), window, hold, HYBRID_ACTION_SCALE)
     heard = [next((lab for e, lab in reversed(events) if e <= t), "nothing") for t in starts]
     return {"minutes": len(audio) / u.control_hz / 60.0, "starts": len(starts),
             "per_minute": len(starts) / (len(audio) / u.control_hz / 60.0), "start_ticks": starts,
             "heard_before_start": heard, "sounds": len(events),
-            "windows": -(-len(audio) // window)}
+            "windows": -(-len(audio) // window), "keep_memory": keep_memory, "memory_norm_by_window": norms}
 
 
 def voice_job(job: dict) -> dict:
@@ -206,8 +223,11 @@ def voice_job(job: dict) -> dict:
             by_snr[str(snr)] = {s: session.evaluate(s, job["eval_episodes"],
                                                     seed_offset=offset + FINAL_OFFSET) for s in job["skills"]}
         session.env.unwrapped.snr_db = float(job["snrs"][0])
-        fs = false_starts(session, job["seed"], job["false_start_minutes"],
-                          [VOICE_WORDS[s] for s in job["skills"]])
+        words = [VOICE_WORDS[s] for s in job["skills"]]
+        fs = false_starts(session, job["seed"], job["false_start_minutes"], words)
+        # a policy with a native memory hears the stream again, each window from the same memory
+        fs_reset = (false_starts(session, job["seed"], job["false_start_minutes"], words, keep_memory=False)
+                    if session.policy.lifetime_keys() else None)
         conditions = {}
         for snr, evs in by_snr.items():
             conditions[snr] = {
@@ -220,6 +240,7 @@ def voice_job(job: dict) -> dict:
         kept = [min(first[s] / right_after[s], 1.0) for s in earlier if right_after[s] > 0]
         return {**job, "cues": cues, "right_after": right_after, "conditions": conditions, "learn_s": learn_s,
                 "retention": float(np.mean(kept)) if kept else None, "false_starts": fs,
+                "false_starts_memory_reset": fs_reset,
                 "steps": session.learner.steps, "wall_s": time.perf_counter() - t0}
     finally:
         session.close()
@@ -262,6 +283,10 @@ def summarize_voice(results: list[dict], policies: list[str], rng_factory) -> di
         s["false_starts_per_min"] = list(bootstrap_ci([[r["false_starts"]["per_minute"]] for r in mine],
                                                       rng=rng_factory()))
         s["false_start_minutes"] = float(sum(r["false_starts"]["minutes"] for r in mine))
+        reset = [[r["false_starts_memory_reset"]["per_minute"]] for r in mine
+                 if r.get("false_starts_memory_reset")]
+        s["false_starts_memory_reset_per_min"] = (list(bootstrap_ci(reset, rng=rng_factory())) if reset
+                                                  else None)  # no native memory (or a run before it)
         s["learn_seconds"] = float(np.mean([v for r in mine for v in r["learn_s"].values()]))
         out[policy] = s
     return out
@@ -287,9 +312,11 @@ def report_voice(voice: dict, policies: list[str], label) -> None:
             continue
         v = voice[p]
         rows.append([label(p), *[fmt_ci(v[snr][m]) for snr in snrs for m in METRICS],
-                     fmt_ci(v["retention"]), fmt_ci(v["false_starts_per_min"])])
+                     fmt_ci(v["retention"]), fmt_ci(v["false_starts_per_min"]),
+                     fmt_ci(v.get("false_starts_memory_reset_per_min"))])
     heads = [f"{m.replace('_', ' ')} {float(snr):.0f} dB" for snr in snrs for m in METRICS]
-    print(format_table(["policy (voice part)", *heads, "retention", "false starts/min"], rows))
+    print(format_table(["policy (voice part)", *heads, "retention", "false starts/min",
+                        "same, memory reset per window"], rows))
     if "yan" not in voice:
         return
     y, lines = voice["yan"], []

@@ -117,3 +117,21 @@ def test_a_voice_job_on_a_tiny_budget_teaches_evaluates_and_listens():
     assert fs["minutes"] == pytest.approx(0.05) and fs["per_minute"] == fs["starts"] / fs["minutes"]
     assert len(fs["heard_before_start"]) == fs["starts"] and fs["windows"] == 1
     assert r["steps"] >= 1 and r["retention"] is None  # one skill: nothing taught after it
+    assert r["false_starts_memory_reset"] is None and fs["memory_norm_by_window"] == [None]  # no memory
+
+
+@pytest.mark.slow  # ~20 CPU s: as above, with Yan, and the stream heard twice
+@needs_espeak
+def test_yan_hears_the_stream_with_its_memory_carried_and_again_reset_per_window():
+    job = {"kind": "voice", "policy": "yan", "seed": 10, "skills": ["sit"], "k": 1, "learn_seconds": 0.3,
+           "eval_episodes": 1, "snrs": [20.0], "false_start_minutes": 0.3, "overrides": {},
+           "demo_gait_gain": None, "split": "dev", "width": {}}
+    r = voice_job(job)
+    carried, reset = r["false_starts"], r["false_starts_memory_reset"]
+    assert carried["keep_memory"] and not reset["keep_memory"]
+    assert carried["windows"] == reset["windows"] == 3
+    for fs in (carried, reset):
+        assert len(fs["memory_norm_by_window"]) == 3 and all(np.isfinite(fs["memory_norm_by_window"]))
+    # reset: every window starts from the session's memory; carried: the first does, then it was written
+    assert reset["memory_norm_by_window"] == [carried["memory_norm_by_window"][0]] * 3
+    assert carried["memory_norm_by_window"][1] != carried["memory_norm_by_window"][0]
