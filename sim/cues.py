@@ -44,13 +44,14 @@ a take of any cue (a fixed cue's take is its waveform, drawn without touching th
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
+
+from robots.wav import read_pcm_wav
 
 # --------------------------------------------------------------------------------------------------
 # Constants
@@ -125,7 +126,6 @@ BUILTIN_CUE_DURATIONS_S: Mapping[str, float] = MappingProxyType(
     }
 )
 
-WAV_SAMPLE_WIDTHS_BYTES = (1, 2, 3, 4)  # 8-, 16-, 24- and 32-bit integer PCM
 
 
 # --------------------------------------------------------------------------------------------------
@@ -295,56 +295,16 @@ def click(sample_rate_hz: int = DEFAULT_SAMPLE_RATE_HZ) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 # WAV files
 # --------------------------------------------------------------------------------------------------
-def _pcm_bytes_to_float(frames: bytes, sample_width: int) -> np.ndarray:
-    """Decode little-endian integer PCM bytes to float64 in [-1, 1), interleaved channels kept flat."""
-    if sample_width == 1:  # unsigned 8-bit, 128 = silence
-        return (np.frombuffer(frames, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0
-    if sample_width == 2:
-        return np.frombuffer(frames, dtype="<i2").astype(np.float64) / 32768.0
-    if sample_width == 3:  # 24-bit: sign-extend three bytes into an int32
-        raw = np.frombuffer(frames, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
-        value = raw[:, 0] | (raw[:, 1] << 8) | (raw[:, 2] << 16)
-        value = np.where(value >= 1 << 23, value - (1 << 24), value)
-        return value.astype(np.float64) / float(1 << 23)
-    if sample_width == 4:
-        return np.frombuffer(frames, dtype="<i4").astype(np.float64) / float(1 << 31)
-    raise ValueError(
-        f"unsupported WAV sample width {8 * sample_width} bit; supported: "
-        f"{[8 * w for w in WAV_SAMPLE_WIDTHS_BYTES]} bit integer PCM"
-    )
-
-
 def load_wav(path: str | Path, sample_rate_hz: int = DEFAULT_SAMPLE_RATE_HZ) -> np.ndarray:
     """Read an integer-PCM WAV file as mono float32 in [-1, 1] at ``sample_rate_hz``.
 
     Multi-channel files are mixed down by averaging the channels; the result is resampled from the
     file's rate by linear interpolation. Raises FileNotFoundError if ``path`` does not exist and
-    ValueError for anything that is not a readable 8/16/24/32-bit integer PCM WAV file.
+    ValueError for anything that is not a readable 8/16/24/32-bit integer PCM WAV file
+    (`robots.wav.read_pcm_wav`).
     """
     rate = check_sample_rate(sample_rate_hz)
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"WAV file not found: {path}")
-    try:
-        with wave.open(str(path), "rb") as wav:
-            n_channels = wav.getnchannels()
-            sample_width = wav.getsampwidth()
-            file_rate = wav.getframerate()
-            compression = wav.getcomptype()
-            frames = wav.readframes(wav.getnframes())
-    except (wave.Error, EOFError) as err:
-        raise ValueError(
-            f"{path} is not a supported WAV file ({err}); expected uncompressed integer PCM"
-        ) from err
-    if compression != "NONE":
-        raise ValueError(f"{path}: compressed WAV ({compression}) is not supported")
-    if n_channels < 1 or file_rate <= 0:
-        raise ValueError(f"{path}: invalid header ({n_channels} channels, {file_rate} Hz)")
-    if len(frames) % (n_channels * sample_width) != 0:
-        raise ValueError(f"{path}: truncated sample data")
-    samples = _pcm_bytes_to_float(frames, sample_width).reshape(-1, n_channels)  # (frames, channels)
-    if samples.shape[0] == 0:
-        raise ValueError(f"{path}: WAV file contains no samples")
+    samples, file_rate = read_pcm_wav(path)  # (frames, channels)
     mono = samples.mean(axis=1)  # (frames,)
     return np.clip(resample_linear(mono, file_rate, rate), -1.0, 1.0).astype(np.float32)
 

@@ -86,7 +86,7 @@ def test_bad_folders_and_files_are_one_line_errors_naming_them(wav_dir, tmp_path
     (tmp_path / "empty").mkdir()
     long_s = MAX_NON_COMMAND_WAV_S + 1
     bad_files = {  # file name -> (its content, what the error says)
-        "broken.wav": (b"RIFF\x00\x00\x00\x00WAVEnot really", "broken.wav: not an integer PCM WAV file"),
+        "broken.wav": (b"RIFF\x00\x00\x00\x00WAVEnot really", "broken.wav: not a supported WAV file"),
         "quiet.wav": (np.stack([np.full(400, 192), np.full(400, 64)], axis=1), "quiet.wav: silent"),
         "long.wav": (tone(int(long_s * 1000)), f"long.wav: {long_s:.1f} s long, at most"),
     }

@@ -14,11 +14,12 @@ when WAV files are loaded), and the brain loads its sounds without the simulator
 from __future__ import annotations
 
 import dataclasses
-import wave
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from robots.wav import read_pcm_wav
 
 if TYPE_CHECKING:
     from yan_policy.training.learner import LearnerConfig
@@ -31,8 +32,6 @@ WAV_SUFFIX = ".wav"  # matched case-insensitively
 # s; a non-command copy hears only an episode's length (seconds) from a sound's start, so a longer file
 # is mostly unheard: cut long recordings into pieces
 MAX_NON_COMMAND_WAV_S = 30.0
-# bytes per sample -> integer full scale (24-bit samples are read as the top three bytes of an int32)
-PCM_FULL_SCALE = {1: 128.0, 2: 32768.0, 3: 2.0**31, 4: 2.0**31}
 
 
 def spoken_cue_learner(base: LearnerConfig) -> LearnerConfig:
@@ -40,33 +39,11 @@ def spoken_cue_learner(base: LearnerConfig) -> LearnerConfig:
     return dataclasses.replace(base, **SPOKEN_CUE_LEARNER)
 
 
-def _pcm_to_float(frames: bytes, width: int) -> np.ndarray:
-    """Little-endian integer PCM bytes -> float64 in [-1, 1), channels still interleaved."""
-    if width == 1:  # unsigned, 128 = silence
-        ints = np.frombuffer(frames, np.uint8).astype(np.float64) - 128.0
-    elif width == 3:  # 24-bit: three bytes as the top of an int32
-        padded = np.zeros((len(frames) // 3, 4), np.uint8)
-        padded[:, 1:] = np.frombuffer(frames, np.uint8).reshape(-1, 3)
-        ints = padded.view("<i4").reshape(-1).astype(np.float64)
-    else:
-        ints = np.frombuffer(frames, "<i2" if width == 2 else "<i4").astype(np.float64)
-    return ints / PCM_FULL_SCALE[width]
-
-
 def read_wav_mono(path: str | Path) -> tuple[np.ndarray, int]:
-    """(float64 mono samples (n,) in [-1, 1), rate in Hz) of an 8/16/24/32-bit integer PCM WAV file;
-    ValueError naming the file for anything else (compressed, float, truncated, empty)."""
-    try:
-        with wave.open(str(path), "rb") as w:
-            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-            frames = w.readframes(w.getnframes())
-    except (wave.Error, EOFError) as e:
-        raise ValueError(f"{path}: not an integer PCM WAV file ({e})") from None
-    if width not in PCM_FULL_SCALE or rate <= 0 or channels < 1:
-        raise ValueError(f"{path}: unsupported WAV ({8 * width}-bit, {channels} channels, {rate} Hz)")
-    if not frames or len(frames) % (channels * width):
-        raise ValueError(f"{path}: no samples, or truncated sample data")
-    return _pcm_to_float(frames, width).reshape(-1, channels).mean(axis=1), rate  # (n,)
+    """(float64 mono samples (n,) in [-1, 1), rate in Hz) of an 8/16/24/32-bit integer PCM WAV file
+    (channels averaged); a one-line ValueError naming the file for anything else (`robots.wav`)."""
+    samples, rate = read_pcm_wav(path)  # (frames, channels)
+    return samples.mean(axis=1), rate
 
 
 def load_non_command_wavs(directory: str | Path) -> list[NonCommandSound]:
