@@ -250,3 +250,33 @@ def test_the_bound_does_not_touch_the_memory_at_the_default_gates():
         free = memory._scan_forward(q, k, v, alpha, eta, theta, _fresh(mem), False, NO_BOUNDS)
     assert bounded[3] == 0
     torch.testing.assert_close(bounded[0], free[0], rtol=0, atol=0)
+
+
+# --- the forget gate's bound (MemoryConfig.forget_max): what the memory keeps across tries -----------------
+
+def test_forget_max_bounds_the_forget_gate_and_keeps_the_memory_through_a_long_stream():
+    """With the forget gate pushed wide open (as training left it: the trained memory emptied itself within
+    300 ticks of listening), the free gate (forget_max 1) erases the memory; forget_max 1e-3 keeps at least
+    (1 - 1e-3)^300 ~ 74 % of it, whatever the input asks for."""
+    torch.manual_seed(0)
+    d, ticks = 64, 300
+    x = torch.randn(1, ticks, d)  # (B, T, D)
+    kept = {}
+    for forget_max in (1.0, 1e-3):
+        torch.manual_seed(1)  # the same weights for both
+        cfg = MemoryConfig(d_mem=32, hidden=64, forget_bias=12.0, lr_bias=-20.0, forget_max=forget_max)
+        mem = NativeMemory(d, cfg)
+        with torch.no_grad():
+            alpha = mem.project(x)[3]  # (B, T)
+            assert alpha.max() <= forget_max and alpha.min() > 0.9 * forget_max  # near its ceiling
+            start = _fresh(mem)
+            _, end = mem(x, start)
+        kept[forget_max] = (end.w1.norm() / start.w1.norm()).item()
+    assert kept[1.0] < 1e-30  # (1 - ~0.99)^300: nothing left
+    assert kept[1e-3] > (1 - 1e-3) ** ticks - 0.01
+
+
+@pytest.mark.parametrize("forget_max", [0.0, -0.1, 1.5])
+def test_forget_max_outside_its_range_is_refused(forget_max):
+    with pytest.raises(ValueError, match="forget_max must be in"):
+        MemoryConfig(forget_max=forget_max)

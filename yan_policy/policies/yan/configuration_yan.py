@@ -67,8 +67,14 @@ class MemoryConfig:
             a single write stable.
         momentum_max: upper bound of the momentum gate eta_t (eta_t = momentum_max * sigmoid(.)); must
             be < 1, or the writes (gradient descent with momentum) can grow without bound.
+        forget_max: upper bound of the forget gate alpha_t (alpha_t = forget_max * sigmoid(.)), in (0, 1].
+            1 (the default) leaves the gate free: trained on 250-tick windows it learned to open, and the
+            memory empties itself within ~300 ticks of listening (docs/experiments.md, 2026-12-07: does
+            Yan's native memory drift), so nothing carries across tries. A smaller bound keeps at least
+            (1 - forget_max)^n of the memory after n ticks.
         forget_bias, momentum_bias, lr_bias: initial biases of the alpha_t, eta_t, theta_t gates
-            (pre-sigmoid). forget_bias = -9 -> alpha ~ 1e-4: ~90 % of a write survives 1,000 steps.
+            (pre-sigmoid). forget_bias = -9 -> alpha ~ 1e-4 (times forget_max): ~90 % of a write survives
+            1,000 steps.
         max_norm: after every write each memory layer is scaled back onto this many times its norm at
             initialisation (Frobenius, per sample: `memory.norm_bounds`; inf: no bound). The memory
             lives for the robot's lifetime, and the writes alone are not bounded: with every gate at
@@ -83,6 +89,7 @@ class MemoryConfig:
     hidden: int = 128
     lr_max: float = 0.01
     momentum_max: float = 0.9
+    forget_max: float = 1.0
     forget_bias: float = -9.0
     momentum_bias: float = 0.0
     lr_bias: float = -2.0
@@ -91,6 +98,8 @@ class MemoryConfig:
     def __post_init__(self) -> None:
         for name in ("d_mem", "hidden", "lr_max", "max_norm"):
             _positive(name, getattr(self, name))
+        if not 0.0 < self.forget_max <= 1.0:
+            raise ValueError(f"forget_max must be in (0, 1], got {self.forget_max}")
         if not 0.0 <= self.momentum_max < 1.0:
             raise ValueError(f"momentum_max must be in [0, 1), got {self.momentum_max}")
         if self.after_layer < 0:

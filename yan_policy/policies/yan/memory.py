@@ -4,8 +4,9 @@ Dimension letters: B batch, T time, D model width, Dm key/value width, Hm memory
 
 The memory is M(x) = W2 silu(W1 x) with per-sample weights W1 (Hm, Dm), W2 (Dm, Hm). From the
 normalised input h_t of each tick the layer projects a query q_t, key k_t and value v_t (all three
-L2-normalised) and three gates: forget alpha_t (a sigmoid), momentum eta_t = momentum_max * sigmoid(.)
-and inner learning rate theta_t = lr_max * sigmoid(.). Then, with no optimizer:
+L2-normalised) and three gates: forget alpha_t = forget_max * sigmoid(.), momentum
+eta_t = momentum_max * sigmoid(.) and inner learning rate theta_t = lr_max * sigmoid(.). Then, with no
+optimizer:
 
     loss_t = || M_{t-1}(k_t) - v_t ||²                 (associative recall error)
     S_t    = eta_t S_{t-1} - theta_t grad_W loss_t      (surprise with momentum)
@@ -571,6 +572,7 @@ class NativeMemory(nn.Module):
     def __init__(self, d_model: int, cfg: MemoryConfig, n_layers: int = 1) -> None:
         super().__init__()
         self.d_mem, self.lr_max, self.momentum_max = cfg.d_mem, cfg.lr_max, cfg.momentum_max
+        self.forget_max = cfg.forget_max
         self.bounds = norm_bounds(cfg)  # (W1, W2) Frobenius-norm bounds, applied after every write
         if SCAN_KERNEL == "numba":  # compile / load the kernels now, not inside a timed training step
             _kernels().warm_up()
@@ -598,7 +600,7 @@ class NativeMemory(nn.Module):
         dm = self.d_mem
         q, k, v = F.normalize(p[..., : 3 * dm].unflatten(-1, (3, dm)), dim=-1).unbind(-2)  # all at once
         alpha, eta, theta = torch.sigmoid(p[..., 3 * dm :]).unbind(-1)
-        return q, k, v, alpha, self.momentum_max * eta, self.lr_max * theta
+        return q, k, v, self.forget_max * alpha, self.momentum_max * eta, self.lr_max * theta
 
     def forward(self, x: torch.Tensor, state: MemoryState, reference: bool = False
                 ) -> tuple[torch.Tensor, MemoryState]:
