@@ -124,7 +124,6 @@ from yan_dog.tick_timing import (
     late_tick_message,
 )
 from yan_dog_ros import msgs
-from yan_dog_ros.dds_env import use_restartable_transport
 from yan_dog_ros.robot_params import declare_joint_map
 from yan_dog_ros.spin import spin_nodes
 from yan_dog_ros.teach_topics import (
@@ -578,5 +577,4 @@ def freeze_startup_objects() -> None:
 
 def main(args=None) -> None:
     configure_process()
-    use_restartable_transport()  # a brain started after a crash must hear its inputs (dds_env)
     spin_nodes(lambda: [BrainNode()], args, before_spin=freeze_startup_objects)

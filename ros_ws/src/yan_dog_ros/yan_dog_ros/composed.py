@@ -20,7 +20,6 @@ from __future__ import annotations
 from rclpy.parameter import Parameter
 
 from yan_dog_ros.brain_node import BrainNode, configure_process, freeze_startup_objects
-from yan_dog_ros.dds_env import use_restartable_transport
 from yan_dog_ros.preprocess_nodes import PREPROCESS_NODES
 from yan_dog_ros.spin import spin_nodes
 
@@ -38,7 +37,6 @@ def compose(context=None):
 
 def main(args=None) -> None:
     configure_process()
-    use_restartable_transport()  # a brain started after a crash must hear its inputs (dds_env)
 
     def build():
         brain, preprocess = compose()
