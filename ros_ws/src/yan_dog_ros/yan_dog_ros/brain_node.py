@@ -195,6 +195,10 @@ class BrainNode(Node):
         self.phase = self._timer_phase if self.trigger is None else None
         self._rephase_timer = None
         self._inputs_lock = threading.Lock()  # aligner + teach action, should callbacks run in threads
+        # The tick, its timers and the sample trigger. In the one-process graph (a multi-threaded executor) a
+        # joint state arrives through another node's callback while this node's timer fires on a second
+        # thread: a sample's `reset()` met the timer that the deadline callback had just destroyed.
+        self._tick_lock = threading.Lock()
         self._teach: tuple[np.ndarray, float] | None = None  # (15,) action, arrival (monotonic s)
         self._was_stale: list[str] = []
         self.dropped = 0
@@ -286,6 +290,10 @@ class BrainNode(Node):
     def _tick_on_sample(self, now_s: float) -> None:
         """`tick_trigger: proprio`: tick now (and push the deadline timer back), or, for a stream too fast
         to be the clock, go back to the timer for good."""
+        with self._tick_lock:
+            self._tick_on_sample_locked(now_s)
+
+    def _tick_on_sample_locked(self, now_s: float) -> None:
         last_s = self.stats.starts_s[-1] if self.stats.starts_s else None
         if self.trigger.on_sample(now_s, last_s):
             if self._timer_is_deadline:
@@ -304,9 +312,10 @@ class BrainNode(Node):
     def _on_timer(self) -> None:
         """The tick timer: with the sample trigger, a deadline passed with no joint state: tick, and keep
         ticking at the control period (holding, once the inputs are stale) until samples come back."""
-        if self._timer_is_deadline:
-            self._set_tick_timer(self.period_s, deadline=False)
-        self.on_tick()
+        with self._tick_lock:
+            if self._timer_is_deadline:
+                self._set_tick_timer(self.period_s, deadline=False)
+            self.on_tick()
 
     def _set_tick_timer(self, period_s: float, deadline: bool) -> None:
         self.destroy_timer(self._tick_timer)
@@ -420,10 +429,11 @@ class BrainNode(Node):
         self._rephase_timer = self.create_timer(delay_s, self._rephase, clock=self._steady)
 
     def _rephase(self) -> None:
-        self.destroy_timer(self._rephase_timer)
-        self._rephase_timer = None
-        self._tick_timer.reset()  # the next regular tick comes one period after this one
-        self.on_tick()
+        with self._tick_lock:
+            self.destroy_timer(self._rephase_timer)
+            self._rephase_timer = None
+            self._tick_timer.reset()  # the next regular tick comes one period after this one
+            self.on_tick()
 
     # --- services and parameters ----------------------------------------------------------------------------
     def _answer(self, response, result: tuple[bool, str]):
