@@ -160,12 +160,13 @@ def standing_body(session, seed: int) -> tuple[list[dict], np.ndarray]:
     return frames, hold
 
 
-def false_starts(session, seed: int, minutes: float, taught_words, keep_memory: bool = True) -> dict:
+def false_starts(session, seed: int, minutes: float, taught_words, memory_modes=(True,)) -> list[dict]:
     """The robot (the session's newest weights and native memory) hears `minutes` of `non_command_stream`
-    at rest; starts per minute, what it heard last before each start, and the native memory's norm at each
-    window's start (None entries: a policy without one). `keep_memory`: the memory lives on from window to
-    window, as on the robot; False: each window starts from the session's memory again (the diagnostic
-    that tells a drifting memory from a policy that starts on some sounds)."""
+    at rest, once per entry of `memory_modes` (the stream and the body made once); for each: starts per
+    minute, what it heard last before each start, and the native memory's norm at each window's start
+    (None entries: a policy without one). A mode True: the memory lives on from window to window, as on
+    the robot; False: each window starts from the session's memory again (the diagnostic that tells a
+    drifting memory from a policy that starts on some sounds)."""
     from yan_dog.recording import HYBRID_ACTION_SCALE
     from yan_dog.runtime import Actor
 
@@ -174,28 +175,30 @@ def false_starts(session, seed: int, minutes: float, taught_words, keep_memory: 
     audio, events = non_command_stream(seed, minutes * 60.0, taught_words, tick_samples, u.audio_rate_hz)
     body, hold = standing_body(session, seed)
     window = round(LISTEN_WINDOW_S * u.control_hz)
-    actor = Actor(session.learner, execute_chunk=session.config.execute_chunk, memory=session.memory)
+    heard_minutes = len(audio) / u.control_hz / 60.0
 
-    def act(t: int) -> np.ndarray:
-        return actor.act({**body[(t % window) % len(body)], "audio": audio[t]})
+    def listen(keep_memory: bool) -> dict:
+        actor = Actor(session.learner, execute_chunk=session.config.execute_chunk, memory=session.memory)
+        start_memory = None if keep_memory else actor.memory()
+        norms = []
 
-    start_memory = actor.memory() if not keep_memory and actor.memory_norm() is not None else None
-    norms = []
+        def act(t: int) -> np.ndarray:
+            return actor.act({**body[(t % window) % len(body)], "audio": audio[t]})
 
-    def reset() -> None:
-        if start_memory is None:
+        def reset() -> None:
+            if start_memory is not None:  # the window starts from the session's memory, not the last window's
+                actor.state = start_memory
             actor.reset()
-        else:  # the window starts from the session's memory, not from what the last window wrote
-            actor.state = start_memory
-            actor.reset(keep_memory=True)
-        norms.append(actor.memory_norm())
+            norms.append(actor.memory_norm())
 
-    starts = count_starts(act, reset, len(audio), window, hold, HYBRID_ACTION_SCALE)
-    heard = [next((lab for e, lab in reversed(events) if e <= t), "nothing") for t in starts]
-    return {"minutes": len(audio) / u.control_hz / 60.0, "starts": len(starts),
-            "per_minute": len(starts) / (len(audio) / u.control_hz / 60.0), "start_ticks": starts,
-            "heard_before_start": heard, "sounds": len(events),
-            "windows": -(-len(audio) // window), "keep_memory": keep_memory, "memory_norm_by_window": norms}
+        starts = count_starts(act, reset, len(audio), window, hold, HYBRID_ACTION_SCALE)
+        heard = [next((lab for e, lab in reversed(events) if e <= t), "nothing") for t in starts]
+        return {"minutes": heard_minutes, "starts": len(starts), "per_minute": len(starts) / heard_minutes,
+                "start_ticks": starts, "heard_before_start": heard, "sounds": len(events),
+                "windows": -(-len(audio) // window), "keep_memory": keep_memory,
+                "memory_norm_by_window": norms}
+
+    return [listen(keep_memory) for keep_memory in memory_modes]
 
 
 def voice_job(job: dict) -> dict:
@@ -223,11 +226,11 @@ def voice_job(job: dict) -> dict:
             by_snr[str(snr)] = {s: session.evaluate(s, job["eval_episodes"],
                                                     seed_offset=offset + FINAL_OFFSET) for s in job["skills"]}
         session.env.unwrapped.snr_db = float(job["snrs"][0])
-        words = [VOICE_WORDS[s] for s in job["skills"]]
-        fs = false_starts(session, job["seed"], job["false_start_minutes"], words)
         # a policy with a native memory hears the stream again, each window from the same memory
-        fs_reset = (false_starts(session, job["seed"], job["false_start_minutes"], words, keep_memory=False)
-                    if session.policy.lifetime_keys() else None)
+        modes = (True, False) if session.policy.lifetime_keys() else (True,)
+        fs, *rest = false_starts(session, job["seed"], job["false_start_minutes"],
+                                 [VOICE_WORDS[s] for s in job["skills"]], modes)
+        fs_reset = rest[0] if rest else None
         conditions = {}
         for snr, evs in by_snr.items():
             conditions[snr] = {
