@@ -9,16 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
-WAV_SAMPLE_WIDTHS_BYTES = (1, 2, 3, 4)  # 8-, 16-, 24- and 32-bit integer PCM
 # bytes per sample -> integer full scale (24-bit samples are read as the top three bytes of an int32)
 PCM_FULL_SCALE = {1: 128.0, 2: 32768.0, 3: 2.0**31, 4: 2.0**31}
+WAV_SAMPLE_WIDTHS_BYTES = tuple(PCM_FULL_SCALE)  # 8-, 16-, 24- and 32-bit integer PCM
+SUPPORTED = f"{[8 * w for w in WAV_SAMPLE_WIDTHS_BYTES]} bit integer PCM"
 
 
 def pcm_to_float(frames: bytes, width: int) -> np.ndarray:
     """Little-endian integer PCM bytes -> float64 in [-1, 1), channels still interleaved."""
     if width not in PCM_FULL_SCALE:
-        raise ValueError(f"unsupported WAV sample width {8 * width} bit; supported: "
-                         f"{[8 * w for w in WAV_SAMPLE_WIDTHS_BYTES]} bit integer PCM")
+        raise ValueError(f"unsupported WAV sample width {8 * width} bit; supported: {SUPPORTED}")
     if width == 1:  # unsigned, 128 = silence
         ints = np.frombuffer(frames, np.uint8).astype(np.float64) - 128.0
     elif width == 3:  # 24-bit: three bytes as the top of an int32
@@ -49,7 +49,7 @@ def read_pcm_wav(path: str | Path) -> tuple[np.ndarray, int]:
         raise ValueError(f"{path}: compressed WAV ({compression}) is not supported")
     if width not in PCM_FULL_SCALE or rate <= 0 or channels < 1:
         raise ValueError(f"{path}: unsupported WAV ({8 * width}-bit, {channels} channels, {rate} Hz); "
-                         f"expected {[8 * w for w in WAV_SAMPLE_WIDTHS_BYTES]} bit integer PCM")
+                         f"expected {SUPPORTED}")
     if not frames:
         raise ValueError(f"{path}: WAV file contains no samples")
     if len(frames) % (channels * width):
