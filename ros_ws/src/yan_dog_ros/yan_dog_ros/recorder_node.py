@@ -23,12 +23,12 @@ import importlib
 import time
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 
 from yan_dog.bag import DEFAULT_FLUSH_INTERVAL_S, RECORDED_TOPICS, SessionBags
 from yan_dog_ros import msgs
+from yan_dog_ros.spin import until_shutdown
 
 NODE_NAME = "session_recorder"
 POLL_PERIOD_S = 0.5  # s, how often the recorder checks whether a session has gone idle
@@ -131,10 +131,9 @@ def main(args=None) -> None:
     rclpy.init(args=args)
     node = None
     try:
-        node = SessionRecorder()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        with until_shutdown():
+            node = SessionRecorder()
+            rclpy.spin(node)
     finally:
         if node is not None:
             node.destroy_node()  # closes the bag: the session so far is kept

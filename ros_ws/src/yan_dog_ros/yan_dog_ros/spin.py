@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
+
+
+@contextlib.contextmanager
+def until_shutdown() -> Iterator[None]:
+    """Ends a spin quietly on Ctrl-C or shutdown. rclpy's SIGINT handler shuts the context down from
+    another thread: when that lands between the executor's `ok()` check and its next wait set, the wait set
+    raises RCLError ("the given context is not valid") instead of ExternalShutdownException (the Unitree
+    bridge exited 1 on Ctrl-C in a CI run). An RCLError while the context is still valid is a real error."""
+    try:
+        yield
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except _rclpy.RCLError:
+        if rclpy.ok():
+            raise
 
 
 def spin_nodes(
@@ -20,14 +37,13 @@ def spin_nodes(
     executor = SingleThreadedExecutor()
     nodes: list[Node] = []
     try:
-        nodes = list(build())
-        for node in nodes:
-            executor.add_node(node)
-        if before_spin is not None:
-            before_spin()
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        with until_shutdown():
+            nodes = list(build())
+            for node in nodes:
+                executor.add_node(node)
+            if before_spin is not None:
+                before_spin()
+            executor.spin()
     finally:
         executor.shutdown()
         for node in nodes:
@@ -47,11 +63,10 @@ def spin_until(
     rclpy.init(args=args)
     node = None
     try:
-        node = build()
-        while rclpy.ok() and not done(node):
-            rclpy.spin_once(node, timeout_sec=period_s(node))
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        with until_shutdown():
+            node = build()
+            while rclpy.ok() and not done(node):
+                rclpy.spin_once(node, timeout_sec=period_s(node))
     finally:
         if node is not None:
             node.destroy_node()
