@@ -18,7 +18,9 @@ The joint states come from one of two sources (`node_joints`, `bridge_joints`):
   again through a complete ramp. Skipped without unitree-sdk2 (`make install` installs it).
 
 A brain counts as up only on a status from its own process (`pid`): statuses of the killed one may still
-be queued here. Each brain gets a DDS participant id of its own (PROFILE_XML): see PROFILES_VAR.
+be queued here. Nothing here helps a brain come back: it takes a DDS participant id of its own as any node
+process does (`yan_dog_ros.participant_id`), which is what makes it hear its inputs after its predecessor's
+kill -9.
 
 `make test` runs FAST_KILLS generations with each source (~25 s with the node, ~35 s against the bridge, on
 2 busy cores); `make test-slow` runs KILLS (the issue's >= 50) with each.
@@ -32,7 +34,6 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,21 +57,6 @@ DEMO_S = 2.0  # one demonstration of each new skill (the brain keeps demos of >=
 SAVE_WINDOW_S = (0.2, 3.0)  # the kill comes this long (uniform) after the saves start
 SERVICE_TIMEOUT_S = 20.0
 ANSWER_WAIT_S = 3.0  # a start_demo unanswered this long is checked against the brain's status and re-sent
-# Each brain gets a DDS participant id of its own (a Fast DDS XML profile in its environment), never the
-# killed one's: with the same id it gets the same shared-memory port, and this process's writers, which
-# still hold the dead brain's segment, fed it nothing (reproduced: 1 generation of 13 ran 1352 ticks with
-# every input stale while its commands and status reached this node; Fast DDS 2.14). Ids from
-# FIRST_PARTICIPANT_ID keep clear of this process's (0) and keep the ports inside the test's domain.
-PROFILES_VAR = "FASTRTPS_DEFAULT_PROFILES_FILE"
-FIRST_PARTICIPANT_ID = 10
-PARTICIPANT_IDS = 80
-PROFILE_XML = """<?xml version="1.0" encoding="UTF-8" ?>
-<profiles xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles">
-  <participant profile_name="killed_brain_{g}" is_default_profile="true">
-    <rtps><participantID>{participant_id}</participantID></rtps>
-  </participant>
-</profiles>
-"""
 BRAIN_CONFIGS = ("camera_preprocess.yaml", "audio_preprocess.yaml", "joint_preprocess.yaml")
 # small and quick to start; learning on, so every save races the learner's weight publication
 BRAIN_ARGS = ("-p", "d_model:=32", "-p", "n_layers:=1", "-p", "learning:=true", "-p", "trying:=false",
@@ -142,23 +128,6 @@ def _startup_report(robot, brain) -> str:
     return (f"a status from this brain: {own} (the last from pid {status.get('pid')}, the brain's pid "
             f"{brain.proc.pid}); its stale inputs and counts: {counts}; /joint_commands received since its "
             f"start: {len(robot.commands)}")
-
-
-@contextlib.contextmanager
-def _own_participant_id(folder: Path, g: int):
-    """For generation `g`'s brain (the processes started meanwhile): a Fast DDS profile with a participant id
-    of its own. This process's participant exists already and does not read it."""
-    path = folder / f"participant_{g}.xml"
-    path.write_text(PROFILE_XML.format(g=g, participant_id=FIRST_PARTICIPANT_ID + g % PARTICIPANT_IDS))
-    before = os.environ.get(PROFILES_VAR)
-    os.environ[PROFILES_VAR] = str(path)
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[PROFILES_VAR]
-        else:
-            os.environ[PROFILES_VAR] = before
 
 
 # --- sources of joint states --------------------------------------------------------------------------------
@@ -340,8 +309,7 @@ def _generation(root: str, g: int, rng: np.random.Generator, robot, executor, jo
                for name in ("start_demo", "stop_demo", "save_skill")}
     try:
         spawned_at = time.monotonic()
-        with _own_participant_id(Path(root).parent, g), \
-                spawn("brain_composed", *args, params_file="yan_brain.yaml") as brain:
+        with spawn("brain_composed", *args, params_file="yan_brain.yaml") as brain:
             up = _wait_up(robot, executor, brain)
             report = "" if up and brain.alive() else _startup_report(robot, brain)
             assert up and brain.alive(), f"generation {g}: the brain did not come up\n{report}\n{brain.log()}"

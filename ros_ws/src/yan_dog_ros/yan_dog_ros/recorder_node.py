@@ -28,7 +28,7 @@ from rclpy.qos import QoSProfile
 
 from yan_dog.bag import DEFAULT_FLUSH_INTERVAL_S, RECORDED_TOPICS, SessionBags
 from yan_dog_ros import msgs
-from yan_dog_ros.spin import until_shutdown
+from yan_dog_ros.spin import init, until_shutdown
 
 NODE_NAME = "session_recorder"
 POLL_PERIOD_S = 0.5  # s, how often the recorder checks whether a session has gone idle
@@ -128,7 +128,7 @@ class SessionRecorder(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
+    init(args)
     node = None
     try:
         with until_shutdown():

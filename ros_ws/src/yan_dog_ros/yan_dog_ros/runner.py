@@ -210,6 +210,7 @@ def _run_in_process(procs: list[Process], duration_s: float | None, log) -> int:
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
     from yan_dog_ros.brain_node import configure_process
+    from yan_dog_ros.spin import init
 
     configure_process()  # one torch thread, short GIL switch interval: the control loop shares the CPU
     composed = [p for p in procs if p.executable == COMPOSED_EXECUTABLE]
@@ -220,7 +221,7 @@ def _run_in_process(procs: list[Process], duration_s: float | None, log) -> int:
     # time priority is for the brain in its own process (`--processes`, a launch file).
     global_args = [*(composed[0].ros_args if composed else ()), "--ros-args", "-p", "control_rt_priority:=0"]
     context = Context()
-    rclpy.init(context=context, args=global_args)
+    init(global_args, context=context)
     nodes = []
     executor = None
     try:

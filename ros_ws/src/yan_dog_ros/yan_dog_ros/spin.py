@@ -11,6 +11,15 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 
+from yan_dog_ros import participant_id
+
+
+def init(args=None, context=None) -> None:
+    """rclpy.init for a node process, with a DDS participant id of its own first
+    (`yan_dog_ros.participant_id`: a restarted node must not inherit its dead predecessor's port)."""
+    participant_id.claim()
+    rclpy.init(args=args, context=context)
+
 
 @contextlib.contextmanager
 def until_shutdown() -> Iterator[None]:
@@ -33,7 +42,7 @@ def spin_nodes(
     """rclpy.init, build the nodes, spin them in one executor until Ctrl-C or shutdown, then close
     (nodes with a `close()` method, e.g. the brain saving its state), destroy them and shut down.
     `before_spin` runs once the nodes exist (the brain freezes its start-up objects there)."""
-    rclpy.init(args=args)
+    init(args)
     executor = SingleThreadedExecutor()
     nodes: list[Node] = []
     try:
@@ -60,7 +69,7 @@ def spin_until(
     """rclpy.init, build one node and spin it (one callback at a time, waiting at most `period_s(node)`)
     until `done(node)`, Ctrl-C or shutdown; destroy it and shut down. Returns the node (None if building
     it failed) so the caller can read how it ended."""
-    rclpy.init(args=args)
+    init(args)
     node = None
     try:
         with until_shutdown():
