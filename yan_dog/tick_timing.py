@@ -35,6 +35,7 @@ SAMPLE_MIN_GAP_PERIODS = 0.6  # a sample starts a tick only this many periods af
 SAMPLE_DEADLINE_PERIODS = 1.5  # no sample this long after a tick (periods): the timer ticks (holds if stale)
 SAMPLE_MAX_RATE_FACTOR = 1.25  # a joint-state stream faster than this x control_hz cannot pace the ticks
 SAMPLE_RATE_WINDOW = 50  # sample intervals in the rate estimate (1 s at 50 Hz)
+GC_FREEZE_S = 30.0  # s between moves of the collector's survivors out of its reach (`freeze_survivors`)
 LATE_TICK_SUMMARY_S = 10.0  # one summary line of the late ticks per this interval (s), if any were late
 
 
@@ -130,6 +131,17 @@ class GcPauses:
     def since(self, t_s: float) -> list[tuple[int, float]]:
         """(generation, duration s) of the pauses that ended after `t_s`."""
         return [(g, d) for end, g, d in self.pauses if end > t_s]
+
+
+def freeze_survivors() -> None:
+    """Collect the two young generations, then move every object that survived them out of the garbage
+    collector's reach (`gc.freeze`). Why, every GC_FREEZE_S in a control process: a collection of the oldest
+    generation walks every object that reached it since the last freeze; in a brain ten minutes into
+    learning that walk stopped every thread for 49 ms, a missed tick (docs/experiments.md, 2026-12-08).
+    Frozen objects are still freed by reference count; only a reference cycle that dies after it was
+    frozen stays (`gc.get_freeze_count()` says how many objects are frozen)."""
+    gc.collect(1)
+    gc.freeze()
 
 
 LATE_TICK_MARK = "ms after the previous one ("  # in every late-tick log line: tools find them by it

@@ -34,7 +34,7 @@ negative_prob, cue_audio_augment, non_command_wavs (spoken commands: `BrainConfi
 control_rt_priority, stale_control_periods,
 camera_period_s, audio_period_s, proprio_period_s, audio_queue_ticks, max_stamp_age_s,
 teach_timeout_periods, tick_trigger, phase_lock, phase_target_ms, status_hz, subscribe_obs,
-late_tick_summary_s, diagnostics_hz,
+late_tick_summary_s, diagnostics_hz, gc_freeze_s,
 robot, joint_names, command_joint_names (the robot's profile and its joint names: `yan_dog_ros.robot_params`),
 view (the brain live in Rerun, `yan_dog.live_view`: "" off, true/spawn a viewer window, web a browser
 viewer, rerun+http://HOST:9876/proxy a running viewer, PATH.rrd a file; ticks are queued to the view's
@@ -55,10 +55,13 @@ when a stream stops, ticks go on and hold.
 Threads: one SingleThreadedExecutor runs every callback; the first control tick puts the thread that runs
 it under SCHED_FIFO at `control_rt_priority` (`yan_dog.scheduling.set_realtime`; 0 = off; without the
 privilege it says so once and goes on at normal priority), so a timer that fires gets a core ahead of
-every normal thread. Late ticks are said in one WARN line per `late_tick_summary_s` (10 s), not one per
-tick (`yan_dog.tick_timing.LateTickSummary`): how many were missed, and for the worst how long the thread
-waited on the run queue and how long it slept (on the 2-core VM these are mostly the platform's own
-stalls: bench/jitter.py, README "Real-time priority"); the learner trains in a child process
+every normal thread. Every `gc_freeze_s` (30 s; 0: off) the objects that survived the young garbage
+collections are frozen (`yan_dog.tick_timing.freeze_survivors`), so no full collection walks minutes of
+them while the robot waits for its next command. Late ticks are said in one WARN line per
+`late_tick_summary_s` (10 s), not one per tick (`yan_dog.tick_timing.LateTickSummary`): how many were
+missed, and for the worst how long the thread waited on the run queue and how long it slept (on the
+2-core VM these are mostly the platform's own stalls: bench/jitter.py, README "Real-time priority"); the
+learner trains in a child process
 (ProcessLearner; `learner_process: false` keeps it in a thread of this process, OnlineLearner) and the
 control timer never waits for it: new weights are copied in from shared memory between ticks, and stopping
 the learner happens off the executor thread. In a thread, the learner shared the interpreter lock with the
@@ -114,6 +117,7 @@ from yan_dog.streams import (
 from yan_dog.teach_desk import TeachDesk
 from yan_dog.teach_setup import SessionConfig
 from yan_dog.tick_timing import (
+    GC_FREEZE_S,
     LATE_TICK_SUMMARY_S,
     PHASE_TARGET_S,
     GcPauses,
@@ -121,6 +125,7 @@ from yan_dog.tick_timing import (
     PhaseLock,
     SampleTrigger,
     TickStats,
+    freeze_survivors,
     late_tick_message,
 )
 from yan_dog_ros import msgs
@@ -243,6 +248,8 @@ class BrainNode(Node):
         self._tick_timer = self.create_timer(timer_s, self._on_timer, clock=self._steady)
         self.create_timer(1.0 / p["status_hz"], self.publish_status)
         self.create_timer(1.0 / p["diagnostics_hz"], self.publish_diagnostics, clock=self._steady)
+        if p["gc_freeze_s"] > 0:  # between ticks, on the executor's thread: no full collection over minutes
+            self.create_timer(p["gc_freeze_s"], freeze_survivors, clock=self._steady)
         self.get_logger().info(
             f"yan_brain: {p['policy']} policy ({self.core.learner.policy.num_parameters()} parameters) at "
             f"{p['control_hz']} Hz, skill {p['skill']!r}, library {p['library_dir'] or '(in memory)'}")
@@ -270,6 +277,7 @@ class BrainNode(Node):
             "tick_trigger": TICK_TRIGGERS[0], "phase_lock": True,
             "phase_target_ms": PHASE_TARGET_S * MS_PER_S, "status_hz": DEFAULT_STATUS_HZ,
             "late_tick_summary_s": LATE_TICK_SUMMARY_S, "diagnostics_hz": DIAGNOSTICS_HZ,
+            "gc_freeze_s": GC_FREEZE_S,
         }
         return {k: self.declare_parameter(k, v).value for k, v in defaults.items()}
 
