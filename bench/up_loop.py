@@ -55,6 +55,7 @@ YAN_DOG = REPO / ".venv" / "bin" / "yan-dog"
 MODES = ("inproc", "processes")
 PHASES = ("idle", "learning")
 STARTUP_TIMEOUT_S = 120.0  # torch, rclpy and PyBullet imports on 2 shared cores
+KB_PER_MB = 1024
 SETTLE_S = 5.0  # after start-up, and after the demonstration, before a window opens
 DEMO_S = 4.0
 SERVICE_TIMEOUT_S = 20.0
@@ -127,17 +128,32 @@ def fresh_status(probe: Probe, executor) -> dict:
     return probe.status
 
 
+def rss_mb(pid: int | None) -> float | None:
+    """Resident memory of process `pid` (MB), from /proc; None where it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / KB_PER_MB, 1)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def window(probe: Probe, executor, seconds: float) -> dict:
-    """The brain's counters over `seconds` (after SETTLE_S), with the load at both ends."""
+    """The brain's counters over `seconds` (after SETTLE_S), with the load and the brain process's resident
+    memory at both ends (a leak would show there: the brain freezes its garbage collector's survivors)."""
     executor_wait(executor, SETTLE_S)
-    t0, (ticks0, missed0, steps0) = time.monotonic(), counters(fresh_status(probe, executor))
-    load0 = os.getloadavg()[0]
+    status0 = fresh_status(probe, executor)
+    t0, (ticks0, missed0, steps0) = time.monotonic(), counters(status0)
+    load0, rss0 = os.getloadavg()[0], rss_mb(status0.get("pid"))
     executor_wait(executor, seconds)
-    ticks1, missed1, steps1 = counters(fresh_status(probe, executor))
+    status1 = fresh_status(probe, executor)
+    ticks1, missed1, steps1 = counters(status1)
     elapsed = time.monotonic() - t0
     return {"seconds": round(elapsed, 1), "ticks": ticks1 - ticks0, "missed_ticks": missed1 - missed0,
             "rate_hz": round((ticks1 - ticks0) / elapsed, 2), "learner_steps": steps1 - steps0,
-            "load_start": round(load0, 2), "load_end": round(os.getloadavg()[0], 2)}
+            "load_start": round(load0, 2), "load_end": round(os.getloadavg()[0], 2),
+            "brain_rss_mb_start": rss0, "brain_rss_mb_end": rss_mb(status1.get("pid"))}
 
 
 def executor_wait(executor, seconds: float) -> None:

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 import sim.skills
 from robots.actions import HYBRID_OFFSET_LIMIT_RAD, hybrid_joint_targets
@@ -200,6 +201,22 @@ def test_each_tick_records_its_own_policy_step_or_none():
     assert step is not None and step.wall_s > 0 and step.swapped is False
     b.tick(None, None, 0.02)  # a stale tick holds without stepping the policy
     assert b.last_policy_step is None
+    b.close()
+
+
+def test_the_warm_up_steps_the_policy_on_blank_observations_and_leaves_the_actors_state_alone():
+    b = brain(trying=True)  # warmed up once already, in the constructor
+    policy = b.actor.policy
+    before = {k: v.clone() for k, v in b.actor.state.items()}
+    calls = []
+    step_chunk = policy.step_chunk
+    policy.step_chunk = lambda o, st: calls.append(sorted(o)) or step_chunk(o, st)
+    try:
+        b.warm_up(steps=2)
+    finally:
+        del policy.step_chunk  # back to the class's method
+    assert calls == [["audio", "camera", "imu", "joints"]] * 2  # every input the policy reads
+    assert all(torch.equal(before[k], b.actor.state[k]) for k in before)
     b.close()
 
 

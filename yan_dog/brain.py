@@ -45,7 +45,7 @@ from robots.profile import DEFAULT_ROBOT, NUM_MOTORS, get_profile
 from robots.skills import is_mirror_symmetric
 from yan_dog.runtime import Actor
 from yan_dog.spoken_commands import load_non_command_wavs
-from yan_dog.streams import ObsSpec
+from yan_dog.streams import OBS_STREAMS, ObsSpec, obs_from_matrices
 from yan_dog.teach_setup import (
     MOTOR_MIRROR,
     SessionConfig,
@@ -66,6 +66,7 @@ MODES = ("idle", "demonstrating")
 MIN_DEMO_TICKS = 10  # shorter demonstrations (0.2 s at 50 Hz) are discarded as accidental
 MAX_DEMO_S = 120.0  # a demonstration is not recorded beyond this (bounds memory: ~100 MB at 64x64)
 MAX_NICE = 19
+WARM_UP_STEPS = 3  # policy steps on blank observations at start-up (`BrainCore.warm_up`)
 LEARNER_NICE = 10
 LEARNER_THREAD_NAME = "yan-learner"  # the name OnlineLearner gives its background thread
 # Joint targets move at most as fast as each motor can (its profile's velocity limit); the A1's is 21 rad/s,
@@ -215,7 +216,19 @@ class BrainCore:
                        "speed_limited": 0}
         self.last_event = "started"
         self.last_policy_step: PolicyStepTiming | None = None  # the last tick's policy step (None: no step)
+        self.warm_up()
         self.set_learning(config.learning)
+
+    def warm_up(self, steps: int = WARM_UP_STEPS) -> None:
+        """Step the actor's policy on blank observations from a fresh state of its own (the actor's state is
+        untouched), so that the first tick that tries does not pay for torch's first run: in a 10-min
+        up_loop that tick's policy step took 397 ms, 333 of them asleep on 137 page faults (torch's code
+        and buffers, loaded on first use; docs/experiments.md, 2026-12-08)."""
+        blank = [np.zeros(self.spec.shape(stream), np.float32) for stream in OBS_STREAMS]
+        obs = obs_from_matrices(*blank, n_joints=self.spec.n_joints)
+        state = self.actor.policy.initial_state()
+        for _ in range(steps):
+            _, state = self.actor.policy.step_chunk(obs, state)  # (K, A) discarded
 
     # --- the control tick ---------------------------------------------------------------------------------
     def tick(self, obs: dict | None, teach_action: np.ndarray | None, now_s: float) -> np.ndarray:
