@@ -186,9 +186,7 @@ def false_starts(session, seed: int, minutes: float, taught_words, memory_modes=
             return actor.act({**body[(t % window) % len(body)], "audio": audio[t]})
 
         def reset() -> None:
-            if start_memory is not None:  # the window starts from the session's memory, not the last window's
-                actor.state = start_memory
-            actor.reset()
+            actor.reset(memory=start_memory)  # reset per window: from the session's memory, not the last's
             norms.append(actor.memory_norm())
 
         starts = count_starts(act, reset, len(audio), window, hold, HYBRID_ACTION_SCALE)

@@ -384,6 +384,14 @@ def test_the_actor_carries_the_native_memory_across_tries_and_starts_the_rest_af
     acts = [[a.act(ep.obs_at(t)) for t in range(4)] for a in (actor, restarted, forgetful)]
     np.testing.assert_array_equal(acts[0], acts[1])
     assert not np.array_equal(acts[0], acts[2])
+    kept = {k: v.clone() for k, v in saved.items()}
+    actor.reset(memory=saved)  # a try from a given memory (the voice bench's reset per window)
+    for key in fresh:
+        expected = saved[key] if key in lifetime else fresh[key]
+        torch.testing.assert_close(actor.state[key], expected, rtol=0, atol=0, msg=key)
+    actor.act(ep.obs_at(0))  # writes the actor's memory, not the one it was given
+    assert all(torch.equal(saved[k], kept[k]) for k in saved)
+    assert not torch.equal(actor.state["memory.w1"], saved["memory.w1"])
     actor.reset(keep_memory=False)  # the user's reset: the policy's learned initial memory
     for key in fresh:
         torch.testing.assert_close(actor.state[key], forgetful.policy.initial_state()[key], rtol=0, atol=0)

@@ -44,9 +44,11 @@ class Actor:
         self.state = memory
         self.reset(keep_memory=memory is not None)
 
-    def reset(self, keep_memory: bool = True) -> None:
-        """A new try: a fresh per-episode state; the native memory is carried unless keep_memory is False."""
-        self.state = self.policy.initial_state(keep=self.state if keep_memory else None)
+    def reset(self, keep_memory: bool = True, memory: dict | None = None) -> None:
+        """A new try: a fresh per-episode state; the native memory is carried unless keep_memory is False,
+        or starts from `memory` (a lifetime state, `memory()`'s, copied) when one is given."""
+        keep = memory if memory is not None else (self.state if keep_memory else None)
+        self.state = self.policy.initial_state(keep=keep)
         self._plan: np.ndarray | None = None  # (K, A)
         self._tick = 0
 
