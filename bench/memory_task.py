@@ -38,6 +38,9 @@ SKILL = "sit_on_go"
 VARIANTS = {
     "yan": ("yan", []),
     "yan_no_memory": ("yan", ["memory.enabled=false"]),
+    # the forget gate bounded (alpha <= 1e-3 per tick): a memory that keeps ~80 % of itself over minutes,
+    # where the learned free gate emptied it within one 6 s window (docs/experiments.md, 2026-12-07)
+    "yan_forget_max_1e-3": ("yan", ["memory.forget_max=0.001"]),
     "transformer": ("transformer", []),
     "gru": ("gru", []),
     "mlp": ("mlp", []),
