@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import rclpy
+from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from yan_dog_ros.spin import until_shutdown
@@ -36,3 +37,18 @@ def test_an_rcl_error_while_the_context_is_valid_is_raised(ros_domain):
             raise _rclpy.RCLError("a real failure")
     finally:
         rclpy.try_shutdown()
+
+
+def test_a_spin_on_a_context_of_its_own_is_judged_by_that_context(ros_domain):
+    """The one-process runner spins on a context of its own: an RCLError is a shutdown only when that
+    context is down, whatever the default context (here never started) says."""
+    context = Context()
+    rclpy.init(context=context)
+    try:
+        with pytest.raises(_rclpy.RCLError), until_shutdown(context):
+            raise _rclpy.RCLError("a real failure")
+        rclpy.shutdown(context=context)
+        with until_shutdown(context):
+            _wait_set_on(context)  # RCLError: the runner's context was shut down by Ctrl-C
+    finally:
+        rclpy.try_shutdown(context=context)

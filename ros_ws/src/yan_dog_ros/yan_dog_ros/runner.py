@@ -210,7 +210,7 @@ def _run_in_process(procs: list[Process], duration_s: float | None, log) -> int:
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
     from yan_dog_ros.brain_node import configure_process
-    from yan_dog_ros.spin import init
+    from yan_dog_ros.spin import init, until_shutdown
 
     configure_process()  # one torch thread, short GIL switch interval: the control loop shares the CPU
     composed = [p for p in procs if p.executable == COMPOSED_EXECUTABLE]
@@ -245,8 +245,9 @@ def _run_in_process(procs: list[Process], duration_s: float | None, log) -> int:
             executor.add_node(node)
         log(f"running {len(nodes)} nodes in one process; Ctrl-C stops")
         deadline = None if duration_s is None else time.monotonic() + duration_s
-        while context.ok() and not _STOP.is_set() and (deadline is None or time.monotonic() < deadline):
-            executor.spin_once(timeout_sec=POLL_S)
+        with until_shutdown(context):  # Ctrl-C can shut the context down between ok() and the wait set
+            while context.ok() and not _STOP.is_set() and (deadline is None or time.monotonic() < deadline):
+                executor.spin_once(timeout_sec=POLL_S)
         if _STOP.is_set():
             log("stopping the graph")
     except (KeyboardInterrupt, ExternalShutdownException):

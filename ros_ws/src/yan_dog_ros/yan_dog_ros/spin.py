@@ -22,7 +22,7 @@ def init(args=None, context=None) -> None:
 
 
 @contextlib.contextmanager
-def until_shutdown() -> Iterator[None]:
+def until_shutdown(context=None) -> Iterator[None]:
     """Ends a spin quietly on Ctrl-C or shutdown. rclpy's SIGINT handler shuts the context down from
     another thread: when that lands between the executor's `ok()` check and its next wait set, the wait set
     raises RCLError ("the given context is not valid") instead of ExternalShutdownException (the Unitree
@@ -32,7 +32,7 @@ def until_shutdown() -> Iterator[None]:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except _rclpy.RCLError:
-        if rclpy.ok():
+        if rclpy.ok(context=context):  # `context`: the spin's own (None: the default one)
             raise
 
 
