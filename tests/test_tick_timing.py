@@ -79,6 +79,7 @@ def test_freeze_survivors_leaves_the_oldest_generation_empty_and_a_full_collecti
         freeze_survivors()
         assert gc.get_freeze_count() >= before + 100_000
         assert len(gc.get_objects(generation=2)) == 0  # a full collection now walks nothing of them
+        assert sum(map(len, survivors)) == 100_000  # alive all along
     finally:
         gc.unfreeze()  # the test process's own objects back under the collector
 
