@@ -71,6 +71,7 @@ TICK_SCALE = 1e-3  # effort[0] = (tick ms % TICK_WRAP) * this: the tick through 
 TICK_WRAP = 10_000
 ROBOT_RT_PRIORITY = 60  # the fake robot's LowState sender, above the stack's control threads (50)
 TARGETS = {"latency_ms_p99": 20.0, "rate_hz": 50.0, "missed_ticks": 0}
+MAX_WARNINGS_KEPT = 20  # brain log lines (WARN, ERROR) kept per configuration in the JSON
 
 
 class VendorRobot:
@@ -176,6 +177,9 @@ def measure(robot: VendorRobot, learning: bool, measure_s: float, log_dir: str, 
         if i < len(lowcmds):
             command_ms.append((lowcmds[i] - t) * 1000)
     s = after["tick_stats"]
+    brain_log = Path(log_dir) / "brain_composed.log"
+    warnings = [line.strip() for line in brain_log.read_text(errors="replace").splitlines()
+                if "[WARN]" in line or "[ERROR]" in line] if brain_log.is_file() else []
     legs = {"state_ms": percentiles(state_ms), "brain_ms": (s["latency_ms_median"], s["latency_ms_p99"]),
             "command_ms": percentiles(command_ms)}
     out = {"name": name, "learning": learning,
@@ -188,6 +192,8 @@ def measure(robot: VendorRobot, learning: bool, measure_s: float, log_dir: str, 
         **loop_counts(before, after),
         "lowcmd_hz": len(lowcmds) / elapsed,
         "load_average_1min": os.getloadavg()[0],
+        # what the brain said (e.g. a joint-state stream refused as its clock, late-tick summaries)
+        "brain_warnings": warnings[:MAX_WARNINGS_KEPT],
     })
     return out
 
