@@ -97,6 +97,16 @@ def time_calls(fn: Callable[[], object], n: int, warmup: int = 10) -> dict:
     return {"median_ms": float(np.median(times) * 1e3), "p99_ms": float(np.percentile(times, 99) * 1e3)}
 
 
+def process_rss_mb(pid: int) -> float:
+    """Resident memory of process `pid` in MiB, from /proc (Linux); OSError or RuntimeError where it cannot
+    be read (e.g. the process is gone)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
 def rss_mb() -> float:
     """Resident memory of this process in MiB (Linux: after returning freed heap pages to the OS)."""
     if platform.system() == "Linux":

@@ -55,7 +55,7 @@ import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from yan_dog_ros.preprocess_nodes import SLOW_CALLBACK_MARK  # noqa: E402
 
-from bench._common import format_table, machine_info, write_json  # noqa: E402
+from bench._common import format_table, machine_info, process_rss_mb, write_json  # noqa: E402
 from bench.ros_loop import (  # noqa: E402
     CAMERA_EVERY,
     CONTROL_HZ,
@@ -100,14 +100,6 @@ class LoadedRobot(FakeRobot):
         self.sent += 1
 
 
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f"no VmRSS for process {pid}")
-
-
 def child_pids(pid: int) -> list[int]:
     """Every live descendant of `pid` (from /proc/*/stat), e.g. the brain's learner process."""
     parents: dict[int, int] = {}
@@ -132,10 +124,10 @@ def tree_rss_mb(pid: int) -> tuple[float, float]:
     children = 0.0
     for child in child_pids(pid):
         try:
-            children += rss_mb(child)
+            children += process_rss_mb(child)
         except (OSError, RuntimeError):  # exited meanwhile
             pass
-    return rss_mb(pid) + children, children
+    return process_rss_mb(pid) + children, children
 
 
 def cpu_steal_s() -> float:

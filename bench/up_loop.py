@@ -47,7 +47,7 @@ from std_msgs.msg import Float64MultiArray, String  # noqa: E402
 from std_srvs.srv import SetBool, Trigger  # noqa: E402
 from yan_dog_ros import msgs  # noqa: E402
 
-from bench._common import format_table, machine_info, write_json  # noqa: E402
+from bench._common import format_table, machine_info, process_rss_mb, write_json  # noqa: E402
 from yan_dog.tick_timing import LATE_TICK_MARK  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,7 +55,6 @@ YAN_DOG = REPO / ".venv" / "bin" / "yan-dog"
 MODES = ("inproc", "processes")
 PHASES = ("idle", "learning")
 STARTUP_TIMEOUT_S = 120.0  # torch, rclpy and PyBullet imports on 2 shared cores
-KB_PER_MB = 1024
 SETTLE_S = 5.0  # after start-up, and after the demonstration, before a window opens
 DEMO_S = 4.0
 SERVICE_TIMEOUT_S = 20.0
@@ -129,14 +128,11 @@ def fresh_status(probe: Probe, executor) -> dict:
 
 
 def rss_mb(pid: int | None) -> float | None:
-    """Resident memory of process `pid` (MB), from /proc; None where it cannot be read."""
+    """Resident memory of process `pid` (MB, one decimal); None where it cannot be read (no pid, gone)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / KB_PER_MB, 1)
-    except (OSError, ValueError):
-        pass
-    return None
+        return round(process_rss_mb(pid), 1)
+    except (OSError, RuntimeError, ValueError):
+        return None
 
 
 def window(probe: Probe, executor, seconds: float) -> dict:
