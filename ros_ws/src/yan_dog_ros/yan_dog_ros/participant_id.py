@@ -111,9 +111,8 @@ def wanted(environ: os._Environ | dict) -> bool:
     """Whether to claim: Fast DDS is the RMW and the user gives it no profile file of their own (the one a
     parent process claimed, inherited, is not the user's)."""
     rmw = environ.get("RMW_IMPLEMENTATION", FAST_DDS_RMW) or FAST_DDS_RMW
-    ours = environ.get(OURS_VAR)
-    users = [environ.get(var) for var in PROFILE_VARS if environ.get(var) and environ.get(var) != ours]
-    return rmw == FAST_DDS_RMW and not users
+    profiles = {environ.get(var) for var in PROFILE_VARS} - {None, "", environ.get(OURS_VAR)}
+    return rmw == FAST_DDS_RMW and not profiles
 
 
 def claim(pool: PoolConfig | None = None, environ: os._Environ | dict | None = None) -> int | None:
